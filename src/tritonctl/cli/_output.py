@@ -1,0 +1,140 @@
+"""Renderers: data to stdout, one pure function per format. The only module that imports rich."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tritonctl.validate.model import Finding, Report
+    from tritonctl.validate.registry import Rule
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False, soft_wrap=True,
+                   emoji=False)
+
+
+def safe(text: str) -> str:
+    """Text that prints anywhere: undecodable bytes of file names (surrogate escapes) become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _where(f: Finding) -> str:
+    if f.line is None:
+        return safe(f.path)
+    return f"{safe(f.path)}:{f.line}:{f.column}"
+
+
+def report_lines(report: Report) -> list[tuple[str, str]]:
+    """(style, text) lines of the table format: one per finding plus Triton's message beneath."""
+    lines = []
+    for f in report.findings:
+        style = "red" if f.severity.value == "error" else "yellow"
+        lines.append((style, f"{_where(f)}: {f.severity.value} {f.code} {safe(f.message)}"))
+        if f.triton_message:
+            lines.append(("dim", f"    triton: {safe(f.triton_message)}"))
+    return lines
+
+
+def summary(report: Report) -> str:
+    from tritonctl.validate.model import Severity
+
+    errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
+    models = report.models_checked
+    noun = "model" if models == 1 else "models"
+    if not errors and not warnings:
+        return f"{models} {noun} checked in {report.repository}: no problems"
+    return (f"{models} {noun} checked in {report.repository}: {errors} error{'s' * (errors != 1)}, "
+            f"{warnings} warning{'s' * (warnings != 1)}")
+
+
+def render_table(report: Report) -> None:
+    from rich.text import Text
+
+    out = _console()
+    for style, text in report_lines(report):
+        out.print(Text(text, style=style))
+    _console(stderr=True).print(Text(summary(report)))
+
+
+def report_json(report: Report) -> str:
+    from tritonctl.validate.model import Severity
+
+    doc = {
+        "schema": 1,
+        "repository": report.repository,
+        "findings": [{k: safe(v) if isinstance(v, str) else v for k, v in f.as_dict().items()}
+                     for f in report.findings],
+        "summary": {
+            "errors": report.count(Severity.ERROR),
+            "warnings": report.count(Severity.WARNING),
+            "models": report.models_checked,
+            "files": report.files_checked,
+        },
+    }
+    return json.dumps(doc, indent=2)
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_prop(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def report_github(report: Report) -> str:
+    lines = []
+    current = None
+    for f in sorted(report.findings, key=lambda f: f.path):
+        if f.path != current:
+            if current is not None:
+                lines.append("::endgroup::")
+            lines.append(f"::group::{_gh_data(safe(f.path))}")
+            current = f.path
+        props = [f"file={_gh_prop(safe(f.path))}"]
+        if f.line is not None:
+            props += [f"line={f.line}", f"col={f.column}"]
+        props.append(f"title={f.code}")
+        message = f.message + (f" (Triton: {f.triton_message})" if f.triton_message else "")
+        lines.append(f"::{f.severity.value} {','.join(props)}::{_gh_data(safe(message))}")
+    if current is not None:
+        lines.append("::endgroup::")
+    return "\n".join(lines)
+
+
+def render_report(report: Report, fmt: str) -> None:
+    if fmt == "table":
+        render_table(report)
+    elif fmt == "json":
+        print(report_json(report))
+    else:
+        text = report_github(report)
+        if text:
+            print(text)
+        print(summary(report), file=sys.stderr)
+
+
+def render_rules(rules: list[Rule]) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, show_header=True, header_style="bold")
+    table.add_column("code")
+    table.add_column("name")
+    table.add_column("severity")
+    table.add_column("checks")
+    for r in rules:
+        table.add_row(r.code, r.name, r.severity.value, r.summary)
+    _console().print(table)
+
+
+def render_rule(rule: Rule) -> None:
+    out = _console()
+    out.print(f"{rule.code} {rule.name} ({rule.severity.value}, {rule.family})", markup=False)
+    out.print(rule.summary, markup=False)
+    out.print()
+    out.print(rule.doc, markup=False)

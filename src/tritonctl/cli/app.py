@@ -1,0 +1,43 @@
+"""The `tritonctl` command: the root group, its sub-commands, and main()."""
+
+from __future__ import annotations
+
+import typer
+
+from tritonctl import __version__
+from tritonctl.cli import rules as rules_cmd
+from tritonctl.cli import validate as validate_cmd
+from tritonctl.cli._boundary import TritonctlGroup
+
+app = typer.Typer(
+    cls=TritonctlGroup,
+    name="tritonctl",
+    help="From a training framework to a running Triton Inference Server: export, config, validate, "
+    "version, sync, serve.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"tritonctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """tritonctl: one safe command per step from a trained model to a running Triton."""
+
+
+app.command("validate")(validate_cmd.validate)
+app.command("rules")(rules_cmd.rules)
+
+
+def main() -> None:
+    app()

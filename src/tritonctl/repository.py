@@ -1,0 +1,240 @@
+"""A Triton model repository on disk, read exactly as Triton 2.51 reads it.
+
+Every subdirectory of the repository root is a model (hidden ones included); plain files at the root are
+ignored. Inside a model, subdirectories whose name `std::stoll` accepts are versions, except names of more
+than one character starting with "0"; `warmup`, `initial_state` and `configs` are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tritonctl.errors import ConfigParseError, ConfigReadError, RepositoryNotFound
+from tritonctl.io import pbtxt
+
+if TYPE_CHECKING:
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+
+CONFIG_FILE = "config.pbtxt"
+SKIPPED_SUBDIRS = frozenset({"warmup", "initial_state", "configs"})
+STAGING_PREFIX = ".tritonctl-staging-"
+
+# platform -> backend, for the four backends whose platform Triton checks (R27)
+PLATFORM_BACKEND = {
+    "tensorflow_graphdef": "tensorflow",
+    "tensorflow_savedmodel": "tensorflow",
+    "tensorrt_plan": "tensorrt",
+    "onnxruntime_onnx": "onnxruntime",
+    "pytorch_libtorch": "pytorch",
+}
+# default model file name per platform, then per backend
+PLATFORM_FILENAME = {
+    "tensorflow_graphdef": "model.graphdef",
+    "tensorflow_savedmodel": "model.savedmodel",
+    "tensorrt_plan": "model.plan",
+    "onnxruntime_onnx": "model.onnx",
+    "pytorch_libtorch": "model.pt",
+}
+BACKEND_FILENAME = {
+    "onnxruntime": "model.onnx",
+    "tensorrt": "model.plan",
+    "pytorch": "model.pt",
+    "openvino": "model.xml",
+    "python": "model.py",
+}
+
+
+def stoll_prefix(text: str) -> int | None:
+    """What C++ `std::stoll` makes of a directory name: the leading integer, or None when it throws."""
+    i, n = 0, len(text)
+    while i < n and text[i] in " \t\n\v\f\r":
+        i += 1
+    start = i
+    if i < n and text[i] in "+-":
+        i += 1
+    digits = i
+    while i < n and text[i].isdigit() and text[i].isascii():
+        i += 1
+    if i == digits:
+        return None
+    value = int(text[start:i])
+    if not -(2**63) <= value < 2**63:
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class VersionDir:
+    number: int
+    name: str  # the folder name as written ("1", or "1abc" which Triton reads as 1)
+    path: Path
+
+
+@dataclass(frozen=True)
+class IgnoredDir:
+    name: str
+    reason: str  # "leading zeros" | "not a number"
+
+
+@dataclass
+class ConfigText:
+    """A config.pbtxt as read: its text, its parsed message, and where each field was written."""
+
+    path: Path
+    text: str
+    config: ModelConfig
+    located: pbtxt.Located
+
+
+@dataclass
+class Model:
+    name: str  # directory name
+    path: Path
+    versions: list[VersionDir] = field(default_factory=list)
+    ignored_dirs: list[IgnoredDir] = field(default_factory=list)
+    subdirs: list[str] = field(default_factory=list)  # every subdirectory, sorted bytewise like Triton
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.name.startswith(".")
+
+    def version(self, number: int) -> VersionDir | None:
+        return next((v for v in self.versions if v.number == number), None)
+
+    def read_config(self) -> ConfigText | None:
+        """The parsed config, None when the model has no config.pbtxt.
+
+        Raises ConfigParseError (with line and column) or TritonctlError when the file cannot be read.
+        """
+        path = self.config_path
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise ConfigReadError(str(path), "Is a directory") from None
+        except OSError as e:
+            raise ConfigReadError(str(path), e.strerror or str(e)) from None
+        text = pbtxt.decode(data, str(path))
+        config = pbtxt.parse(text, str(path))
+        return ConfigText(path, text, config, pbtxt.locate(text))
+
+
+@dataclass
+class Repository:
+    path: Path
+    models: list[Model]
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+
+    def model(self, name: str) -> Model:
+        for m in self.models:
+            if m.name == name:
+                return m
+        names = ", ".join(m.name for m in self.models) or "none"
+        from tritonctl.errors import ModelNotFound
+
+        raise ModelNotFound(f"no model '{name}' in repository '{self.path}' (models: {names})")
+
+
+def _sort_key(name: str) -> bytes:
+    return os.fsencode(name)
+
+
+def _scan_dir(path: Path) -> tuple[list[str], list[str]]:
+    """Subdirectory and file names of `path`; symlinks followed as Triton's stat() does."""
+    dirs, files = [], []
+    with os.scandir(path) as it:
+        for entry in it:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(entry.name)
+    dirs.sort(key=_sort_key)
+    files.sort(key=_sort_key)
+    return dirs, files
+
+
+def read_model(path: Path) -> Model:
+    model = Model(name=path.name, path=path)
+    model.subdirs, model.files = _scan_dir(path)
+    for name in model.subdirs:
+        if name in SKIPPED_SUBDIRS:
+            continue
+        if len(name) > 1 and name[0] == "0":
+            model.ignored_dirs.append(IgnoredDir(name, "leading zeros"))
+            continue
+        number = stoll_prefix(name)
+        if number is None:
+            model.ignored_dirs.append(IgnoredDir(name, "not a number"))
+            continue
+        model.versions.append(VersionDir(number, name, path / str(number)))
+    model.versions.sort(key=lambda v: v.number)
+    return model
+
+
+def open_repository(path: str | os.PathLike[str]) -> Repository:
+    """Read a repository's layout (not its configs)."""
+    root = Path(path)
+    if not root.exists():
+        raise RepositoryNotFound(
+            f"no model repository at '{root}': path does not exist",
+            hint="pass the repository folder as --repo or set TRITONCTL_REPO",
+        )
+    if not root.is_dir():
+        raise RepositoryNotFound(f"'{root}' is a file, not a model repository folder")
+    try:
+        dirs, _files = _scan_dir(root)
+    except OSError as e:
+        raise RepositoryNotFound(f"cannot read model repository '{root}': {e.strerror or e}") from None
+    repo = Repository(root, [])
+    for name in dirs:
+        try:
+            repo.models.append(read_model(root / name))
+        except OSError as e:
+            repo.unreadable.append((name, e.strerror or str(e)))
+    return repo
+
+
+def selected_versions(policy, numbers: list[int]) -> list[int]:
+    """The versions a `ModelVersionPolicy` selects among the folders present, as Triton's VersionsToLoad."""
+    present = sorted(set(numbers))
+    choice = policy.WhichOneof("policy_choice")
+    if choice == "all":
+        return present
+    if choice == "specific":
+        wanted = set(policy.specific.versions)
+        return [n for n in present if n in wanted]
+    count = policy.latest.num_versions if choice == "latest" else 1
+    return present[-count:] if count > 0 else []
+
+
+def default_model_filename(config: ModelConfig) -> str | None:
+    """The file Triton loads from a version folder, None when the backend decides (custom) or there is none."""
+    if config.default_model_filename:
+        return config.default_model_filename
+    if config.platform == "ensemble":
+        return None
+    if config.platform in PLATFORM_FILENAME:
+        return PLATFORM_FILENAME[config.platform]
+    return BACKEND_FILENAME.get(config.backend)
+
+
+__all__ = [
+    "CONFIG_FILE",
+    "ConfigParseError",
+    "ConfigText",
+    "Model",
+    "Repository",
+    "VersionDir",
+    "open_repository",
+    "read_model",
+]

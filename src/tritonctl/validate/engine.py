@@ -1,0 +1,85 @@
+"""Run the rules over a repository and turn what they yield into findings with positions."""
+
+from __future__ import annotations
+
+import os
+
+from tritonctl.repository import open_repository
+from tritonctl.validate.context import ModelContext, Options
+from tritonctl.validate.model import Finding, Report, Severity
+from tritonctl.validate.registry import Rule, select_rules
+
+
+def validate_repository(
+    path: str | os.PathLike[str],
+    *,
+    models: list[str] | None = None,
+    options: Options | None = None,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+) -> Report:
+    options = options or Options()
+    rules = select_rules(select, ignore)
+    repo = open_repository(path)
+    chosen = [repo.model(name) for name in models] if models else repo.models
+    report = Report(str(repo.path))
+    contexts = [ModelContext(repo, model, options) for model in chosen]
+    for ctx in contexts:
+        report.findings.extend(check_model(ctx, rules))
+        report.models_checked += 1
+        report.files_checked += 1 if ctx.has_config_file else 0
+    for name, reason in repo.unreadable:
+        report.findings.append(
+            Finding(name, str(repo.path / name), None, None, "TRT407", Severity.ERROR,
+                    f"cannot read model folder: {reason}")
+        )
+    return report
+
+
+STRAY_RULES = frozenset({"TRT401"})
+
+
+def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
+    findings: list[Finding] = []
+    config_path = ctx.model.config_path
+    located = ctx.config_text.located if ctx.config_text else None
+    for rule in rules:
+        if rule.needs_config and ctx.config is None:
+            continue
+        if ctx.is_stray and rule.code not in STRAY_RULES:
+            continue
+        for problem in rule.fn(ctx):
+            line = column = None
+            if problem.file is not None:
+                path = str(ctx.model.path / problem.file) if problem.file else str(ctx.model.path)
+            else:
+                path = str(config_path)
+                if ctx.parse_error is not None and problem.field is None:
+                    line, column = ctx.parse_error.line, ctx.parse_error.column
+                elif located is not None:
+                    line, column = located.find(problem.field or "")
+                elif ctx.has_config_file:
+                    line, column = 1, 1
+                else:
+                    path = str(ctx.model.path)
+            if located is not None and line is not None and located.ignores.covers(rule.code, line):
+                continue
+            findings.append(
+                Finding(
+                    model=ctx.name,
+                    path=path,
+                    line=line,
+                    column=column,
+                    code=rule.code,
+                    severity=problem.severity or rule.severity,
+                    message=problem.message,
+                    triton_message=problem.triton_message,
+                    field=problem.field,
+                )
+            )
+    # Triton stops at its first error: mark it
+    for i, f in enumerate(findings):
+        if f.severity is Severity.ERROR and f.triton_message:
+            findings[i] = Finding(**{**f.__dict__, "triton_first": True})
+            break
+    return findings

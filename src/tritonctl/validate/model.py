@@ -1,0 +1,72 @@
+"""Findings as data: what a rule reports and what the engine stamps on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+    @property
+    def rank(self) -> int:
+        return 2 if self is Severity.ERROR else 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a rule yields: where (a field path in config.pbtxt, or a file/folder) and what is wrong.
+
+    `message` says what to change; `triton_message` is Triton's own text for the refusal, placeholders
+    filled, or None when Triton accepts the model (warnings) or says nothing quotable.
+    """
+
+    field: str | None
+    message: str
+    triton_message: str | None = None
+    file: str | None = None  # a path relative to the model folder, when the problem is not in config.pbtxt
+    severity: Severity | None = None  # overrides the rule's default (a rule with two outcomes)
+
+
+@dataclass(frozen=True)
+class Finding:
+    model: str
+    path: str
+    line: int | None
+    column: int | None
+    code: str
+    severity: Severity
+    message: str
+    triton_message: str | None = None
+    field: str | None = None
+    triton_first: bool = False  # the error Triton itself reports for this model (it stops at the first)
+
+    def as_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "triton_message": self.triton_message,
+            "field": self.field,
+            "triton_first": self.triton_first,
+        }
+
+
+@dataclass
+class Report:
+    repository: str
+    findings: list[Finding] = field(default_factory=list)
+    models_checked: int = 0
+    files_checked: int = 0
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    def fails(self, fail_on: Severity) -> bool:
+        return any(f.severity.rank >= fail_on.rank for f in self.findings)

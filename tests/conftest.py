@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "model_repository"
+
+
+@pytest.fixture
+def cli():
+    """Run tritonctl in-process: `cli("validate", str(path))` -> Result (exit_code, stdout, stderr)."""
+    from tritonctl.cli.app import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict | None = None):
+        return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def write_tree(root: Path, files: dict[str, str | bytes | None]) -> Path:
+    """Create files (str/bytes content) and folders (None) under root."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        path = root / rel
+        if content is None:
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return root
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    def make(files: dict[str, str | bytes | None], name: str = "repo") -> Path:
+        return write_tree(tmp_path / name, files)
+
+    return make
+
+
+@pytest.fixture
+def example_repo(tmp_path) -> Path:
+    """A working copy of examples/model_repository."""
+    dest = tmp_path / "model_repository"
+    shutil.copytree(EXAMPLES, dest)
+    return dest
