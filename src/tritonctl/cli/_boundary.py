@@ -29,6 +29,10 @@ class TritonctlGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # the reader went away (`tritonctl rules | head`): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(int(ExitCode.FINDINGS)) from None
         except Exception as e:  # a bug: one line unless TRITONCTL_DEBUG=1
             if os.environ.get("TRITONCTL_DEBUG") == "1":
                 raise

@@ -120,16 +120,9 @@ def render_report(report: Report, fmt: str) -> None:
 
 
 def render_rules(rules: list[Rule]) -> None:
-    from rich.table import Table
-
-    table = Table(box=None, show_header=True, header_style="bold")
-    table.add_column("code")
-    table.add_column("name")
-    table.add_column("severity")
-    table.add_column("checks")
-    for r in rules:
-        table.add_row(r.code, r.name, r.severity.value, r.summary)
-    _console().print(table)
+    width = max(len(r.name) for r in rules)
+    for r in sorted(rules, key=lambda r: r.code):
+        print(f"{r.code}  {r.name:<{width}}  {r.severity.value:<7}  {r.summary}")
 
 
 def render_rule(rule: Rule) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tritonctl.errors import ConfigParseError, ConfigReadError
@@ -25,13 +26,17 @@ class Options:
 
 
 class ModelContext:
-    def __init__(self, repo: Repository, model: Model, options: Options) -> None:
+    def __init__(self, repo: Repository, model: Model, options: Options,
+                 peers: dict[str, ModelContext] | None = None) -> None:
         self.repo = repo
+        self.peers = peers if peers is not None else {}  # every model of the repository, by folder name
         self.model = model
         self.options = options
         self.config_text: ConfigText | None = None
         self.parse_error: ConfigParseError | None = None
         self.read_error: str | None = None
+        self.autofill_error: str | None = None
+        self._signatures: dict[int, object] = {}
         try:
             self.config_text = model.read_config()
         except ConfigParseError as e:
@@ -97,6 +102,66 @@ class ModelContext:
         if self.has_config_file:
             return False
         return self.model.is_hidden or not self.model.versions
+
+    @cached_property
+    def served_versions(self) -> list[int]:
+        from tritonctl.repository import selected_versions
+
+        if self.completed is None:
+            return []
+        return selected_versions(self.completed.version_policy, [v.number for v in self.model.versions])
+
+    def model_file(self, version: int) -> Path | None:
+        """The file the backend opens for `version`, None when unknown (custom backend, ensemble)."""
+        from tritonctl.repository import default_model_filename
+
+        if self.completed is None:
+            return None
+        filename = default_model_filename(self.completed)
+        return None if filename is None else self.model.path / str(version) / filename
+
+    def signature(self, version: int):
+        """The ONNX signature of `version`'s model file: an OnnxSignature, or a ModelFileError, or None when
+        the model is not an onnxruntime model or the file is missing."""
+        if version in self._signatures:
+            return self._signatures[version]
+        from tritonctl.errors import ModelFileError
+        from tritonctl.io.onnxsig import read_signature
+
+        result = None
+        path = self.model_file(version)
+        if self.completed is not None and self.completed.backend == "onnxruntime" and path is not None \
+                and path.exists():
+            try:
+                result = read_signature(path)
+            except ModelFileError as e:
+                result = e
+        self._signatures[version] = result
+        return result
+
+    @cached_property
+    def final(self) -> ModelConfig | None:
+        """The config Triton validates tensors against: completed, then (auto-complete on) filled by the
+        onnxruntime backend from the newest served version's model file, normalized again, and with
+        instance groups normalized for the target's GPUs (0 when unknown)."""
+        from tritonctl.normalize import normalize_instance_groups, ort_autocomplete
+        from tritonctl.io.onnxsig import OnnxSignature
+
+        if self.completed is None:
+            return None
+        config = type(self.completed)()
+        config.CopyFrom(self.completed)
+        self.autofill_error = None
+        if self.options.autocomplete and config.backend == "onnxruntime" and self.served_versions:
+            sig = self.signature(self.served_versions[-1])
+            if isinstance(sig, OnnxSignature):
+                self.autofill_error = ort_autocomplete(config, sig)
+                normalize_model_config(config)
+        normalize_instance_groups(config, self.options.gpus or 0)
+        return config
+
+    def backend_available(self, backend: str) -> bool:
+        return self.options.backends is None or backend in self.options.backends
 
     @property
     def model_name(self) -> str:

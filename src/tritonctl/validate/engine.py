@@ -23,8 +23,10 @@ def validate_repository(
     repo = open_repository(path)
     chosen = [repo.model(name) for name in models] if models else repo.models
     report = Report(str(repo.path))
-    contexts = [ModelContext(repo, model, options) for model in chosen]
-    for ctx in contexts:
+    peers: dict[str, ModelContext] = {}
+    for model in repo.models:
+        peers[model.name] = ModelContext(repo, model, options, peers)
+    for ctx in (peers[model.name] for model in chosen):
         report.findings.extend(check_model(ctx, rules))
         report.models_checked += 1
         report.files_checked += 1 if ctx.has_config_file else 0

@@ -3,4 +3,15 @@
 from tritonctl.validate.rules import (  # noqa: F401
     parse,
     layout,
+    backend,
+    scheduling,
+    ensemble,
+    tensors,
+    naming,
+    graph,
+    versions,
+    instances,
+    onnx,
+    warmup,
+    ensemble_steps,
 )
