@@ -23,8 +23,8 @@ def cli():
     return invoke
 
 
-def write_tree(root: Path, files: dict[str, str | bytes | None]) -> Path:
-    """Create files (str/bytes content) and folders (None) under root."""
+def write_tree(root: Path, files: dict) -> Path:
+    """Create files (str, bytes, or a callable returning bytes) and folders (None) under root."""
     root.mkdir(parents=True, exist_ok=True)
     for rel, content in files.items():
         path = root / rel
@@ -32,6 +32,8 @@ def write_tree(root: Path, files: dict[str, str | bytes | None]) -> Path:
             path.mkdir(parents=True, exist_ok=True)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
+        if callable(content):  # built on demand (ONNX files)
+            content = content()
         if isinstance(content, bytes):
             path.write_bytes(content)
         else:

@@ -1,0 +1,49 @@
+"""Every rule Triton's core enforces, checked against the real Triton 2.51: the failing fixture is refused
+with the message tritonctl reports, the passing fixture loads."""
+
+from __future__ import annotations
+
+import pytest
+
+import triton_harness
+from tritonctl.validate.registry import RULES, all_rules
+from validate.cases import CASES
+from validate.conftest import fixture_names
+
+all_rules()
+LIVE = sorted(code for code, case in CASES.items() if RULES[code].triton_core and case.live is True
+              and RULES[code].severity.value == "error")
+
+pytestmark = pytest.mark.triton
+
+
+@pytest.fixture(scope="module")
+def triton(fixtures_repo, tmp_path_factory):
+    server = triton_harness.start(fixtures_repo.absolute(), tmp_path_factory.mktemp("triton"))
+    yield server
+    triton_harness.tritonserver.stop(server.proc)
+
+
+def test_core_rules_are_checked_live():
+    assert len(LIVE) >= 35
+
+
+@pytest.mark.parametrize("code", LIVE)
+def test_triton_refuses_the_failing_fixture_with_tritonctls_message(triton, code):
+    case = CASES[code]
+    fail, passing = fixture_names(code)
+    expected = case.triton.format(model=fail, dir=(triton.repository / fail))
+    offset = triton.log_size()
+    status, error = triton.load(fail)
+    log = triton.log_since(offset)
+    triton.unload(fail)
+    assert status != 200, f"Triton loaded {fail}"
+    assert expected in error or expected in log, f"API: {error}\nLOG: {log[-2000:]}"
+
+
+@pytest.mark.parametrize("code", LIVE)
+def test_triton_loads_the_passing_fixture(triton, code):
+    _, passing = fixture_names(code)
+    status, error = triton.load(passing)
+    triton.unload(passing)
+    assert status == 200, error

@@ -1,0 +1,80 @@
+"""Each rule: its failing fixture yields exactly its findings (lines, Triton's message), its passing one none."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tritonctl.validate.context import Options
+from tritonctl.validate.engine import validate_repository
+from tritonctl.validate.model import Severity
+from tritonctl.validate.registry import RULES, all_rules
+from validate.cases import CASES
+from validate.conftest import fixture_names
+
+all_rules()
+_REPORTS: dict = {}
+
+
+def report_for(repo, options: dict):
+    key = (str(repo), tuple(sorted(options.items())))
+    if key not in _REPORTS:
+        _REPORTS[key] = validate_repository(repo, options=Options(**options))
+    return _REPORTS[key]
+
+
+def findings(repo, code: str, model: str):
+    report = report_for(repo, CASES[code].options)
+    return [f for f in report.findings if f.model == model]
+
+
+def test_every_rule_has_a_case_and_every_case_a_rule():
+    assert sorted(RULES) == sorted(CASES)
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_failing_fixture_reports_the_rule(fixtures_repo, code):
+    case = CASES[code]
+    fail, _ = fixture_names(code)
+    mine = [f for f in findings(fixtures_repo, code, fail) if f.code == code]
+    assert [f.line or 0 for f in mine] == case.lines, [f.message for f in mine]
+    rule = RULES[code]
+    assert all(f.severity is rule.severity for f in mine)
+    if case.triton is not None:
+        expected = case.triton.format(model=fail, dir=(fixtures_repo / fail).absolute())
+        assert mine[0].triton_message == expected
+    elif rule.severity is Severity.ERROR and rule.triton_core:
+        pytest.fail(f"{code} is enforced by Triton's core: give its case Triton's message")
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_passing_fixture_is_clean(fixtures_repo, code):
+    _, passing = fixture_names(code)
+    errors = [f"{f.code} {f.message}" for f in findings(fixtures_repo, code, passing)
+              if f.severity is Severity.ERROR or f.code == code]
+    assert errors == []
+
+
+@pytest.mark.parametrize("code", sorted(RULES))
+def test_rule_documents_why_bad_and_good(code):
+    rule = RULES[code]
+    assert re.match(r"TRT\d{3}$", code) and rule.family
+    assert "\n" not in rule.summary and not rule.summary.endswith(".")
+    doc = rule.doc
+    assert doc.startswith("Why: ") and "\nBad:  " in doc and "\nGood: " in doc, doc
+
+
+def test_findings_point_at_the_field_they_name(fixtures_repo):
+    """A finding with a field path points at a line:column where that field (or its value) is written."""
+    checked = 0
+    for code in CASES:
+        fail, _ = fixture_names(code)
+        for f in findings(fixtures_repo, code, fail):
+            if f.field is None or f.line is None or not f.path.endswith("config.pbtxt"):
+                continue
+            text = open(f.path).read().splitlines()[f.line - 1][f.column - 1:]
+            leaf = re.sub(r"\[.*?\]$", "", f.field.rsplit(".", 1)[-1])
+            assert text.startswith((leaf, "{", "<")) or re.match(r'["\w-]', text), (code, f.field, text)
+            checked += 1
+    assert checked > 40
