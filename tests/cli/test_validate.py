@@ -200,3 +200,52 @@ def test_version_and_help(cli):
 
     assert cli("--version").stdout == f"tritonctl {__version__}\n"
     assert cli("--help").exit_code == 0
+
+
+def test_rules_lists_every_code_and_explains_one(cli):
+    listing = cli("rules")
+    assert listing.exit_code == 0
+    codes = [line.split()[0] for line in listing.stdout.splitlines()]
+    assert codes == sorted(codes) and "TRT101" in codes and len(codes) >= 60
+    one = cli("rules", "trt101")
+    assert one.stdout.startswith("TRT101 name-mismatch (error, model-level fields)\n")
+    assert "Why: " in one.stdout and "Bad:  " in one.stdout and "Good: " in one.stdout
+    unknown = cli("rules", "TRT999")
+    assert (unknown.exit_code, unknown.stderr) == (2, "error: unknown rule code 'TRT999'\n"
+                                                      "hint: list the codes with: tritonctl rules\n")
+
+
+GPU_CONFIG = 'backend: "python"\ninstance_group [ { kind: KIND_GPU gpus: [ 1 ] } ]\n'
+
+
+def test_gpu_checks_run_only_when_the_target_gpu_count_is_given(cli, in_tmp):
+    write_tree(in_tmp / "repo", {"m/config.pbtxt": GPU_CONFIG, "m/1/model.py": ""})
+    assert cli("validate", "repo").exit_code == 0
+    assert cli("validate", "repo", "--gpus", "2").exit_code == 0
+    one = cli("validate", "repo", "--gpus", "1", "-f", "json")
+    (finding,) = json.loads(one.stdout)["findings"]
+    assert (finding["code"], finding["line"], finding["column"]) == ("TRT331", 2, 43)
+    assert finding["triton_message"] == (
+        "instance group m_0 of model m specifies invalid or unsupported gpu id 1. GPUs with at least the minimum "
+        "required CUDA compute compatibility of 6.000000 are: 0")
+
+
+def test_backends_narrows_what_the_target_has(cli, in_tmp):
+    write_tree(in_tmp / "repo", {"m/config.pbtxt": 'backend: "python"\n', "m/1/model.py": ""})
+    assert cli("validate", "repo", "--backends", "python,onnxruntime").exit_code == 0
+    result = cli("validate", "repo", "--backends", "onnxruntime")
+    assert result.exit_code == 1 and "TRT107 backend 'python' is not installed on the target" in result.stdout
+
+
+def test_no_autocomplete_checks_as_a_strict_server(cli, in_tmp):
+    from validate.onnx_models import onnx_bytes
+
+    model = onnx_bytes([("x", [-1, 4])], [("y", [-1, 4])])
+    write_tree(in_tmp / "repo", {"bare/1/model.onnx": model,
+                                 "partial/config.pbtxt": 'backend: "onnxruntime"\n', "partial/1/model.onnx": model})
+    assert cli("validate", "repo").exit_code == 0  # onnxruntime completes both from the model
+    strict = json.loads(cli("validate", "repo", "--no-autocomplete", "-f", "json").stdout)["findings"]
+    assert [(f["model"], f["code"]) for f in strict] == [("bare", "TRT003"), ("partial", "TRT511")]
+    assert strict[0]["triton_message"] == (
+        f"failed to open text file for read {in_tmp}/repo/bare/config.pbtxt: No such file or directory")
+    assert strict[1]["triton_message"] == "unable to load model 'partial', configuration expects 0 inputs, model provides 1"

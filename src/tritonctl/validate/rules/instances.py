@@ -152,9 +152,10 @@ def instance_count_default(ctx: ModelContext) -> Iterator[Problem]:
     Good: instance_group [ { kind: KIND_CPU count: 1 } ]
     """
     c = ctx.completed
-    if c is None or c.platform == "ensemble":
+    if c is None or c.platform == "ensemble" or ctx.config_text is None:
         return
+    written = ctx.config_text.located.positions
     for i, g in enumerate(c.instance_group):
-        if g.count < 1:
+        if g.count < 1 and f"instance_group[{i}].count" in written:
             yield Problem(f"instance_group[{i}].count", f"count {g.count} is replaced by Triton's default; "
                           "give a positive count")

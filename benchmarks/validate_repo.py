@@ -1,0 +1,175 @@
+"""How fast `tritonctl validate` is, measured side by side in one run.
+
+    python benchmarks/validate_repo.py [--models 1000] [--onnx-gib 1.0] [--keep DIR]
+
+1. A generated repository of N onnxruntime models (config + a small ONNX file each): `tritonctl validate`
+   wall time, as a command and in-process. Target: < 3 s for 1,000 models.
+2. The signature of one ONNX file of >= 1 GiB (its weights in one initializer): tritonctl's wire-format scan
+   beside `onnx.load` of the same file, time and peak RSS each in a fresh process. Targets: < 100 ms and
+   < 100 MB peak RSS for the scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CONFIG = """backend: "onnxruntime"
+max_batch_size: 8
+input [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]
+output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ]
+instance_group [ { kind: KIND_CPU count: 1 } ]
+dynamic_batching { preferred_batch_size: [ 4, 8 ] }
+"""
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def field(number: int, payload: bytes) -> bytes:
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def small_model() -> bytes:
+    import onnx
+    from onnx import helper
+
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 4])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 4])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+
+def write_big_model(path: Path, size: int) -> None:
+    """An ONNX model whose graph holds one float initializer of `size` bytes, streamed to disk."""
+    import onnx
+    from onnx import helper
+
+    count = size // 4
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", count])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", count])
+    node = helper.make_node("Add", ["x", "w"], ["y"])
+    head = field(1, node.SerializeToString()) + field(2, b"big")
+    tail = field(11, x.SerializeToString()) + field(12, y.SerializeToString())
+    # TensorProto: dims (1), data_type (2) = FLOAT, name (8), raw_data (9)
+    tensor_head = varint(1 << 3) + varint(count) + varint(2 << 3) + varint(1) + field(8, b"w")
+    raw_len = count * 4
+    tensor_len = len(tensor_head) + len(varint(9 << 3 | 2)) + len(varint(raw_len)) + raw_len
+    init_prefix = varint(5 << 3 | 2) + varint(tensor_len) + tensor_head + varint(9 << 3 | 2) + varint(raw_len)
+    graph_len = len(head) + len(init_prefix) + raw_len + len(tail)
+    model_head = varint(1 << 3) + varint(8) + field(8, varint(2 << 3) + varint(17))  # ir_version, opset_import
+    with open(path, "wb") as f:
+        f.write(model_head + varint(7 << 3 | 2) + varint(graph_len) + head + init_prefix)
+        chunk = b"\0" * (64 << 20)
+        left = raw_len
+        while left:
+            n = min(left, len(chunk))
+            f.write(chunk[:n])
+            left -= n
+        f.write(tail)
+
+
+MEASURE = """
+import json, sys, time
+
+
+def peak_mb():  # VmHWM: this process's own peak (ru_maxrss keeps the parent's across fork+exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+
+start = time.perf_counter()
+if sys.argv[1] == "scan":
+    from tritonctl.io.onnxsig import read_signature
+    sig = read_signature(sys.argv[2])
+    what = [t.name for t in sig.inputs] + [t.name for t in sig.outputs]
+else:
+    import onnx
+    m = onnx.load(sys.argv[2])
+    what = [i.name for i in m.graph.input] + [o.name for o in m.graph.output]
+elapsed = time.perf_counter() - start
+print(json.dumps({"seconds": elapsed, "rss_mb": peak_mb(),
+                  "io": what}))
+"""
+
+
+def measure(kind: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", MEASURE, kind, str(path)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def baseline_rss() -> float:
+    code = ("print([int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM:')][0])")
+    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--onnx-gib", type=float, default=1.0)
+    parser.add_argument("--keep", type=Path)
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="tritonctl-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+
+    repo = work / "repo"
+    model = small_model()
+    for i in range(args.models):
+        d = repo / f"model_{i:05d}"
+        (d / "1").mkdir(parents=True, exist_ok=True)
+        (d / "config.pbtxt").write_text(CONFIG)
+        (d / "1" / "model.onnx").write_bytes(model)
+
+    print(f"1. validate a repository of {args.models} onnxruntime models")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "tritonctl", "validate", str(repo), "-f", "json"],
+                          capture_output=True, text=True)
+    command = time.perf_counter() - start
+    summary = json.loads(proc.stdout)["summary"]
+    from tritonctl.validate.engine import validate_repository
+
+    start = time.perf_counter()
+    validate_repository(repo)
+    in_process = time.perf_counter() - start
+    print(f"   command   {command:6.2f} s  (exit {proc.returncode}, {summary['errors']} errors, "
+          f"{summary['models']} models)  target < 3 s: {'met' if command < 3 else 'NOT met'}")
+    print(f"   in-process {in_process:5.2f} s  ({in_process / args.models * 1000:.2f} ms per model)")
+
+    big = work / "big.onnx"
+    size = int(args.onnx_gib * (1 << 30))
+    if not big.exists() or big.stat().st_size < size:
+        write_big_model(big, size)
+    print(f"2. signature of a {big.stat().st_size / (1 << 30):.2f} GiB ONNX file (fresh process each; "
+          f"bare python peak RSS {baseline_rss():.0f} MB)")
+    scan = measure("scan", big)
+    full = measure("load", big)
+    assert scan["io"] == full["io"], (scan["io"], full["io"])
+    print(f"   tritonctl scan  {scan['seconds'] * 1000:8.1f} ms  peak RSS {scan['rss_mb']:7.0f} MB  "
+          f"targets < 100 ms, < 100 MB: {'met' if scan['seconds'] < 0.1 and scan['rss_mb'] < 100 else 'NOT met'}")
+    print(f"   onnx.load       {full['seconds'] * 1000:8.1f} ms  peak RSS {full['rss_mb']:7.0f} MB")
+    print(f"   ratio           {full['seconds'] / scan['seconds']:8.0f}x faster, "
+          f"{full['rss_mb'] / scan['rss_mb']:.0f}x less memory")
+    if args.keep is None:
+        import shutil
+
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()
