@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 CONFIG_FILE = "config.pbtxt"
 SKIPPED_SUBDIRS = frozenset({"warmup", "initial_state", "configs"})
-STAGING_PREFIX = ".tritonctl-staging-"
+STAGING_PREFIX = ".tritonctl-staging-"  # a version being assembled by `tritonctl version add`
+REMOVED_PREFIX = ".tritonctl-removed-"  # a version being deleted by `tritonctl version rm`
 
 # platform -> backend, for the four backends whose platform Triton checks (R27)
 PLATFORM_BACKEND = {
@@ -97,6 +98,12 @@ class Model:
     ignored_dirs: list[IgnoredDir] = field(default_factory=list)
     subdirs: list[str] = field(default_factory=list)  # every subdirectory, sorted bytewise like Triton
     files: list[str] = field(default_factory=list)
+    read_error: str | None = None  # the folder itself could not be listed
+
+    @property
+    def leftovers(self) -> list[str]:
+        """Staging or set-aside folders of tritonctl's own (live or left by a process that died)."""
+        return [d.name for d in self.ignored_dirs if d.name.startswith((STAGING_PREFIX, REMOVED_PREFIX))]
 
     @property
     def config_path(self) -> Path:
@@ -132,7 +139,6 @@ class Model:
 class Repository:
     path: Path
     models: list[Model]
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
 
     def model(self, name: str) -> Model:
         for m in self.models:
@@ -200,7 +206,7 @@ def open_repository(path: str | os.PathLike[str]) -> Repository:
         try:
             repo.models.append(read_model(root / name))
         except OSError as e:
-            repo.unreadable.append((name, e.strerror or str(e)))
+            repo.models.append(Model(name=name, path=root / name, read_error=e.strerror or str(e)))
     return repo
 
 

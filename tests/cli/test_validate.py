@@ -20,20 +20,17 @@ def in_tmp(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_examples_report_the_missing_model_files_in_table_format(cli, in_tmp):
+def test_examples_report_the_missing_versions_in_table_format(cli, in_tmp):
     shutil.copytree(EXAMPLES, "repo")
     result = cli("validate", "repo")
     assert result.exit_code == 1
-    cwd = Path.cwd()
     assert result.stdout == (
-        "repo/text_detection/1: error TRT405 version 1 has no 'model.onnx' (the onnxruntime model file); "
-        "add it with: tritonctl version add\n"
-        f"    triton: unable to find '{cwd}/repo/text_detection/1/model.onnx' for model instance "
-        "'text_detection'\n"
-        "repo/text_recognition/1: error TRT405 version 1 has no 'model.onnx' (the onnxruntime model file); "
-        "add it with: tritonctl version add\n"
-        f"    triton: unable to find '{cwd}/repo/text_recognition/1/model.onnx' for model instance "
-        "'text_recognition'\n"
+        "repo/text_detection/config.pbtxt:1:1: error TRT404 model 'text_detection' has no version folder; add one "
+        "(tritonctl version add)\n"
+        "    triton: at least one version must be available under the version policy of model 'text_detection'\n"
+        "repo/text_recognition/config.pbtxt:1:1: error TRT404 model 'text_recognition' has no version folder; add "
+        "one (tritonctl version add)\n"
+        "    triton: at least one version must be available under the version policy of model 'text_recognition'\n"
     )
     assert result.stderr == "2 models checked in repo: 2 errors, 0 warnings\n"
 

@@ -246,6 +246,8 @@ CASES: dict[str, Case] = {
     "TRT405": Case({"config.pbtxt": ORT, "1": None},
                    {"config.pbtxt": ORT, "1/model.onnx": onnx_file(X4, Y4)}, [0],
                    "unable to find '{dir}/1/model.onnx' for model instance '{model}'", live=False),
+    "TRT408": Case(py('backend: "python"\n', **{".tritonctl-staging-1-dead/model.py": PY_MODEL}),
+                   py('backend: "python"\n'), [0]),
     "TRT406": Case(py('backend: "python"\nversion_policy: { specific: { versions: [ 1, 2 ] } }\n'),
                    py('backend: "python"\nversion_policy: { specific: { versions: [ 1 ] } }\n'), [2]),
     # TRT5: model file (onnxruntime)

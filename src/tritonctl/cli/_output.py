@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False, soft_wrap=True,
-                   emoji=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 200  # tables are not wrapped to 80 columns in pipes and files
+    return Console(file=stream, highlight=False, soft_wrap=True, emoji=False, width=width)
 
 
 def safe(text: str) -> str:
@@ -131,3 +132,73 @@ def render_rule(rule: Rule) -> None:
     out.print(rule.summary, markup=False)
     out.print()
     out.print(rule.doc, markup=False)
+
+
+def say(message: str) -> None:
+    """A diagnostic line on stderr."""
+    print(safe(message), file=sys.stderr)
+
+
+def render_report_findings(findings: list[Finding]) -> None:
+    from tritonctl.validate.model import Report
+
+    for style, text in report_lines(Report("", list(findings))):
+        print(text, file=sys.stderr)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def render_add(result) -> None:
+    verb = "replaced" if result.replaced else "added"
+    print(f"{verb} version {result.version} of '{result.model}': {safe(str(result.path))} "
+          f"({', '.join(result.files)}; {_size(result.bytes)})")
+    for name in result.stale_cleared:
+        say(f"cleared '{name}' left by an interrupted run")
+
+
+def render_versions(model: str, versions, fmt: str) -> None:
+    import datetime
+
+    if fmt == "json":
+        print(json.dumps({"model": model, "versions": [
+            {"version": v.version, "folder": v.folder, "model_file": v.model_file, "size": v.size,
+             "sha256": v.sha256, "modified": v.modified, "served": v.served, "export": v.export}
+            for v in versions]}, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for col in ("version", "file", "size", "sha256", "modified", "served", "exported from"):
+        table.add_column(col)
+    for v in versions:
+        when = datetime.datetime.fromtimestamp(v.modified).strftime("%Y-%m-%d %H:%M:%S") if v.modified else "-"
+        source = (v.export or {}).get("source", "-") if v.export else "-"
+        table.add_row(str(v.version), v.model_file or "(missing)", _size(v.size), (v.sha256 or "-")[:12], when,
+                      "yes" if v.served else "no", str(source))
+    if not versions:
+        say(f"model '{model}' has no version folder")
+        return
+    _console().print(table)
+
+
+def render_policy(view) -> None:
+    where = f" ({safe(str(view.config_path))}:{view.position[0]}:{view.position[1]})" if view.position else ""
+    print(f"{view.model}: {view.policy}{where}")
+    print(f"versions present: {', '.join(map(str, view.versions)) or 'none'}")
+    print(f"served: {', '.join(map(str, view.served)) or 'none'}")
+
+
+def render_policy_change(change, dry_run: bool) -> None:
+    if change.diff:
+        sys.stdout.write(change.diff)
+    verb = "would set" if dry_run else "set"
+    say(f"{verb} the version policy of '{change.model}': {change.old} -> {change.new} (serves "
+        f"{', '.join(map(str, change.served))})")

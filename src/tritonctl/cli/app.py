@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from tritonctl import __version__
+from tritonctl.cli import policy as policy_cmd
 from tritonctl.cli import rules as rules_cmd
+from tritonctl.cli import version as version_cmd
 from tritonctl.cli import validate as validate_cmd
 from tritonctl.cli._boundary import TritonctlGroup
 
@@ -37,6 +39,8 @@ def root(
 
 app.command("validate")(validate_cmd.validate)
 app.command("rules")(rules_cmd.rules)
+app.add_typer(version_cmd.app, name="version")
+app.add_typer(policy_cmd.app, name="policy")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ class Options:
     gpus: int | None = None
     backends: frozenset[str] | None = None
     autocomplete: bool = True
+    only_version: int | None = None  # check this version as the served one (a staged `version add`)
 
 
 class ModelContext:
@@ -37,6 +38,8 @@ class ModelContext:
         self.read_error: str | None = None
         self.autofill_error: str | None = None
         self._signatures: dict[int, object] = {}
+        if model.read_error is not None:
+            return
         try:
             self.config_text = model.read_config()
         except ConfigParseError as e:
@@ -99,6 +102,8 @@ class ModelContext:
     def is_stray(self) -> bool:
         """A folder Triton reads as a model but that holds nothing of one: hidden, or no config and no
         version folder."""
+        if self.model.read_error is not None:
+            return True
         if self.has_config_file:
             return False
         return self.model.is_hidden or not self.model.versions
@@ -109,6 +114,8 @@ class ModelContext:
 
         if self.completed is None:
             return []
+        if self.options.only_version is not None:
+            return [self.options.only_version]
         return selected_versions(self.completed.version_policy, [v.number for v in self.model.versions])
 
     def model_file(self, version: int) -> Path | None:
@@ -118,7 +125,9 @@ class ModelContext:
         if self.completed is None:
             return None
         filename = default_model_filename(self.completed)
-        return None if filename is None else self.model.path / str(version) / filename
+        found = self.model.version(version)
+        folder = found.path if found is not None else self.model.path / str(version)
+        return None if filename is None else folder / filename
 
     def signature(self, version: int):
         """The ONNX signature of `version`'s model file: an OnnxSignature, or a ModelFileError, or None when

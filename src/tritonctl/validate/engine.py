@@ -30,15 +30,10 @@ def validate_repository(
         report.findings.extend(check_model(ctx, rules))
         report.models_checked += 1
         report.files_checked += 1 if ctx.has_config_file else 0
-    for name, reason in repo.unreadable:
-        report.findings.append(
-            Finding(name, str(repo.path / name), None, None, "TRT407", Severity.ERROR,
-                    f"cannot read model folder: {reason}")
-        )
     return report
 
 
-STRAY_RULES = frozenset({"TRT401"})
+STRAY_RULES = frozenset({"TRT401", "TRT407"})
 
 
 def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
@@ -85,3 +80,18 @@ def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
             findings[i] = Finding(**{**f.__dict__, "triton_first": True})
             break
     return findings
+
+
+def staged_version_errors(model, number: int, options: Options | None = None) -> list[Finding]:
+    """Errors of version `number` of `model` (whose `versions` point that number at a staging folder), checked
+    as if it were in place and served; version-policy findings are left out (the policy is not being changed)."""
+    from tritonctl.repository import Repository
+    from tritonctl.validate.registry import all_rules
+
+    base = options or Options()
+    opts = Options(gpus=base.gpus, backends=base.backends, autocomplete=base.autocomplete, only_version=number)
+    peers: dict[str, ModelContext] = {}
+    ctx = ModelContext(Repository(model.path.parent, [model]), model, opts, peers)
+    peers[model.name] = ctx
+    return [f for f in check_model(ctx, all_rules())
+            if f.severity is Severity.ERROR and f.code not in ("TRT404",)]

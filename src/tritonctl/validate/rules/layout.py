@@ -18,7 +18,7 @@ def stray_folder(ctx: ModelContext) -> Iterator[Problem]:
     Bad:  model_repository/.ipynb_checkpoints/
     Good: keep notebooks' checkpoints and other folders outside the repository
     """
-    if ctx.is_stray:
+    if ctx.is_stray and ctx.model.read_error is None:
         kind = "hidden folder" if ctx.model.is_hidden else "folder with no config.pbtxt and no version folder"
         yield Problem(None, f"{kind} '{ctx.name}' is read by Triton as a model; move it out of the repository",
                       file="")
@@ -35,6 +35,8 @@ def version_folder_ignored(ctx: ModelContext) -> Iterator[Problem]:
     Good: text_detection/1/model.onnx
     """
     for d in ctx.model.ignored_dirs:
+        if d.name in ctx.model.leftovers:
+            continue  # TRT408
         if d.reason == "leading zeros":
             hint = f"rename it to '{d.name.lstrip('0') or '0'}'"
             note = "which contains leading zeros in its directory name"
@@ -61,3 +63,33 @@ def version_folder_misread(ctx: ModelContext) -> Iterator[Problem]:
             yield Problem(None, f"folder '{v.name}' is read by Triton as version {v.number} "
                           f"(files are then looked for in '{v.number}/'); rename it to a plain number",
                           file=v.name)
+
+
+@rule("TRT407", "model-folder-unreadable", Severity.ERROR, "every model folder can be listed",
+      triton_core=False, needs_config=False)
+def model_folder_unreadable(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: Triton lists each model folder to find its versions; a folder it cannot read fails the model.
+
+    Bad:  a model folder on a mount that refuses listing, or a broken network share
+    Good: a readable folder
+    """
+    if ctx.model.read_error is not None:
+        yield Problem(None, f"cannot read model folder: {ctx.model.read_error}", file="")
+
+
+@rule("TRT408", "stale-staging", Severity.WARNING,
+      "no folder left behind by an interrupted tritonctl version add or rm", triton_core=False)
+def stale_staging(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: `tritonctl version add` assembles a version in a hidden staging folder and renames it into place;
+    a process killed midway leaves the staging folder (never a numbered one). Triton ignores it, but it
+    holds disk space; the next `version add` clears it.
+
+    Bad:  text_detection/.tritonctl-staging-4242-1a2b3c4d/ with nobody holding its lock
+    Good: run `tritonctl version add` again, or delete the folder
+    """
+    from tritonctl.io.files import is_locked
+
+    for name in ctx.model.leftovers:
+        if not is_locked(ctx.model.path / name):
+            yield Problem(None, f"'{name}' was left by an interrupted tritonctl version add or rm; the next "
+                          "version add clears it (or delete it)", file=name)

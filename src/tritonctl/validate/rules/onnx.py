@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tritonctl.repository import selected_versions
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
 from tritonctl.validate.registry import rule
@@ -32,10 +31,9 @@ def model_file_missing(ctx: ModelContext) -> Iterator[Problem]:
     filename = default_model_filename(config)
     if filename is None or (config.backend not in KNOWN_FILE_BACKENDS and not config.default_model_filename):
         return
-    numbers = [v.number for v in ctx.model.versions]
-    for number in selected_versions(config.version_policy, numbers):
-        path = ctx.model.path / str(number) / filename
-        if path.exists():
+    for number in ctx.served_versions:
+        path = ctx.model_file(number)
+        if path is None or path.exists():
             continue
         absolute = ctx.triton_path(str(number), filename)
         triton = None

@@ -1,0 +1,146 @@
+"""version_policy in config.pbtxt: read it, and replace only its own text, keeping every other byte."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tritonctl.errors import TritonctlError, UsageError
+from tritonctl.io import files, pbtxt
+from tritonctl.repository import CONFIG_FILE, open_repository, selected_versions
+
+if TYPE_CHECKING:
+    from tritonctl.io.proto.model_config_pb2 import ModelVersionPolicy
+
+
+def parse_spec(spec: str) -> ModelVersionPolicy:
+    """`latest:N`, `all` or `specific:1,3` as a ModelVersionPolicy."""
+    from tritonctl.io.proto.model_config_pb2 import ModelVersionPolicy
+
+    policy = ModelVersionPolicy()
+    kind, _, arg = spec.strip().partition(":")
+    try:
+        if kind == "latest":
+            n = int(arg)
+            if n < 1:
+                raise ValueError
+            policy.latest.num_versions = n
+        elif kind == "all" and not arg:
+            policy.all.SetInParent()
+        elif kind == "specific":
+            numbers = [int(v) for v in arg.split(",") if v.strip()]
+            if not numbers or any(n < 0 for n in numbers):
+                raise ValueError
+            policy.specific.versions.extend(numbers)
+        else:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"'{spec}' is not a version policy; use latest:N (N >= 1), all, or specific:1,3") from None
+    return policy
+
+
+def describe(policy: ModelVersionPolicy | None) -> str:
+    if policy is None:
+        return "latest:1 (Triton's default)"
+    choice = policy.WhichOneof("policy_choice")
+    if choice == "latest":
+        return f"latest:{policy.latest.num_versions}"
+    if choice == "all":
+        return "all"
+    if choice == "specific":
+        return "specific:" + ",".join(str(v) for v in policy.specific.versions)
+    return "latest:1 (Triton's default)"
+
+
+def policy_text(policy: ModelVersionPolicy) -> str:
+    choice = policy.WhichOneof("policy_choice")
+    if choice == "latest":
+        inner = f"latest: {{ num_versions: {policy.latest.num_versions} }}"
+    elif choice == "all":
+        inner = "all: { }"
+    else:
+        inner = "specific: { versions: [ " + ", ".join(str(v) for v in policy.specific.versions) + " ] }"
+    return f"version_policy: {{ {inner} }}"
+
+
+@dataclass
+class PolicyView:
+    model: str
+    policy: str
+    versions: list[int]
+    served: list[int]
+    config_path: Path
+    position: tuple[int, int] | None  # where version_policy is written, when it is
+
+
+@dataclass
+class PolicyChange:
+    model: str
+    old: str
+    new: str
+    served: list[int]
+    config_path: Path
+    diff: str
+    created: bool
+
+
+def _read(repo: Path, name: str):
+    model = open_repository(repo).model(name)
+    text_config = model.read_config()
+    return model, text_config
+
+
+def show_policy(repo: Path, name: str) -> PolicyView:
+    model, ct = _read(repo, name)
+    policy = ct.config.version_policy if ct is not None and ct.config.HasField("version_policy") else None
+    numbers = [v.number for v in model.versions]
+    served = selected_versions(policy, numbers) if policy is not None else numbers[-1:]
+    position = ct.located.positions.get("version_policy") if ct is not None else None
+    return PolicyView(name, describe(policy), numbers, served, model.config_path, position)
+
+
+def set_policy(repo: Path, name: str, spec: str, *, dry_run: bool = False) -> PolicyChange:
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+
+    wanted = parse_spec(spec)
+    model, ct = _read(repo, name)
+    numbers = [v.number for v in model.versions]
+    served = selected_versions(wanted, numbers)
+    if not served:
+        present = ", ".join(map(str, numbers)) or "none"
+        raise TritonctlError(f"policy {describe(wanted)} selects none of the versions of '{name}' (present: "
+                             f"{present}); Triton would refuse the model")
+    snippet = policy_text(wanted)
+    if ct is None:
+        old_text, new_text, old_policy = "", snippet + "\n", None
+    else:
+        old_text = ct.text
+        old_policy = ct.config.version_policy if ct.config.HasField("version_policy") else None
+        span = ct.located.spans.get("version_policy")
+        if span is not None:
+            new_text = old_text[: span[0]] + snippet + old_text[span[1]:]
+        else:
+            sep = "" if not old_text or old_text.endswith("\n") else "\n"
+            new_text = old_text + sep + snippet + "\n"
+    # the edit must change the policy and nothing else
+    new_config = pbtxt.parse(new_text, str(model.config_path))
+    before = ModelConfig()
+    if ct is not None:
+        before.CopyFrom(ct.config)
+    after = ModelConfig()
+    after.CopyFrom(new_config)
+    before.ClearField("version_policy")
+    after.ClearField("version_policy")
+    if before != after or new_config.version_policy != wanted:
+        raise TritonctlError(f"editing the version_policy of '{model.config_path}' would change more than the policy; "
+                             "nothing was written", hint="set it by hand, and please report this")
+    diff = "".join(difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+                                        f"a/{name}/{CONFIG_FILE}", f"b/{name}/{CONFIG_FILE}"))
+    if not dry_run:
+        try:
+            files.atomic_write(model.config_path, new_text.encode())
+        except OSError as e:
+            raise TritonctlError(f"cannot write '{model.config_path}': {files.describe(e)}") from None
+    return PolicyChange(name, describe(old_policy), describe(wanted), served, model.config_path, diff, ct is None)

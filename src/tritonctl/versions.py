@@ -1,0 +1,296 @@
+"""Numbered version folders: add, list, remove — never a numbered folder that is half there.
+
+A new version is assembled in a hidden staging folder beside the version folders (`.tritonctl-staging-<pid>-
+<token>`), held by an flock for as long as the process lives, checked there as if it were in place, then
+renamed to its number while the model folder itself is locked (so two adds never pick the same number).
+Replacing a version swaps the folders in one rename where the kernel allows it; removing renames aside first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tritonctl.errors import TritonctlError, UsageError
+from tritonctl.io import files
+from tritonctl.repository import (
+    REMOVED_PREFIX,
+    STAGING_PREFIX,
+    Model,
+    VersionDir,
+    default_model_filename,
+    open_repository,
+    read_model,
+    selected_versions,
+)
+
+if TYPE_CHECKING:
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+
+EXPORT_RECORD = "export.json"
+
+
+class VersionRefused(TritonctlError):
+    """The repository is fine but the request is refused (exists, served, last one, invalid content)."""
+
+
+class ValidationRefused(TritonctlError):
+    """The staged version has errors; `findings` holds them."""
+
+    exit_code = 1  # a negative verdict, like validate's
+
+    def __init__(self, message: str, findings: list) -> None:
+        super().__init__(message, hint="fix them, or add anyway with --no-validate")
+        self.findings = findings
+
+
+@dataclass
+class AddResult:
+    model: str
+    version: int
+    path: Path
+    files: list[str]
+    bytes: int
+    replaced: bool
+    stale_cleared: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VersionInfo:
+    version: int
+    folder: str
+    model_file: str | None
+    size: int | None
+    sha256: str | None
+    modified: float | None
+    served: bool
+    export: dict | None
+
+
+def parse_version(text: str) -> int:
+    """A version number as Triton reads folder names: a non-negative integer without leading zeros."""
+    if not text.isdigit() or not text.isascii() or (len(text) > 1 and text[0] == "0"):
+        raise UsageError(f"version '{text}' is not a number Triton reads (0, 1, 2, ... without leading zeros)")
+    return int(text)
+
+
+def _model(repo: Path, name: str) -> Model:
+    return open_repository(repo).model(name)
+
+
+def _config(model: Model) -> ModelConfig:
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+
+    text = model.read_config()
+    return text.config if text is not None else ModelConfig()
+
+
+def _expected_filename(model: Model, config: ModelConfig) -> str | None:
+    from tritonctl.normalize import BackendUnresolved, autocomplete_backend_fields
+
+    completed = type(config)()
+    completed.CopyFrom(config)
+    try:
+        autocomplete_backend_fields(completed, model)
+    except BackendUnresolved:
+        return config.default_model_filename or None
+    return default_model_filename(completed)
+
+
+def stale_staging(model: Model) -> list[Path]:
+    """Staging and set-aside folders left by a process that died (no live lock)."""
+    return [model.path / name for name in model.leftovers if not files.is_locked(model.path / name)]
+
+
+def _clear_stale(model: Model) -> list[str]:
+    cleared = []
+    for path in stale_staging(model):
+        files.remove_tree(path)
+        cleared.append(path.name)
+    return cleared
+
+
+def _external_data(source: Path) -> list[str]:
+    """Files an ONNX model references as external data (relative to its folder); [] for other files."""
+    from tritonctl.errors import ModelFileError
+    from tritonctl.io.onnxsig import read_signature
+
+    if source.suffix != ".onnx":
+        return []
+    try:
+        return read_signature(source).external_data
+    except ModelFileError:
+        return []  # not ONNX after all: validation says so
+
+
+def _stage(model: Model, source: Path, filename: str | None, staging: Path) -> tuple[list[str], int]:
+    if source.is_dir():
+        total = files.copy_tree(source, staging)
+        names = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+        return names, total
+    target = filename or source.name
+    extra = _external_data(source)
+    missing = [e for e in extra if not (source.parent / e).is_file()]
+    if missing:
+        raise VersionRefused(f"'{source}' references external data that is not beside it: {', '.join(missing)}",
+                             hint="copy those files next to the model file, or pass the folder holding them all")
+    total = files.copy_file(source, staging / target)
+    names = [target]
+    for location in extra:
+        dst = staging / location
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        total += files.copy_file(source.parent / location, dst)
+        names.append(location)
+    return names, total
+
+
+def add_version(
+    repo: Path,
+    name: str,
+    source: Path,
+    *,
+    version: int | None = None,
+    force: bool = False,
+    check: Callable[[Model, int], list] | None = None,
+) -> AddResult:
+    """Add `source` (a model file or a folder) as a new version of model `name`.
+
+    `check(model, number)` validates the staged version as if it were in place (the model's `versions` then
+    hold the staging folder under `number`) and returns error findings; any refuses the add.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise TritonctlError(f"source '{source}' does not exist")
+    model = _model(repo, name)
+    config = _config(model)
+    filename = _expected_filename(model, config)
+    if config.backend == "python" and source.is_file() and source.suffix != ".py" and filename == "model.py":
+        raise VersionRefused(f"'{source.name}' is not a python model file (.py) for the python backend")
+    cleared = _clear_stale(model)
+    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    staging = model.path / f"{STAGING_PREFIX}{token}"
+    try:
+        staging.mkdir()
+    except OSError as e:
+        raise TritonctlError(f"cannot write in '{model.path}': {files.describe(e)}") from None
+    try:
+        with files.locked_dir(staging):
+            try:
+                names, total = _stage(model, source, filename, staging)
+            except OSError as e:
+                raise TritonctlError(f"copying '{source}' failed: {files.describe(e)}; the repository is unchanged") \
+                    from None
+            number = version if version is not None else _next_number(model)
+            if check is not None:
+                view = read_model(model.path)
+                view.ignored_dirs = [d for d in view.ignored_dirs if not d.name.startswith(STAGING_PREFIX)]
+                view.versions = [v for v in view.versions if v.number != number]
+                view.versions.append(VersionDir(number, staging.name, staging))
+                view.versions.sort(key=lambda v: v.number)
+                errors = check(view, number)
+                if errors:
+                    raise ValidationRefused(
+                        f"version {number} of '{name}' would not load; not added ({len(errors)} "
+                        f"error{'s' * (len(errors) != 1)})", errors)
+            stamp = max(time.time_ns(), files.newest_mtime_ns(model.path) + 1_000_000)
+            files.set_mtimes(staging, stamp)
+            with files.locked_dir(model.path):
+                if version is None:
+                    number = _next_number(read_model(model.path))
+                target = model.path / str(number)
+                replaced = target.exists()
+                if replaced and not force:
+                    raise VersionRefused(f"version {number} of '{name}' exists", hint="replace it with --force")
+                try:
+                    if replaced:
+                        files.exchange(staging, target)  # staging now holds the old version
+                    else:
+                        os.rename(staging, target)
+                except OSError as e:
+                    raise TritonctlError(f"cannot publish version {number}: {files.describe(e)}") from None
+                files.fsync_dir(model.path)
+                os.utime(model.path, ns=(stamp, stamp))
+    finally:
+        if staging.exists():
+            files.remove_tree(staging)
+    return AddResult(name, number, target, names, total, replaced, cleared)
+
+
+def _next_number(model: Model) -> int:
+    numbers = [v.number for v in model.versions]
+    return max(numbers) + 1 if numbers else 1
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def list_versions(repo: Path, name: str) -> list[VersionInfo]:
+    model = _model(repo, name)
+    config = _config(model)
+    filename = _expected_filename(model, config)
+    policy = config.version_policy if config.HasField("version_policy") else None
+    numbers = [v.number for v in model.versions]
+    served = set(selected_versions(policy, numbers)) if policy is not None else set(numbers[-1:])
+    out = []
+    for v in model.versions:
+        path = v.path / filename if filename else None
+        size = sha = modified = None
+        shown = filename
+        if path is not None and path.is_file():
+            st = path.stat()
+            size, modified, sha = st.st_size, st.st_mtime, _sha256(path)
+        elif path is not None and not path.exists():
+            shown = None
+        record = None
+        if (v.path / EXPORT_RECORD).is_file():
+            try:
+                record = json.loads((v.path / EXPORT_RECORD).read_text())
+            except (OSError, ValueError):
+                record = None
+        out.append(VersionInfo(v.number, v.name, shown, size, sha, modified, v.number in served, record))
+    return out
+
+
+@dataclass
+class RemoveResult:
+    model: str
+    version: int
+    was_served: bool
+
+
+def remove_version(repo: Path, name: str, number: int, *, force: bool = False) -> RemoveResult:
+    model = _model(repo, name)
+    found = model.version(number)
+    if found is None:
+        present = ", ".join(str(v.number) for v in model.versions) or "none"
+        raise VersionRefused(f"model '{name}' has no version {number} (versions: {present})")
+    config = _config(model)
+    policy = config.version_policy if config.HasField("version_policy") else None
+    numbers = [v.number for v in model.versions]
+    served = number in (selected_versions(policy, numbers) if policy is not None else numbers[-1:])
+    if len(numbers) == 1 and not force:
+        raise VersionRefused(f"version {number} is the last version of '{name}'", hint="remove it with --force")
+    if served and not force:
+        raise VersionRefused(f"version {number} of '{name}' is served by its version policy",
+                             hint="change the policy first (tritonctl policy set), or remove it with --force")
+    aside = model.path / f"{REMOVED_PREFIX}{number}-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        with files.locked_dir(model.path):
+            os.rename(found.path, aside)
+            files.fsync_dir(model.path)
+    except OSError as e:
+        raise TritonctlError(f"cannot remove version {number}: {files.describe(e)}") from None
+    files.remove_tree(aside)
+    return RemoveResult(name, number, served)
