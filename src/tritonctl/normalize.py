@@ -221,3 +221,15 @@ def ort_autocomplete(config: ModelConfig, signature, default_max_batch_size: int
     if len(config.output) == 0:
         fill(config.output, signature.outputs)
     return None
+
+
+def finish(config: ModelConfig, signature, gpus: int) -> str | None:
+    """After backend fields and N1-N4: the onnxruntime backend's auto-complete from `signature` (when given),
+    normalization again, then instance groups for a host with `gpus` GPUs. Returns Triton's error text when
+    the auto-complete refuses, else None."""
+    error = None
+    if signature is not None:
+        error = ort_autocomplete(config, signature)
+        normalize_model_config(config)
+    normalize_instance_groups(config, gpus)
+    return error

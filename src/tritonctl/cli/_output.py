@@ -202,3 +202,29 @@ def render_policy_change(change, dry_run: bool) -> None:
     verb = "would set" if dry_run else "set"
     say(f"{verb} the version policy of '{change.model}': {change.old} -> {change.new} (serves "
         f"{', '.join(map(str, change.served))})")
+
+
+def render_generated(generated) -> None:
+    result = generated.result
+    if result is None:
+        print(generated.text, end="")
+        return
+    if result.diff:
+        sys.stdout.write(result.diff)
+    if result.written:
+        say(f"{'wrote' if result.created else 'updated'} {safe(str(result.path))}")
+    elif result.diff:
+        say(f"not written: {safe(str(result.path))} (add --write)")
+    else:
+        say(f"{safe(str(result.path))} is up to date")
+
+
+def render_shown(shown, fmt: str) -> None:
+    from tritonctl.generate import render, to_triton_json
+
+    if fmt == "json":
+        print(json.dumps(to_triton_json(shown.config), indent=2))
+    else:
+        print(render(shown.config), end="")
+    for note in shown.notes:
+        say(f"note: {note}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tritonctl import __version__
+from tritonctl.cli import config as config_cmd
 from tritonctl.cli import policy as policy_cmd
 from tritonctl.cli import rules as rules_cmd
 from tritonctl.cli import version as version_cmd
@@ -39,6 +40,7 @@ def root(
 
 app.command("validate")(validate_cmd.validate)
 app.command("rules")(rules_cmd.rules)
+app.add_typer(config_cmd.app, name="config")
 app.add_typer(version_cmd.app, name="version")
 app.add_typer(policy_cmd.app, name="policy")
 

@@ -153,20 +153,18 @@ class ModelContext:
         """The config Triton validates tensors against: completed, then (auto-complete on) filled by the
         onnxruntime backend from the newest served version's model file, normalized again, and with
         instance groups normalized for the target's GPUs (0 when unknown)."""
-        from tritonctl.normalize import normalize_instance_groups, ort_autocomplete
         from tritonctl.io.onnxsig import OnnxSignature
+        from tritonctl.normalize import finish
 
         if self.completed is None:
             return None
         config = type(self.completed)()
         config.CopyFrom(self.completed)
-        self.autofill_error = None
+        sig = None
         if self.options.autocomplete and config.backend == "onnxruntime" and self.served_versions:
-            sig = self.signature(self.served_versions[-1])
-            if isinstance(sig, OnnxSignature):
-                self.autofill_error = ort_autocomplete(config, sig)
-                normalize_model_config(config)
-        normalize_instance_groups(config, self.options.gpus or 0)
+            found = self.signature(self.served_versions[-1])
+            sig = found if isinstance(found, OnnxSignature) else None
+        self.autofill_error = finish(config, sig, self.options.gpus or 0)
         return config
 
     def backend_available(self, backend: str) -> bool:

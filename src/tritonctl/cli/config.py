@@ -1,0 +1,103 @@
+"""tritonctl config generate | show | init | convert."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tritonctl.cli._boundary import TritonctlGroup
+from tritonctl.cli._options import ModelArg, RepoOpt
+
+app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True,
+                  help="Write configs from model files; show the config Triton will serve.")
+
+
+class Kind(str, enum.Enum):
+    KIND_CPU = "KIND_CPU"
+    KIND_GPU = "KIND_GPU"
+    KIND_AUTO = "KIND_AUTO"
+
+
+class ShowFormat(str, enum.Enum):
+    pbtxt = "pbtxt"
+    json = "json"
+
+
+class Template(str, enum.Enum):
+    onnxruntime = "onnxruntime"
+    python = "python"
+    ensemble = "ensemble"
+    pytorch_libtorch = "pytorch_libtorch"
+    tensorrt_plan = "tensorrt_plan"
+
+
+@app.command("generate")
+def generate(
+    path: Annotated[Path, typer.Argument(help="A model folder (its newest version's ONNX file is read) or an ONNX file.")],
+    backend: Annotated[str, typer.Option("--backend", help="Only onnxruntime is generated from a model file.")] = "onnxruntime",
+    max_batch_size: Annotated[Optional[int], typer.Option("--max-batch-size", min=0, help="Default: as Triton's onnxruntime auto-complete decides.")] = None,
+    dynamic_batching: Annotated[Optional[bool], typer.Option("--dynamic-batching/--no-dynamic-batching", help="Default: on when max_batch_size > 1.")] = None,
+    instances: Annotated[Optional[int], typer.Option("--instances", min=1, help="Instance count (adds an instance_group).")] = None,
+    kind: Annotated[Optional[Kind], typer.Option("--kind", help="Instance kind (adds an instance_group).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Model name (default: the folder's name).")] = None,
+    write: Annotated[bool, typer.Option("--write", help="Write config.pbtxt into the model folder.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --write: overwrite an existing config.")] = False,
+    update: Annotated[bool, typer.Option("--update", help="Rewrite only input, output and max_batch_size of the existing config.")] = False,
+) -> None:
+    """Write a config from an ONNX model: tensors, data types, dims and batching from the file."""
+    from tritonctl.cli._output import render_generated
+    from tritonctl.errors import UsageError
+    from tritonctl.generate import generate_model_config
+
+    if backend != "onnxruntime":
+        raise UsageError(f"configs are generated from ONNX files only (backend onnxruntime), not '{backend}'",
+                         hint="for other backends start from a template: tritonctl config init --backend B NAME")
+    if force and not write:
+        raise UsageError("--force needs --write")
+    result = generate_model_config(path, name=name, max_batch_size=max_batch_size, dynamic_batching=dynamic_batching,
+                                   instances=instances, kind=kind.value if kind else None, write=write, force=force,
+                                   update=update)
+    render_generated(result)
+
+
+@app.command("show")
+def show(
+    model: ModelArg,
+    repo: RepoOpt = Path("."),
+    normalized: Annotated[bool, typer.Option("--normalized", help="As Triton serves it: auto-completed and normalized.")] = False,
+    gpus: Annotated[int, typer.Option("--gpus", min=0, help="GPUs of the serving host (for --normalized).")] = 0,
+    fmt: Annotated[ShowFormat, typer.Option("--format", "-f", help="pbtxt, or JSON as Triton's /config returns it.")] = ShowFormat.pbtxt,
+    run_python: Annotated[bool, typer.Option("--run-python", help="Run a python model's auto_complete_config (in a subprocess).")] = False,
+) -> None:
+    """Show MODEL's config, or with --normalized the config Triton 2.51 will serve."""
+    from tritonctl.cli._output import render_shown
+    from tritonctl.generate import show_config
+
+    render_shown(show_config(repo, model, normalized=normalized, gpus=gpus, run_python=run_python), fmt.value)
+
+
+@app.command("init")
+def init(
+    name: Annotated[str, typer.Argument(help="The new model's name (its folder).")],
+    backend: Annotated[Template, typer.Option("--backend", help="Which template to start from.")] = Template.onnxruntime,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Scaffold a model folder from a template: config.pbtxt and version 1/."""
+    from tritonctl.cli._output import say
+    from tritonctl.generate import init_model
+
+    created = init_model(repo, name, backend.value)
+    for path in created:
+        say(f"created {path}")
+
+
+@app.command("convert")
+def convert(path: Annotated[Path, typer.Argument(help="A config in JSON (as Triton's /config returns it) or pbtxt.")]) -> None:
+    """Convert a config between JSON (Triton's /config form) and pbtxt; prints the other form."""
+    from tritonctl.generate import convert as convert_file
+
+    _target, text = convert_file(path)
+    print(text, end="")

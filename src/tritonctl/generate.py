@@ -1,0 +1,499 @@
+"""Configs written from the model file, and configs as Triton will serve them.
+
+- `generate_config`: an ONNX signature -> a ModelConfig, batching decided as Triton 2.51's onnxruntime
+  auto-complete decides (validation_rules.md §19c) unless the caller says otherwise.
+- `render`: a ModelConfig as readable text in the layout Triton's docs use, fields in a stable order.
+- `to_triton_json` / `from_json`: the JSON form of Triton's `/v2/models/<m>/config` and back.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tritonctl.errors import ModelFileError, TritonctlError, UsageError
+from tritonctl.io import files, pbtxt
+from tritonctl.repository import CONFIG_FILE, read_model
+
+if TYPE_CHECKING:
+    from tritonctl.io.onnxsig import OnnxSignature
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+
+# What a user could convert an unsupported ONNX element type to, for the message
+_SUGGEST = {"BFLOAT16": "FLOAT16 or FLOAT (TYPE_FP16/TYPE_FP32)", "COMPLEX64": "two FLOAT tensors",
+            "COMPLEX128": "two DOUBLE tensors"}
+FIELD_ORDER = ["name", "platform", "backend", "runtime", "max_batch_size", "version_policy", "input", "output",
+               "batch_input", "batch_output", "dynamic_batching", "sequence_batching", "ensemble_scheduling",
+               "instance_group", "default_model_filename", "cc_model_filenames", "parameters", "model_warmup",
+               "optimization", "model_transaction_policy", "response_cache"]
+
+
+def find_model_file(path: Path) -> Path:
+    """PATH as a model file: the file itself, or in a model folder the newest version's ONNX file."""
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise TritonctlError(f"'{path}' does not exist")
+    candidates = sorted(path.glob("*.onnx"))
+    if not candidates:
+        model = read_model(path)
+        for version in reversed(model.versions):
+            candidates = sorted(version.path.glob("*.onnx"))
+            if candidates:
+                break
+    if not candidates:
+        raise TritonctlError(f"no ONNX model file in '{path}' or its version folders")
+    if len(candidates) > 1:
+        raise UsageError(f"several model files in '{candidates[0].parent}': "
+                         f"{', '.join(c.name for c in candidates)}; pass the one to use")
+    return candidates[0]
+
+
+def read_onnx(path: Path) -> OnnxSignature:
+    from tritonctl.io.onnxsig import read_signature
+
+    sig = read_signature(path)
+    if not sig.outputs:
+        raise ModelFileError(f"'{path}' has no outputs; Triton has nothing to return")
+    for t in [*sig.inputs, *sig.outputs]:
+        if t.kind != "ONNX_TYPE_TENSOR":
+            raise ModelFileError(f"'{t.name}' in '{path}' is a {t.kind}; Triton serves tensors only")
+        if t.triton_type is None:
+            hint = _SUGGEST.get(t.onnx_type, "a supported type")
+            raise ModelFileError(f"'{t.name}' in '{path}' has element type {t.onnx_type}, which Triton 2.51's "
+                                 f"onnxruntime backend does not support; export it as {hint}")
+    return sig
+
+
+def generate_config(
+    sig: OnnxSignature,
+    *,
+    name: str,
+    max_batch_size: int | None = None,
+    dynamic_batching: bool | None = None,
+    instances: int | None = None,
+    kind: str | None = None,
+) -> ModelConfig:
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig, ModelInstanceGroup
+    from tritonctl.normalize import ort_autocomplete, ort_can_batch
+
+    config = ModelConfig(name=name, backend="onnxruntime")
+    can_batch = ort_can_batch(sig.inputs, sig.outputs)
+    if max_batch_size is not None:
+        if max_batch_size > 0 and not can_batch:
+            shapes = ", ".join(f"{t.name} {list(t.dims or ())}" for t in [*sig.inputs, *sig.outputs])
+            raise UsageError(f"the model cannot batch (first dimensions are not all variable: {shapes}); "
+                             "use --max-batch-size 0")
+        config.max_batch_size = max_batch_size
+        if max_batch_size == 0:
+            can_batch = False
+    if not can_batch and max_batch_size is None:
+        config.max_batch_size = 0
+    probe = ModelConfig(name=name, max_batch_size=config.max_batch_size)
+    if max_batch_size == 0:
+        # autocomplete would raise the batch size: fill IO as for a non-batching model
+        _fill_without_batching(probe, sig)
+    else:
+        error = ort_autocomplete(probe, sig)
+        if error:
+            raise TritonctlError(error)
+    config.max_batch_size = probe.max_batch_size
+    config.input.extend(probe.input)
+    config.output.extend(probe.output)
+    wants_db = probe.HasField("dynamic_batching") if dynamic_batching is None else dynamic_batching
+    if wants_db:
+        if config.max_batch_size == 0:
+            raise UsageError("dynamic batching needs max_batch_size > 0")
+        config.dynamic_batching.SetInParent()
+    if instances is not None or kind is not None:
+        group = config.instance_group.add()
+        group.kind = ModelInstanceGroup.Kind.Value(kind) if kind else ModelInstanceGroup.KIND_CPU
+        group.count = instances if instances is not None else 1
+    return config
+
+
+def _fill_without_batching(config, sig) -> None:
+    from tritonctl.io.proto.model_config_pb2 import DataType
+
+    for target, tensors in ((config.input, sig.inputs), (config.output, sig.outputs)):
+        for t in tensors:
+            io = target.add(name=t.name, data_type=DataType.Value(t.triton_type))
+            io.dims.extend(list(t.dims or ()) or [1])
+
+
+# ---- rendering -------------------------------------------------------------------------------------------
+
+
+def _scalar(field, value) -> str:
+    from google.protobuf import text_encoding
+    from google.protobuf.descriptor import FieldDescriptor as F
+
+    if field.type == F.TYPE_ENUM:
+        desc = field.enum_type.values_by_number.get(value)
+        return desc.name if desc else str(value)
+    if field.type == F.TYPE_STRING:
+        return '"' + text_encoding.CEscape(value, as_utf8=True) + '"'
+    if field.type == F.TYPE_BOOL:
+        return "true" if value else "false"
+    if field.type in (F.TYPE_FLOAT, F.TYPE_DOUBLE):
+        return repr(float(value))
+    return str(value)
+
+
+def _message(msg, indent: int, order: list[str] | None = None) -> list[str]:
+    pad = "  " * indent
+    lines: list[str] = []
+    fields = [f for f, _ in msg.ListFields()]
+    if order:
+        fields.sort(key=lambda f: order.index(f.name) if f.name in order else len(order) + f.number)
+    for field in fields:
+        value = getattr(msg, field.name)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            value_field = field.message_type.fields_by_name["value"]
+            key_field = field.message_type.fields_by_name["key"]
+            for key in sorted(value):
+                lines.append(f"{pad}{field.name} {{")
+                lines.append(f"{pad}  key: {_scalar(key_field, key)}")
+                if value_field.message_type is not None:
+                    inner = _message(value[key], indent + 2)
+                    lines += [f"{pad}  value {{", *inner, f"{pad}  }}"] if inner else [f"{pad}  value {{ }}"]
+                else:
+                    lines.append(f"{pad}  value: {_scalar(value_field, value[key])}")
+                lines.append(f"{pad}}}")
+        elif field.is_repeated and field.message_type is not None:
+            lines.append(f"{pad}{field.name} [")
+            for i, item in enumerate(value):
+                inner = _message(item, indent + 2)
+                comma = "," if i < len(value) - 1 else ""
+                lines += [f"{pad}  {{", *inner, f"{pad}  }}{comma}"]
+            lines.append(f"{pad}]")
+        elif field.is_repeated:
+            lines.append(f"{pad}{field.name}: [ {', '.join(_scalar(field, v) for v in value)} ]")
+        elif field.message_type is not None:
+            inner = _message(value, indent + 1)
+            lines += [f"{pad}{field.name} {{", *inner, f"{pad}}}"] if inner else [f"{pad}{field.name} {{ }}"]
+        else:
+            lines.append(f"{pad}{field.name}: {_scalar(field, value)}")
+    return lines
+
+
+def render(config: ModelConfig) -> str:
+    """The config as text: Triton docs' layout, fields in a stable order, max_batch_size always written."""
+    lines = _message(config, 0, FIELD_ORDER)
+    if not any(line.startswith("max_batch_size:") for line in lines):
+        index = next((i for i, line in enumerate(lines)
+                      if line.split(":")[0].split(" ")[0] not in ("name", "platform", "backend", "runtime")),
+                     len(lines))
+        lines.insert(index, "max_batch_size: 0")
+    return "\n".join(lines) + "\n"
+
+
+# ---- JSON as Triton serves it ------------------------------------------------------------------------------
+
+_INT64 = {"dims", "shape", "versions", "max_queue_delay_microseconds", "default_timeout_microseconds",
+          "max_sequence_idle_microseconds", "model_version", "dim", "device_id"}
+
+
+def _numbers(node):
+    if isinstance(node, dict):
+        return {k: ([int(x) for x in v] if k in _INT64 and isinstance(v, list) and all(isinstance(x, str) for x in v)
+                    else int(v) if k in _INT64 and isinstance(v, str) else _numbers(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_numbers(x) for x in node]
+    return node
+
+
+def to_triton_json(config: ModelConfig) -> dict:
+    """The dict Triton's /v2/models/<m>/config returns: every field printed, snake_case, enum names,
+    int64 as numbers."""
+    from google.protobuf import json_format
+
+    doc = json_format.MessageToDict(config, preserving_proto_field_name=True,
+                                    always_print_fields_with_no_presence=True)
+    return _declared_order(config.DESCRIPTOR, _numbers(doc))
+
+
+def _declared_order(desc, node: dict) -> dict:
+    """Keys in the order the proto declares the fields, as Triton's C++ printer writes them."""
+    out = {}
+    for field in desc.fields:
+        if field.name not in node:
+            continue
+        value = node[field.name]
+        sub = field.message_type
+        if sub is not None and sub.GetOptions().map_entry:
+            inner = sub.fields_by_name["value"].message_type
+            value = {k: _declared_order(inner, v) for k, v in value.items()} if inner else value
+        elif sub is not None and isinstance(value, list):
+            value = [_declared_order(sub, v) for v in value]
+        elif sub is not None and isinstance(value, dict):
+            value = _declared_order(sub, value)
+        out[field.name] = value
+    return out
+
+
+def from_json(text: str, path: str) -> ModelConfig:
+    from google.protobuf import json_format
+
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+
+    try:
+        return json_format.Parse(text, ModelConfig())
+    except json_format.ParseError as e:
+        raise TritonctlError(f"{path}: not a Triton model config in JSON: {e}") from None
+
+
+def convert(path: Path) -> tuple[str, str]:
+    """A config file in JSON -> pbtxt, or pbtxt -> JSON: (target format, text)."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise TritonctlError(f"cannot read '{path}': {getattr(e, 'strerror', None) or e}") from None
+    if text.lstrip().startswith("{"):
+        try:
+            json.loads(text)
+        except ValueError as e:
+            raise TritonctlError(f"{path}: not JSON: {e}") from None
+        return "pbtxt", render(from_json(text, str(path)))
+    config = pbtxt.parse(text, str(path))
+    return "json", json.dumps(to_triton_json(config), indent=2) + "\n"
+
+
+# ---- writing -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WriteResult:
+    path: Path
+    text: str
+    diff: str
+    written: bool
+    created: bool
+
+
+def diff_text(old: str, new: str, label: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        f"a/{label}", f"b/{label}"))
+
+
+def write_config(folder: Path, text: str, *, force: bool, label: str) -> WriteResult:
+    path = folder / CONFIG_FILE
+    old = path.read_text() if path.exists() else ""
+    if path.exists() and not force:
+        raise TritonctlError(f"'{path}' exists", hint="overwrite it with --force, or keep its settings with --update")
+    try:
+        files.atomic_write(path, text.encode())
+    except OSError as e:
+        raise TritonctlError(f"cannot write '{path}': {files.describe(e)}") from None
+    return WriteResult(path, text, diff_text(old, text, label), True, not old)
+
+
+def update_config(folder: Path, sig: OnnxSignature, *, max_batch_size: int | None, write: bool,
+                  label: str) -> WriteResult:
+    """Rewrite input, output and max_batch_size of the existing config from the model; keep everything else."""
+    path = folder / CONFIG_FILE
+    try:
+        old_text = path.read_text()
+    except OSError as e:
+        raise TritonctlError(f"cannot read '{path}': {files.describe(e)}",
+                             hint="without a config use: tritonctl config generate --write") from None
+    old = pbtxt.parse(old_text, str(path))
+    fresh = generate_config(sig, name=old.name or folder.name,
+                            max_batch_size=max_batch_size if max_batch_size is not None else (
+                                old.max_batch_size if old.max_batch_size or not
+                                _batchable(sig) else None))
+    new = type(old)()
+    new.CopyFrom(old)
+    for f in ("input", "output"):
+        new.ClearField(f)
+    new.input.extend(fresh.input)
+    new.output.extend(fresh.output)
+    new.max_batch_size = fresh.max_batch_size
+    text = _splice(old_text, old, new) or render(new)
+    result = WriteResult(path, text, diff_text(old_text, text, label), False, False)
+    if write and text != old_text:
+        try:
+            files.atomic_write(path, text.encode())
+        except OSError as e:
+            raise TritonctlError(f"cannot write '{path}': {files.describe(e)}") from None
+        result.written = True
+    return result
+
+
+def _batchable(sig) -> bool:
+    from tritonctl.normalize import ort_can_batch
+
+    return ort_can_batch(sig.inputs, sig.outputs)
+
+
+def _splice(old_text: str, old, new) -> str | None:
+    """The old text with only input, output and max_batch_size replaced (comments kept), or None when the
+    fields are interleaved with others and a clean splice is impossible."""
+    located = pbtxt.locate(old_text)
+    pieces = []
+    for name in ("input", "output"):
+        lines = _message_field(new, name)
+        pieces.append((name, "\n".join(lines)))
+    pieces.append(("max_batch_size", f"max_batch_size: {new.max_batch_size}"))
+    text = old_text
+    replacements = []
+    appended = []
+    for name, block in pieces:
+        span = located.spans.get(name)
+        if span is None:
+            appended.append(block)
+        else:
+            replacements.append((span, block))
+    for (start, end), block in sorted(replacements, reverse=True):
+        text = text[:start] + block + text[end:]
+    if appended:
+        text = text.rstrip("\n") + "\n" + "\n".join(appended) + "\n"
+    try:
+        check = pbtxt.parse(text, "<splice>")
+    except TritonctlError:
+        return None
+    return text if check == new else None
+
+
+def _message_field(config, name: str) -> list[str]:
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+
+    only = ModelConfig()
+    getattr(only, name).extend(getattr(config, name))
+    return _message(only, 0)
+
+
+# ---- the config Triton serves ------------------------------------------------------------------------------
+
+
+@dataclass
+class ShownConfig:
+    config: ModelConfig
+    notes: list[str]
+
+
+def show_config(repo: Path, name: str, *, normalized: bool, gpus: int = 0, run_python: bool = False) -> ShownConfig:
+    """The model's config as parsed, or (normalized) as Triton 2.51 serves it on a host with `gpus` GPUs."""
+    from tritonctl.io.onnxsig import read_signature
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+    from tritonctl.normalize import (
+        BackendUnresolved,
+        autocomplete_backend_fields,
+        finish,
+        normalize_model_config,
+    )
+    from tritonctl.repository import default_model_filename, open_repository, selected_versions
+
+    model = open_repository(repo).model(name)
+    text = model.read_config()
+    config = ModelConfig()
+    if text is not None:
+        config.CopyFrom(text.config)
+    notes: list[str] = []
+    if text is None:
+        notes.append(f"'{name}' has no {CONFIG_FILE}: Triton starts from an empty config")
+    if not normalized:
+        return ShownConfig(config, notes)
+    try:
+        autocomplete_backend_fields(config, model)
+    except BackendUnresolved as e:
+        raise TritonctlError(str(e)) from None
+    normalize_model_config(config)
+    sig = None
+    served = selected_versions(config.version_policy, [v.number for v in model.versions])
+    needs_io = (len(config.input) + len(config.batch_input)) == 0 or len(config.output) == 0
+    if config.backend == "onnxruntime" and needs_io:
+        if not served:
+            notes.append("no version folder: the onnxruntime auto-complete could not read a model file")
+        else:
+            path = model.path / str(served[-1]) / (default_model_filename(config) or "model.onnx")
+            if path.exists():
+                sig = read_signature(path)
+            else:
+                notes.append(f"'{path}' is missing: the onnxruntime auto-complete could not run")
+    if config.backend == "python":
+        if run_python and served:
+            from tritonctl.io.python_autocomplete import run_auto_complete
+
+            error = run_auto_complete(model.path / str(served[-1]) / (config.default_model_filename or "model.py"),
+                                      config)
+            if error:
+                raise TritonctlError(error)
+            normalize_model_config(config)
+        else:
+            notes.append("python auto_complete_config was not applied (pass --run-python to run it)")
+    error = finish(config, sig, gpus)
+    if error:
+        raise TritonctlError(error)
+    return ShownConfig(config, notes)
+
+
+# ---- the command-level operations ----------------------------------------------------------------------------
+
+
+@dataclass
+class Generated:
+    text: str
+    result: WriteResult | None
+
+
+def generate_model_config(path: Path, *, name: str | None, max_batch_size: int | None,
+                          dynamic_batching: bool | None, instances: int | None, kind: str | None, write: bool,
+                          force: bool, update: bool) -> Generated:
+    path = Path(path)
+    model_file = find_model_file(path)
+    sig = read_onnx(model_file)
+    folder = path if path.is_dir() else _model_folder_of(model_file)
+    model_name = name or (folder.name if folder is not None else model_file.stem)
+    label = f"{model_name}/{CONFIG_FILE}"
+    if update:
+        if folder is None:
+            raise UsageError("--update needs a model folder (or a model file inside a version folder)")
+        result = update_config(folder, sig, max_batch_size=max_batch_size, write=write, label=label)
+        return Generated(result.text, result)
+    text = render(generate_config(sig, name=model_name, max_batch_size=max_batch_size,
+                                  dynamic_batching=dynamic_batching, instances=instances, kind=kind))
+    if not write:
+        return Generated(text, None)
+    if folder is None:
+        raise UsageError(f"'{model_file}' is not inside a model folder; --write needs one")
+    return Generated(text, write_config(folder, text, force=force, label=label))
+
+
+def _model_folder_of(model_file: Path) -> Path | None:
+    """The model folder holding `model_file` (in a version folder, or directly)."""
+    from tritonctl.repository import stoll_prefix
+
+    parent = model_file.parent
+    if stoll_prefix(parent.name) is not None:
+        return parent.parent
+    return parent if (parent / CONFIG_FILE).exists() else None
+
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def init_model(repo: Path, name: str, backend: str) -> list[Path]:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name) or name.startswith("."):
+        raise UsageError(f"'{name}' is not a usable model name (letters, digits, '_', '-', '.'; not hidden)")
+    repo = Path(repo)
+    if not repo.is_dir():
+        raise TritonctlError(f"no model repository at '{repo}'")
+    folder = repo / name
+    if folder.exists():
+        raise TritonctlError(f"'{folder}' exists")
+    template = (TEMPLATES / f"{backend}.pbtxt").read_text()
+    folder.mkdir()
+    (folder / "1").mkdir()
+    created = [folder / CONFIG_FILE, folder / "1"]
+    files.atomic_write(folder / CONFIG_FILE, template.replace("{name}", name).encode())
+    if backend == "python":
+        code = (TEMPLATES / "python_model.py").read_text().replace("{name}", name)
+        files.atomic_write(folder / "1" / "model.py", code.encode())
+        created.append(folder / "1" / "model.py")
+    return created
