@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tritonctl.errors import ModelFileError, TritonctlError, UsageError
 from tritonctl.io import files, pbtxt
+from tritonctl.io.config_json import from_json, to_triton_json
 from tritonctl.repository import CONFIG_FILE, read_model
 
 if TYPE_CHECKING:
@@ -191,61 +192,6 @@ def render(config: ModelConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-# ---- JSON as Triton serves it ------------------------------------------------------------------------------
-
-_INT64 = {"dims", "shape", "versions", "max_queue_delay_microseconds", "default_timeout_microseconds",
-          "max_sequence_idle_microseconds", "model_version", "dim", "device_id"}
-
-
-def _numbers(node):
-    if isinstance(node, dict):
-        return {k: ([int(x) for x in v] if k in _INT64 and isinstance(v, list) and all(isinstance(x, str) for x in v)
-                    else int(v) if k in _INT64 and isinstance(v, str) else _numbers(v)) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_numbers(x) for x in node]
-    return node
-
-
-def to_triton_json(config: ModelConfig) -> dict:
-    """The dict Triton's /v2/models/<m>/config returns: every field printed, snake_case, enum names,
-    int64 as numbers."""
-    from google.protobuf import json_format
-
-    doc = json_format.MessageToDict(config, preserving_proto_field_name=True,
-                                    always_print_fields_with_no_presence=True)
-    return _declared_order(config.DESCRIPTOR, _numbers(doc))
-
-
-def _declared_order(desc, node: dict) -> dict:
-    """Keys in the order the proto declares the fields, as Triton's C++ printer writes them."""
-    out = {}
-    for field in desc.fields:
-        if field.name not in node:
-            continue
-        value = node[field.name]
-        sub = field.message_type
-        if sub is not None and sub.GetOptions().map_entry:
-            inner = sub.fields_by_name["value"].message_type
-            value = {k: _declared_order(inner, v) for k, v in value.items()} if inner else value
-        elif sub is not None and isinstance(value, list):
-            value = [_declared_order(sub, v) for v in value]
-        elif sub is not None and isinstance(value, dict):
-            value = _declared_order(sub, value)
-        out[field.name] = value
-    return out
-
-
-def from_json(text: str, path: str) -> ModelConfig:
-    from google.protobuf import json_format
-
-    from tritonctl.io.proto.model_config_pb2 import ModelConfig
-
-    try:
-        return json_format.Parse(text, ModelConfig())
-    except json_format.ParseError as e:
-        raise TritonctlError(f"{path}: not a Triton model config in JSON: {e}") from None
-
-
 def convert(path: Path) -> tuple[str, str]:
     """A config file in JSON -> pbtxt, or pbtxt -> JSON: (target format, text)."""
     try:
@@ -377,58 +323,18 @@ class ShownConfig:
 
 def show_config(repo: Path, name: str, *, normalized: bool, gpus: int = 0, run_python: bool = False) -> ShownConfig:
     """The model's config as parsed, or (normalized) as Triton 2.51 serves it on a host with `gpus` GPUs."""
-    from tritonctl.io.onnxsig import read_signature
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
-    from tritonctl.normalize import (
-        BackendUnresolved,
-        autocomplete_backend_fields,
-        finish,
-        normalize_model_config,
-    )
-    from tritonctl.repository import default_model_filename, open_repository, selected_versions
+    from tritonctl.normalize import served_config
+    from tritonctl.repository import open_repository
 
     model = open_repository(repo).model(name)
-    text = model.read_config()
-    config = ModelConfig()
-    if text is not None:
-        config.CopyFrom(text.config)
-    notes: list[str] = []
-    if text is None:
-        notes.append(f"'{name}' has no {CONFIG_FILE}: Triton starts from an empty config")
-    if not normalized:
+    if normalized:
+        config, notes = served_config(model, gpus=gpus, run_python=run_python)
         return ShownConfig(config, notes)
-    try:
-        autocomplete_backend_fields(config, model)
-    except BackendUnresolved as e:
-        raise TritonctlError(str(e)) from None
-    normalize_model_config(config)
-    sig = None
-    served = selected_versions(config.version_policy, [v.number for v in model.versions])
-    needs_io = (len(config.input) + len(config.batch_input)) == 0 or len(config.output) == 0
-    if config.backend == "onnxruntime" and needs_io:
-        if not served:
-            notes.append("no version folder: the onnxruntime auto-complete could not read a model file")
-        else:
-            path = model.path / str(served[-1]) / (default_model_filename(config) or "model.onnx")
-            if path.exists():
-                sig = read_signature(path)
-            else:
-                notes.append(f"'{path}' is missing: the onnxruntime auto-complete could not run")
-    if config.backend == "python":
-        if run_python and served:
-            from tritonctl.io.python_autocomplete import run_auto_complete
-
-            error = run_auto_complete(model.path / str(served[-1]) / (config.default_model_filename or "model.py"),
-                                      config)
-            if error:
-                raise TritonctlError(error)
-            normalize_model_config(config)
-        else:
-            notes.append("python auto_complete_config was not applied (pass --run-python to run it)")
-    error = finish(config, sig, gpus)
-    if error:
-        raise TritonctlError(error)
-    return ShownConfig(config, notes)
+    text = model.read_config()
+    if text is None:
+        return ShownConfig(ModelConfig(), [f"'{name}' has no {CONFIG_FILE}: Triton starts from an empty config"])
+    return ShownConfig(text.config, [])
 
 
 # ---- the command-level operations ----------------------------------------------------------------------------

@@ -233,3 +233,52 @@ def finish(config: ModelConfig, signature, gpus: int) -> str | None:
         normalize_model_config(config)
     normalize_instance_groups(config, gpus)
     return error
+
+
+def served_config(model: Model, *, gpus: int = 0, run_python: bool = False) -> tuple[ModelConfig, list[str]]:
+    """The config Triton 2.51 serves for `model` on a host with `gpus` GPUs (auto-complete on), and notes on
+    what could not be applied. Raises TritonctlError with Triton's message where Triton refuses."""
+    from tritonctl.errors import TritonctlError
+    from tritonctl.io.onnxsig import read_signature
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+    from tritonctl.repository import CONFIG_FILE, default_model_filename, selected_versions
+
+    text = model.read_config()
+    config = ModelConfig()
+    notes: list[str] = []
+    if text is not None:
+        config.CopyFrom(text.config)
+    else:
+        notes.append(f"'{model.name}' has no {CONFIG_FILE}: Triton starts from an empty config")
+    try:
+        autocomplete_backend_fields(config, model)
+    except BackendUnresolved as e:
+        raise TritonctlError(str(e)) from None
+    normalize_model_config(config)
+    served = selected_versions(config.version_policy, [v.number for v in model.versions])
+    sig = None
+    needs_io = (len(config.input) + len(config.batch_input)) == 0 or len(config.output) == 0
+    if config.backend == "onnxruntime" and needs_io:
+        if not served:
+            notes.append("no version folder: the onnxruntime auto-complete could not read a model file")
+        else:
+            path = model.path / str(served[-1]) / (default_model_filename(config) or "model.onnx")
+            if path.exists():
+                sig = read_signature(path)
+            else:
+                notes.append(f"'{path}' is missing: the onnxruntime auto-complete could not run")
+    if config.backend == "python":
+        if run_python and served:
+            from tritonctl.io.python_autocomplete import run_auto_complete
+
+            error = run_auto_complete(model.path / str(served[-1]) / (config.default_model_filename or "model.py"),
+                                      config)
+            if error:
+                raise TritonctlError(error)
+            normalize_model_config(config)
+        else:
+            notes.append("python auto_complete_config was not applied (pass --run-python to run it)")
+    error = finish(config, sig, gpus)
+    if error:
+        raise TritonctlError(error)
+    return config, notes

@@ -5,64 +5,13 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from tritonctl.errors import TritonctlError, UsageError
+from tritonctl.errors import TritonctlError
 from tritonctl.io import files, pbtxt
 from tritonctl.repository import CONFIG_FILE, open_repository, selected_versions
-
-if TYPE_CHECKING:
-    from tritonctl.io.proto.model_config_pb2 import ModelVersionPolicy
-
-
-def parse_spec(spec: str) -> ModelVersionPolicy:
-    """`latest:N`, `all` or `specific:1,3` as a ModelVersionPolicy."""
-    from tritonctl.io.proto.model_config_pb2 import ModelVersionPolicy
-
-    policy = ModelVersionPolicy()
-    kind, _, arg = spec.strip().partition(":")
-    try:
-        if kind == "latest":
-            n = int(arg)
-            if n < 1:
-                raise ValueError
-            policy.latest.num_versions = n
-        elif kind == "all" and not arg:
-            policy.all.SetInParent()
-        elif kind == "specific":
-            numbers = [int(v) for v in arg.split(",") if v.strip()]
-            if not numbers or any(n < 0 for n in numbers):
-                raise ValueError
-            policy.specific.versions.extend(numbers)
-        else:
-            raise ValueError
-    except ValueError:
-        raise UsageError(f"'{spec}' is not a version policy; use latest:N (N >= 1), all, or specific:1,3") from None
-    return policy
-
-
-def describe(policy: ModelVersionPolicy | None) -> str:
-    if policy is None:
-        return "latest:1 (Triton's default)"
-    choice = policy.WhichOneof("policy_choice")
-    if choice == "latest":
-        return f"latest:{policy.latest.num_versions}"
-    if choice == "all":
-        return "all"
-    if choice == "specific":
-        return "specific:" + ",".join(str(v) for v in policy.specific.versions)
-    return "latest:1 (Triton's default)"
-
-
-def policy_text(policy: ModelVersionPolicy) -> str:
-    choice = policy.WhichOneof("policy_choice")
-    if choice == "latest":
-        inner = f"latest: {{ num_versions: {policy.latest.num_versions} }}"
-    elif choice == "all":
-        inner = "all: { }"
-    else:
-        inner = "specific: { versions: [ " + ", ".join(str(v) for v in policy.specific.versions) + " ] }"
-    return f"version_policy: {{ {inner} }}"
+from tritonctl.repository import describe_policy as describe
+from tritonctl.repository import parse_policy as parse_spec
+from tritonctl.repository import policy_text
 
 
 @dataclass

@@ -31,3 +31,12 @@ FindingsFormatOpt = Annotated[
     typer.Option("--format", "-f", help="Output format (default: github under GitHub Actions, else table)."),
 ]
 DataFormatOpt = Annotated[DataFormat, typer.Option("--format", "-f", help="Output format.")]
+
+UrlOpt = Annotated[Optional[str], typer.Option("--url", "-u", envvar="TRITONCTL_URL",
+                                               help="Triton's HTTP endpoint (default: the local server, else "
+                                                    "http://localhost:8000).")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the server.")]
+SslOpt = Annotated[bool, typer.Option("--ssl", help="Use HTTPS.")]
+HeaderOpt = Annotated[Optional[list[str]], typer.Option("--header", "-H", help="An HTTP header KEY:VALUE (repeatable).")]
+ServerRepoOpt = Annotated[Optional[Path], typer.Option("--repo", "-r", envvar="TRITONCTL_REPO",
+                                                       help="Model repository (default: the local server's).")]

@@ -228,3 +228,53 @@ def render_shown(shown, fmt: str) -> None:
         print(render(shown.config), end="")
     for note in shown.notes:
         say(f"note: {note}")
+
+
+def render_load_failure(repository, model: str) -> None:
+    """Triton said only "failed to poll from model repository": show what validate finds in that model."""
+    from tritonctl.validate.engine import validate_repository
+
+    try:
+        report = validate_repository(repository, models=[model])
+    except Exception:  # noqa: BLE001 - the load error itself is reported by the caller
+        return
+    errors = [f for f in report.findings if f.severity.value == "error"]
+    if errors:
+        say(f"Triton's log has the reason; validate finds in '{model}':")
+        render_report_findings(errors)
+
+
+def render_status(report, fmt: str) -> None:
+    import datetime
+
+    if fmt == "json":
+        from dataclasses import asdict
+
+        print(json.dumps(asdict(report), indent=2))
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    out = _console()
+    out.print(Text(f"Triton {report.server_version} at {report.url}; repository {report.repository or '(unknown)'}"))
+    table = Table(box=None, header_style="bold")
+    for col in ("model", "version", "on disk", "state", "inferences", "last inference", "policy", "drift"):
+        table.add_column(col)
+    for m in report.models:
+        rows = m.versions or [None]
+        for i, v in enumerate(rows):
+            last = "-"
+            if v is not None and v.last_inference_ms:
+                last = datetime.datetime.fromtimestamp(v.last_inference_ms / 1000).strftime("%H:%M:%S")
+            drift = ", ".join([*(m.drift if i == 0 else []), *(v.drift if v else [])])
+            state = (v.state or "-") + (f" ({v.reason})" if v and v.reason and v.state != "READY" else "") if v else "-"
+            table.add_row(Text(m.name if i == 0 else ""), v.version if v else "-", ("yes" if v.on_disk else "no") if v
+                          else "-", Text(state), str(v.inference_count) if v else "-", last,
+                          Text(m.policy if i == 0 else ""), Text(drift))
+    out.print(table)
+
+
+def render_infer(result) -> None:
+    print(f"{result.model} version {result.version}: {result.seconds * 1000:.1f} ms")
+    for name, shape, dtype in result.outputs:
+        print(f"  {name}  {dtype}  [{', '.join(map(str, shape))}]")

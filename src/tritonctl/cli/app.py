@@ -8,6 +8,7 @@ from tritonctl import __version__
 from tritonctl.cli import config as config_cmd
 from tritonctl.cli import policy as policy_cmd
 from tritonctl.cli import rules as rules_cmd
+from tritonctl.cli import server as server_cmd
 from tritonctl.cli import version as version_cmd
 from tritonctl.cli import validate as validate_cmd
 from tritonctl.cli._boundary import TritonctlGroup
@@ -43,6 +44,11 @@ app.command("rules")(rules_cmd.rules)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(version_cmd.app, name="version")
 app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(server_cmd.app, name="server")
+app.command("load")(server_cmd.load)
+app.command("unload")(server_cmd.unload)
+app.command("status")(server_cmd.status)
+app.command("infer")(server_cmd.infer)
 
 
 def main() -> None:

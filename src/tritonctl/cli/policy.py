@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tritonctl.cli._boundary import TritonctlGroup
-from tritonctl.cli._options import ModelArg, RepoOpt
+from tritonctl.cli._options import HeaderOpt, ModelArg, RepoOpt, ServerRepoOpt, SslOpt, TimeoutOpt, UrlOpt
 
 app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True,
                   help="Show or set which versions Triton serves (version_policy).")
@@ -35,3 +35,34 @@ def set_(
     from tritonctl.policy import set_policy
 
     render_policy_change(set_policy(repo, model, spec, dry_run=dry_run), dry_run)
+
+
+@app.command("apply")
+def apply(
+    model: ModelArg,
+    spec: Annotated[str, typer.Argument(metavar="POLICY", help="latest:N | all | specific:1,3")],
+    persist: Annotated[bool, typer.Option("--persist", help="Also write the policy to config.pbtxt.")] = False,
+    repo: ServerRepoOpt = None,
+    url: UrlOpt = None,
+    timeout: TimeoutOpt = 120.0,
+    ssl: SslOpt = False,
+    header: HeaderOpt = None,
+) -> None:
+    """Change which versions a running server serves, without dropping requests (a load with a config override)."""
+    from tritonctl.cli._output import render_policy_change, say
+    from tritonctl.errors import UsageError
+    from tritonctl.policy import set_policy
+    from tritonctl.repository import parse_policy
+    from tritonctl.server import load_model, resolve_endpoint, resolve_repo
+
+    wanted = parse_policy(spec)
+    repository = resolve_repo(repo)
+    if repository is None:
+        raise UsageError("policy apply needs the repository (--repo): the override is built from the model's config")
+    if persist:  # check the edit before touching the server; written after the load succeeds
+        set_policy(repository, model, spec, dry_run=True)
+    result = load_model(resolve_endpoint(url, timeout, ssl, header), model, repo=repository, policy=wanted,
+                        timeout=timeout)
+    say(f"'{model}' now serves versions {', '.join(result.versions) or 'none'}")
+    if persist:
+        render_policy_change(set_policy(repository, model, spec), False)

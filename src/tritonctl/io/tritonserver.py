@@ -58,9 +58,9 @@ def prepare_backends(dest: Path, install: TritonInstall | None = None) -> Path:
     python_dir = dest / "python"
     python_dir.mkdir(parents=True, exist_ok=True)
     for name in ("libtriton_python.so", "triton_python_backend_utils.py"):
-        link = python_dir / name
-        if not link.exists():
-            link.symlink_to(install.python_backend / name)
+        target = python_dir / name  # copies: Triton refuses a backend library that resolves outside its folder
+        if not target.exists():
+            shutil.copy2(install.python_backend / name, target)
     stub = python_dir / "triton_python_backend_stub"
     if not stub.exists():
         shutil.copy2(install.stub, stub)
@@ -112,6 +112,9 @@ class ServerSpec:
         ]
         if self.mode == "poll":
             cmd.append("--repository-poll-secs=2")
+        cmd.append("--exit-timeout-secs=5")  # a local server: do not wait 30 s for idle connections
+        cmd.append("--exit-on-error=false")  # a model that fails to load does not stop the server
+        cmd.append("--strict-readiness=false")  # ready once serving, whatever the state of single models
         cmd += [f"--load-model={m}" for m in self.load]
         return cmd + list(self.extra_args)
 

@@ -1,0 +1,138 @@
+"""A running Triton over HTTP, through tritonclient; its failures become tritonctl errors with Triton's words."""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from tritonctl.errors import TritonctlError
+
+DEFAULT_URL = "http://localhost:8000"
+
+
+def clean_reason(text: str) -> str:
+    """Triton's error text on one line: python-backend tracebacks ("At: ...") and exception class names
+    dropped."""
+    text = re.sub(r"\n\s*At:\n.*?(?=;|$)", "", text, flags=re.S)
+    text = text.replace("TritonModelException: ", "")
+    text = " ".join(part.strip() for part in text.splitlines() if part.strip())
+    return text.rstrip("; ").strip()
+
+
+class ServerUnreachable(TritonctlError):
+    pass
+
+
+class ServerRejected(TritonctlError):
+    """Triton answered with an error; `reason` is Triton's message, `status` its HTTP status if known."""
+
+    def __init__(self, reason: str, *, status: str | None = None, hint: str | None = None) -> None:
+        super().__init__(reason, hint=hint)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str = DEFAULT_URL
+    timeout: float = 60.0
+    ssl: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def host_port(self) -> str:
+        url = self.url
+        for scheme in ("http://", "https://"):
+            if url.startswith(scheme):
+                url = url[len(scheme):]
+        return url.rstrip("/")
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.ssl or self.url.startswith("https://")
+
+
+class TritonClient:
+    def __init__(self, endpoint: Endpoint) -> None:
+        import tritonclient.http as http
+
+        self.endpoint = endpoint
+        self._http = http
+        self._client = http.InferenceServerClient(
+            endpoint.host_port, connection_timeout=min(endpoint.timeout, 10.0), network_timeout=endpoint.timeout,
+            ssl=endpoint.uses_ssl)
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection must not hide the real error
+            pass
+
+    def __enter__(self) -> TritonClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, fn, *args, **kwargs) -> Any:
+        from tritonclient.utils import InferenceServerException
+
+        kwargs.setdefault("headers", self.endpoint.headers or None)
+        try:
+            return fn(*args, **kwargs)
+        except InferenceServerException as e:
+            raise ServerRejected(clean_reason(e.message() or str(e)), status=e.status()) from None
+        except ConnectionRefusedError:
+            raise ServerUnreachable(f"no Triton server at {self.endpoint.url} (connection refused)",
+                                    hint="start one with: tritonctl server start") from None
+        except (socket.gaierror, socket.timeout, TimeoutError) as e:
+            what = "timed out" if not isinstance(e, socket.gaierror) else "unknown host"
+            raise ServerUnreachable(f"no answer from a Triton server at {self.endpoint.url} ({what})",
+                                    hint="check --url, or raise --timeout") from None
+        except (ConnectionError, OSError) as e:
+            raise ServerUnreachable(f"lost the connection to {self.endpoint.url} ({e.__class__.__name__}: {e})")\
+                from None
+
+    # health and metadata
+    def live(self) -> bool:
+        return bool(self._call(self._client.is_server_live))
+
+    def metadata(self) -> dict:
+        return self._call(self._client.get_server_metadata)
+
+    # repository
+    def index(self) -> list[dict]:
+        return self._call(self._client.get_model_repository_index)
+
+    def load(self, model: str, config_json: str | None = None) -> None:
+        self._call(self._client.load_model, model, config=config_json)
+
+    def unload(self, model: str, dependents: bool = False) -> None:
+        self._call(self._client.unload_model, model, unload_dependents=dependents)
+
+    def config(self, model: str) -> dict:
+        return self._call(self._client.get_model_config, model)
+
+    def model_metadata(self, model: str, version: str = "") -> dict:
+        return self._call(self._client.get_model_metadata, model, model_version=version)
+
+    def ready(self, model: str, version: str = "") -> bool:
+        return bool(self._call(self._client.is_model_ready, model, model_version=version))
+
+    def statistics(self, model: str = "") -> dict:
+        return self._call(self._client.get_inference_statistics, model)
+
+    # inference
+    def infer(self, model: str, arrays: dict, datatypes: dict[str, str], outputs: list[str], version: str = ""):
+        http = self._http
+        inputs = []
+        for name, array in arrays.items():
+            item = http.InferInput(name, list(array.shape), datatypes[name])
+            item.set_data_from_numpy(array, binary_data=True)
+            inputs.append(item)
+        requested = [http.InferRequestedOutput(o, binary_data=True) for o in outputs]
+        result = self._call(self._client.infer, model, inputs, model_version=version, outputs=requested)
+        response = result.get_response()
+        return {o: result.as_numpy(o) for o in outputs}, response

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, write_tree
+from validate.onnx_models import east_like, str_like
+
+POLICY_CONFIG = (EXAMPLES / "text_recognition" / "config.pbtxt").read_text().replace(
+    'name: "text_recognition"', 'name: "rec_policy"') + "version_policy: { specific: { versions: [ 1 ] } }\n"
+BROKEN_CONFIG = (EXAMPLES / "text_recognition" / "config.pbtxt").read_text().replace(
+    'name: "text_recognition"', 'name: "broken"').replace('name: "308"', 'name: "307"')
+
+
+def tritonctl(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "tritonctl", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"tritonctl {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+def build_repository(root: Path) -> Path:
+    shutil.copytree(EXAMPLES, root)
+    write_tree(root, {
+        "text_detection/1/model.onnx": east_like(),
+        "text_recognition/1/model.onnx": str_like(1.0),
+        "rec_policy/config.pbtxt": POLICY_CONFIG,
+        "rec_policy/1/model.onnx": str_like(1.0),
+        "rec_policy/2/model.onnx": str_like(2.0),
+        "broken/config.pbtxt": BROKEN_CONFIG,
+        "broken/1/model.onnx": str_like(0.0),
+        "unparsable/config.pbtxt": 'backend: "onnxruntime"\nmax_batch_size: [oops\n',
+        "unparsable/1/model.onnx": str_like(0.0),
+    })
+    return root
+
+
+@pytest.fixture(scope="session")
+def local_triton(tmp_path_factory):
+    """The real local Triton, started once with `tritonctl server start` over a repository of test models."""
+    base = tmp_path_factory.mktemp("server")
+    repo = build_repository(base / "repo")
+    old = os.environ.get("TRITONCTL_STATE_DIR")
+    os.environ["TRITONCTL_STATE_DIR"] = str(base / "state")
+    started = tritonctl("server", "start", "--repo", str(repo), "--load", "text_detection", "--load",
+                        "text_recognition")
+    from tritonctl.server import read_state
+
+    state = read_state()
+    yield {"repo": repo, "state": state, "start_stdout": started.stdout, "start_stderr": started.stderr}
+    tritonctl("server", "stop", check=False)
+    if old is None:
+        os.environ.pop("TRITONCTL_STATE_DIR", None)
+    else:
+        os.environ["TRITONCTL_STATE_DIR"] = old
