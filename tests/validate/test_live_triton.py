@@ -47,3 +47,26 @@ def test_triton_loads_the_passing_fixture(triton, code):
     status, error = triton.load(passing)
     triton.unload(passing)
     assert status == 200, error
+
+
+STANDIN = ["TRT405", "TRT502", "TRT503", "TRT510", "TRT511"]
+
+
+@pytest.mark.parametrize("code", STANDIN)
+def test_onnxruntime_standin_refuses_what_validate_reports(triton, fixtures_repo, code):
+    """The onnxruntime rules are the C++ backend's; the local server runs tritonctl's stand-in for it, which
+    must refuse the failing fixture with the message validate reports, and load the passing one."""
+    from tritonctl.validate.engine import validate_repository
+
+    fail, passing = fixture_names(code)
+    report = validate_repository(fixtures_repo, models=[fail])
+    (finding,) = [f for f in report.findings if f.code == code]
+    offset = triton.log_size()
+    status, error = triton.load(fail)
+    log = triton.log_since(offset)
+    triton.unload(fail)
+    assert status != 200
+    assert finding.triton_message in error or finding.triton_message in log, f"API: {error}\nLOG: {log[-2000:]}"
+    status, error = triton.load(passing)
+    triton.unload(passing)
+    assert status == 200, error
