@@ -65,3 +65,7 @@ class ModelFileError(TritonctlError):
 
 class MissingDependency(TritonctlError):
     pass
+
+
+class ExportError(TritonctlError):
+    pass

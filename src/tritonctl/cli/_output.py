@@ -278,3 +278,38 @@ def render_infer(result) -> None:
     print(f"{result.model} version {result.version}: {result.seconds * 1000:.1f} ms")
     for name, shape, dtype in result.outputs:
         print(f"  {name}  {dtype}  [{', '.join(map(str, shape))}]")
+
+
+class _Status:
+    """A spinner line on stderr for long steps (a plain line per step when stderr is not a terminal)."""
+
+    def __init__(self) -> None:
+        self.status = None
+
+    def __enter__(self):
+        if sys.stderr.isatty():
+            self.status = _console(stderr=True).status("")
+            self.status.__enter__()
+        return self.update
+
+    def update(self, message: str) -> None:
+        if self.status is not None:
+            self.status.update(message)
+        else:
+            say(message)
+
+    def __exit__(self, *exc) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+
+def status_line() -> _Status:
+    return _Status()
+
+
+def render_export(result) -> None:
+    for p in result.parity:
+        verdict = "ok" if p.ok else "FAILED"
+        say(f"parity {p.output}: max abs {p.max_abs:.3g}, max rel {p.max_rel:.3g} ({', '.join(p.cases)}) {verdict}")
+    say(f"exported {result.kind} in {result.seconds:.1f} s (opset {result.record['opset']}, IR "
+        f"{result.record['ir_version']})")

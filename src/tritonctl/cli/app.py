@@ -6,6 +6,7 @@ import typer
 
 from tritonctl import __version__
 from tritonctl.cli import config as config_cmd
+from tritonctl.cli import export as export_cmd
 from tritonctl.cli import policy as policy_cmd
 from tritonctl.cli import rules as rules_cmd
 from tritonctl.cli import server as server_cmd
@@ -41,6 +42,7 @@ def root(
 
 app.command("validate")(validate_cmd.validate)
 app.command("rules")(rules_cmd.rules)
+app.add_typer(export_cmd.app, name="export")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(version_cmd.app, name="version")
 app.add_typer(policy_cmd.app, name="policy")

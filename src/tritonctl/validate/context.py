@@ -28,7 +28,7 @@ class Options:
 
 class ModelContext:
     def __init__(self, repo: Repository, model: Model, options: Options,
-                 peers: dict[str, ModelContext] | None = None) -> None:
+                 peers: dict[str, ModelContext] | None = None, config_text: ConfigText | None = None) -> None:
         self.repo = repo
         self.peers = peers if peers is not None else {}  # every model of the repository, by folder name
         self.model = model
@@ -39,6 +39,9 @@ class ModelContext:
         self.autofill_error: str | None = None
         self._signatures: dict[int, object] = {}
         if model.read_error is not None:
+            return
+        if config_text is not None:  # a config not (yet) on disk, checked as if it were
+            self.config_text = config_text
             return
         try:
             self.config_text = model.read_config()

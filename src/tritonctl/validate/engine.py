@@ -82,7 +82,8 @@ def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
     return findings
 
 
-def staged_version_errors(model, number: int, options: Options | None = None) -> list[Finding]:
+def staged_version_errors(model, number: int, options: Options | None = None, config: str | None = None
+                          ) -> list[Finding]:
     """Errors of version `number` of `model` (whose `versions` point that number at a staging folder), checked
     as if it were in place and served; version-policy findings are left out (the policy is not being changed)."""
     from tritonctl.repository import Repository
@@ -91,7 +92,14 @@ def staged_version_errors(model, number: int, options: Options | None = None) ->
     base = options or Options()
     opts = Options(gpus=base.gpus, backends=base.backends, autocomplete=base.autocomplete, only_version=number)
     peers: dict[str, ModelContext] = {}
-    ctx = ModelContext(Repository(model.path.parent, [model]), model, opts, peers)
+    text = None
+    if config is not None:
+        from tritonctl.io import pbtxt
+        from tritonctl.repository import ConfigText
+
+        text = ConfigText(model.config_path, config, pbtxt.parse(config, str(model.config_path)),
+                          pbtxt.locate(config))
+    ctx = ModelContext(Repository(model.path.parent, [model]), model, opts, peers, text)
     peers[model.name] = ctx
     return [f for f in check_model(ctx, all_rules())
             if f.severity is Severity.ERROR and f.code not in ("TRT404",)]

@@ -1,0 +1,113 @@
+"""tritonctl export east | str: the tutorial's models to ONNX, straight into a new repository version."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tritonctl.cli._boundary import TritonctlGroup
+from tritonctl.cli._options import RepoOpt
+
+app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True,
+                  help="Export EAST (TensorFlow) or STR (PyTorch) to ONNX as a new model version.")
+
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights.")]
+CheckOpt = Annotated[bool, typer.Option("--check/--no-check", help="Fail when onnxruntime and the source differ.")]
+RandomOpt = Annotated[bool, typer.Option("--random-weights", help="The same architecture at full size, random weights.")]
+
+
+@app.command("east")
+def east(
+    graph: Annotated[Optional[Path], typer.Option("--graph", help="frozen_east_text_detection.pb (a frozen GraphDef).")] = None,
+    random_weights: RandomOpt = False,
+    seed: SeedOpt = 0,
+    repo: RepoOpt = Path("."),
+    model: Annotated[str, typer.Option("--model", help="Model name in the repository.")] = "text_detection",
+    opset: Annotated[int, typer.Option("--opset", help="ONNX opset (<= 21 for Triton 2.51).")] = 15,
+    check: CheckOpt = True,
+) -> None:
+    """EAST from a TensorFlow frozen graph via tf2onnx (input_images:0 -> Conv_7/Sigmoid:0, concat_3:0)."""
+    from tritonctl.export import export_east
+
+    _need_one(graph, random_weights, "--graph")
+    _run(repo, model, lambda workdir, progress: export_east(workdir, graph=graph, seed=seed, opset=opset,
+                                                             check=check, progress=progress))
+
+
+@app.command("str")
+def str_(
+    weights: Annotated[Optional[Path], typer.Option("--weights", help="None-ResNet-None-CTC.pth (clovaai's checkpoint).")] = None,
+    random_weights: RandomOpt = False,
+    seed: SeedOpt = 0,
+    repo: RepoOpt = Path("."),
+    model: Annotated[str, typer.Option("--model", help="Model name in the repository.")] = "text_recognition",
+    input_name: Annotated[str, typer.Option("--input-name", help="ONNX input name (the tutorial's by default).")] = "input.1",
+    output_name: Annotated[str, typer.Option("--output-name", help="ONNX output name (the tutorial's by default).")] = "308",
+    opset: Annotated[int, typer.Option("--opset", help="ONNX opset (<= 21 for Triton 2.51).")] = 17,
+    check: CheckOpt = True,
+) -> None:
+    """STR (None-ResNet-None-CTC) from a PyTorch checkpoint via torch.onnx, batch dimension dynamic."""
+    from tritonctl.export import export_str
+
+    _need_one(weights, random_weights, "--weights")
+    _run(repo, model, lambda workdir, progress: export_str(workdir, weights=weights, seed=seed, opset=opset,
+                                                            input_name=input_name, output_name=output_name,
+                                                            check=check, progress=progress))
+
+
+def _need_one(source: Optional[Path], random_weights: bool, flag: str) -> None:
+    from tritonctl.errors import TritonctlError, UsageError
+
+    if (source is None) == (not random_weights):
+        raise UsageError(f"give either {flag} FILE or --random-weights")
+    if source is not None and not source.is_file():
+        raise TritonctlError(f"'{source}' does not exist or is not a file")
+
+
+def _run(repo: Path, model: str, export) -> None:
+    """Export into a temporary folder, plan the config, add the version (validated with that config), then
+    write the config."""
+    from tritonctl.cli._output import render_export, say, status_line
+    from tritonctl.errors import TritonctlError
+    from tritonctl.generate import generate_config, render, update_config
+    from tritonctl.io.files import atomic_write
+    from tritonctl.io.onnxsig import read_signature
+    from tritonctl.repository import CONFIG_FILE
+    from tritonctl.validate.engine import staged_version_errors
+    from tritonctl.versions import add_version
+
+    if not repo.is_dir():
+        raise TritonctlError(f"no model repository at '{repo}'", hint="create the folder, or pass --repo")
+    with tempfile.TemporaryDirectory(prefix="tritonctl-export-") as tmp, status_line() as progress:
+        result = export(Path(tmp), progress)
+        render_export(result)
+        folder = repo / model
+        sig = read_signature(result.folder / "model.onnx")
+        if (folder / CONFIG_FILE).exists():
+            planned = update_config(folder, sig, max_batch_size=None, write=False, label=f"{model}/{CONFIG_FILE}")
+            config_text, diff = planned.text, planned.diff
+        else:
+            config_text = render(generate_config(sig, name=model))
+            diff = None
+        created = not folder.exists()
+        if created:
+            folder.mkdir()
+        progress("adding the version (staged, validated, renamed into place)")
+        try:
+            added = add_version(repo, model, result.folder,
+                                check=lambda m, n: staged_version_errors(m, n, config=config_text))
+        except BaseException:
+            if created and not any(folder.iterdir()):
+                folder.rmdir()
+            raise
+        if not (folder / CONFIG_FILE).exists() or (folder / CONFIG_FILE).read_text() != config_text:
+            atomic_write(folder / CONFIG_FILE, config_text.encode())
+    print(f"added version {added.version} of '{model}': {added.path} ({', '.join(added.files)})")
+    if diff:
+        print(diff, end="")
+        say(f"updated {folder / CONFIG_FILE} (inputs, outputs and max_batch_size from the model)")
+    elif diff is None:
+        say(f"wrote {folder / CONFIG_FILE}")
