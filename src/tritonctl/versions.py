@@ -8,7 +8,6 @@ Replacing a version swaps the folders in one rename where the kernel allows it; 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -228,14 +227,6 @@ def _next_number(model: Model) -> int:
     return max(numbers) + 1 if numbers else 1
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def list_versions(repo: Path, name: str) -> list[VersionInfo]:
     model = _model(repo, name)
     config = _config(model)
@@ -250,7 +241,7 @@ def list_versions(repo: Path, name: str) -> list[VersionInfo]:
         shown = filename
         if path is not None and path.is_file():
             st = path.stat()
-            size, modified, sha = st.st_size, st.st_mtime, _sha256(path)
+            size, modified, sha = st.st_size, st.st_mtime, files.sha256_file(path)
         elif path is not None and not path.exists():
             shown = None
         record = None

@@ -4,7 +4,6 @@ against the source framework. TensorFlow, tf2onnx and torch are imported only in
 from __future__ import annotations
 
 import datetime
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import ExportError, MissingDependency, UsageError
+from tritonctl.io.files import sha256_file
 
 MAX_OPSET = 21  # onnxruntime 1.19.2 in Triton 2.51
 EAST_OPSET = 15  # tf2onnx 1.17's default
@@ -58,14 +58,6 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _check_opset(opset: int) -> None:
     if not 13 <= opset <= MAX_OPSET:
         raise UsageError(f"--opset {opset}: Triton 2.51's onnxruntime loads opsets up to {MAX_OPSET}; use 13..{MAX_OPSET}")
@@ -104,7 +96,7 @@ def _record(kind: str, source: str, source_sha: str | None, opset: int, path: Pa
         "model": kind,
         "source": source,
         "source_sha256": source_sha,
-        "onnx_sha256": _sha256(path),
+        "onnx_sha256": sha256_file(path),
         "opset": sig.opset or opset,
         "ir_version": sig.ir_version,
         "inputs": [{"name": t.name, "dims": list(t.dims or ())} for t in sig.inputs],
@@ -153,7 +145,7 @@ def export_east(workdir: Path, *, graph: Path | None, seed: int, opset: int = EA
         source, source_sha = str(graph), None
     graph_def = east.load_graph(pb)
     if graph is not None:
-        source_sha = _sha256(graph)
+        source_sha = sha256_file(graph)
     onnx_path = workdir / "model.onnx"
     progress(f"converting with tf2onnx (opset {opset})")
     east.to_onnx(graph_def, onnx_path, opset)
@@ -197,7 +189,7 @@ def export_str(workdir: Path, *, weights: Path | None, seed: int, opset: int = S
     else:
         progress(f"loading the checkpoint {weights}")
         str_model.load_checkpoint(model, weights)
-        source, source_sha = str(weights), _sha256(weights)
+        source, source_sha = str(weights), sha256_file(weights)
     onnx_path = workdir / "model.onnx"
     progress(f"exporting with torch.onnx (opset {opset}, dynamic batch)")
     str_model.export_onnx(model, onnx_path, input_name=input_name, output_name=output_name, opset=opset)

@@ -166,6 +166,16 @@ def newest_mtime_ns(root: Path) -> int:
     return newest
 
 
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def remove_tree(path: Path) -> None:
     try:
         shutil.rmtree(path)

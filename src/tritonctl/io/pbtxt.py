@@ -202,15 +202,8 @@ class _Scanner:
                 self._list(base, counts, name, name_tok)
             elif nxt.kind == "punct" and nxt.text in "{<":
                 self.take()
-                idx = counts.get(name, 0)
-                counts[name] = idx + 1
                 self.record(base, name_tok)
-                self.record(f"{base}[{idx}]", name_tok)
-                inner = self.message(f"{base}[{idx}]", "}" if nxt.text == "{" else ">")
-                self._alias_first(base, idx)
-                if "key" in inner:
-                    self.record(f'{base}["{inner["key"]}"]', name_tok)
-                    self._copy_children(f"{base}[{idx}]", f'{base}["{inner["key"]}"]')
+                self._element(base, counts, name, name_tok, nxt.text)
             else:
                 value = self.take()
                 idx = counts.get(name, 0)
@@ -231,14 +224,7 @@ class _Scanner:
                 return
             if tok.kind == "punct" and tok.text in "{<":
                 self.take()
-                idx = counts.get(name, 0)
-                counts[name] = idx + 1
-                self.record(f"{base}[{idx}]", tok)
-                inner = self.message(f"{base}[{idx}]", "}" if tok.text == "{" else ">")
-                self._alias_first(base, idx)
-                if "key" in inner:
-                    self.record(f'{base}["{inner["key"]}"]', tok)
-                    self._copy_children(f"{base}[{idx}]", f'{base}["{inner["key"]}"]')
+                self._element(base, counts, name, tok, tok.text)
             elif tok.kind == "punct":
                 self.take()
             else:
@@ -246,6 +232,18 @@ class _Scanner:
                 idx = counts.get(name, 0)
                 counts[name] = idx + 1
                 self.record(f"{base}[{idx}]", tok)
+
+    def _element(self, base: str, counts: dict[str, int], name: str, at: Token, opener: str) -> None:
+        """One message element of field `name` (its opening token just taken): `base[i]`, and `base["k"]`
+        for a map entry with key k."""
+        idx = counts.get(name, 0)
+        counts[name] = idx + 1
+        self.record(f"{base}[{idx}]", at)
+        inner = self.message(f"{base}[{idx}]", "}" if opener == "{" else ">")
+        self._alias_first(base, idx)
+        if "key" in inner:
+            self.record(f'{base}["{inner["key"]}"]', at)
+            self._copy_children(f"{base}[{idx}]", f'{base}["{inner["key"]}"]')
 
     def _alias_first(self, base: str, idx: int) -> None:
         """A non-repeated sub-message is addressed without an index: alias ``a[0].b`` as ``a.b``."""

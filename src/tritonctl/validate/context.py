@@ -71,31 +71,29 @@ class ModelContext:
         return ModelConfig()
 
     @cached_property
-    def completed(self) -> ModelConfig | None:
-        """The config after backend auto-fill and normalization (steps 2.4 of Triton's load), or None when
-        the backend cannot be determined (see `backend_error`)."""
+    def _backend_fields(self) -> tuple[ModelConfig | None, str | None]:
+        """(the config after backend auto-fill and normalization, Triton's error when the backend cannot be
+        determined)."""
         if self.config is None:
-            return None
-        config = type(self.config)()
-        config.CopyFrom(self.config)
-        try:
-            autocomplete_backend_fields(config, self.model)
-        except BackendUnresolved:
-            return None
-        normalize_model_config(config)
-        return config
-
-    @cached_property
-    def backend_error(self) -> str | None:
-        if self.config is None:
-            return None
+            return None, None
         config = type(self.config)()
         config.CopyFrom(self.config)
         try:
             autocomplete_backend_fields(config, self.model)
         except BackendUnresolved as e:
-            return str(e)
-        return None
+            return None, str(e)
+        normalize_model_config(config)
+        return config, None
+
+    @property
+    def completed(self) -> ModelConfig | None:
+        """The config after backend auto-fill and normalization (step 2.4 of Triton's load), or None when
+        the backend cannot be determined (see `backend_error`)."""
+        return self._backend_fields[0]
+
+    @property
+    def backend_error(self) -> str | None:
+        return self._backend_fields[1]
 
     def triton_path(self, *parts: str) -> str:
         """A path inside the model folder as Triton prints it (absolute, as a repository is given to it)."""
