@@ -17,6 +17,26 @@ BROKEN_CONFIG = (EXAMPLES / "text_recognition" / "config.pbtxt").read_text().rep
     'name: "text_recognition"', 'name: "broken"').replace('name: "308"', 'name: "307"')
 
 
+PY_AUTO = """\
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    @staticmethod
+    def auto_complete_config(config):
+        config.set_max_batch_size(8)
+        config.add_input({"name": "TEXT", "data_type": "TYPE_FP32", "dims": [4]})
+        config.add_output({"name": "SCORE", "data_type": "TYPE_FP32", "dims": [4]})
+        config.set_dynamic_batching()
+        return config
+
+    def execute(self, requests):
+        return [pb_utils.InferenceResponse([pb_utils.Tensor(
+            "SCORE", pb_utils.get_input_tensor_by_name(r, "TEXT").as_numpy() * 2)]) for r in requests]
+"""
+
+
 def tritonctl(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "tritonctl", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=300)
@@ -37,6 +57,8 @@ def build_repository(root: Path) -> Path:
         "broken/1/model.onnx": str_like(0.0),
         "unparsable/config.pbtxt": 'backend: "onnxruntime"\nmax_batch_size: [oops\n',
         "unparsable/1/model.onnx": str_like(0.0),
+        "py_auto/config.pbtxt": 'backend: "python"\n',
+        "py_auto/1/model.py": PY_AUTO,
     })
     return root
 

@@ -73,6 +73,28 @@ def test_normalized_config_of_an_auto_completed_model_equals_triton(local_triton
         shutil.rmtree(dest)
 
 
+def test_python_auto_complete_run_by_tritonctl_equals_triton(local_triton, cli):
+    repo = local_triton["repo"]
+    assert cli("load", "py_auto").exit_code == 0
+    try:
+        shown = cli("config", "show", "py_auto", "--repo", str(repo), "--normalized", "--run-python", "-f", "json")
+        assert shown.exit_code == 0, shown.stderr
+        assert json.loads(shown.stdout) == served_config(local_triton["state"], "py_auto")
+        without = cli("config", "show", "py_auto", "--repo", str(repo), "--normalized")
+        assert "python auto_complete_config was not applied (pass --run-python to run it)" in without.stderr
+    finally:
+        cli("unload", "py_auto")
+
+
+def test_logs_and_bad_headers(local_triton, cli):
+    logs = cli("server", "logs")
+    assert logs.exit_code == 0 and "Started HTTPService at 127.0.0.1:" in logs.stdout
+    bad = cli("status", "-H", "no-colon")
+    assert (bad.exit_code, bad.stderr) == (2, "error: header 'no-colon' is not KEY:VALUE\n")
+    ok = cli("status", "-H", "Authorization: Bearer x", "-f", "json")
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["server_version"] == "2.51.0"
+
+
 def test_load_failure_shows_tritons_reason(local_triton, cli):
     result = cli("load", "broken")
     assert result.exit_code == 3
@@ -260,3 +282,32 @@ def test_a_numpy_2_python_first_on_path_does_not_break_inference(tmp_path):
         assert out["308"].shape == (1, 26, 37) and float(out["308"].max()) == 1.0
     finally:
         tritonctl("server", "stop", env=env)
+
+
+def test_a_server_killed_mid_load_is_one_line_and_exit_3(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from server.conftest import write_tree
+
+    env = {"TRITONCTL_STATE_DIR": str(tmp_path / "state")}
+    write_tree(tmp_path / "repo", {
+        "slow/config.pbtxt": 'backend: "python"\n',
+        "slow/1/model.py": "import time\n\nclass TritonPythonModel:\n    def initialize(self, args):\n"
+                           "        time.sleep(30)\n\n    def execute(self, requests):\n        return []\n",
+    })
+    tritonctl("server", "start", "--repo", str(tmp_path / "repo"), env=env)
+    state = json.loads((tmp_path / "state/server.json").read_text())
+    load = subprocess.Popen([sys.executable, "-m", "tritonctl", "load", "slow"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    log = tmp_path / "state/server.log"
+    deadline = time.monotonic() + 30
+    while "loading: slow:1" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(state["pid"], signal.SIGKILL)  # the server and its backend stubs
+    _out, err = load.communicate(timeout=60)
+    assert load.returncode == 3, err
+    assert err.startswith("error: lost the connection to http://127.0.0.1:") or err.startswith("error: no ")
+    assert len(err.strip().splitlines()) <= 2 and "Traceback" not in err
+    assert tritonctl("server", "stop", env=env, check=False).returncode == 3  # nothing left running

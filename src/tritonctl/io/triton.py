@@ -94,6 +94,11 @@ class TritonClient:
         except (ConnectionError, OSError) as e:
             raise ServerUnreachable(f"lost the connection to {self.endpoint.url} ({e.__class__.__name__}: {e})")\
                 from None
+        except Exception as e:
+            if type(e).__module__.startswith(("geventhttpclient", "gevent")):  # e.g. HTTPConnectionClosed
+                raise ServerUnreachable(f"lost the connection to {self.endpoint.url} ({type(e).__name__}: {e})") \
+                    from None
+            raise
 
     # health and metadata
     def live(self) -> bool:
