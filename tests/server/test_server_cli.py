@@ -311,3 +311,14 @@ def test_a_server_killed_mid_load_is_one_line_and_exit_3(tmp_path):
     assert err.startswith("error: lost the connection to http://127.0.0.1:") or err.startswith("error: no ")
     assert len(err.strip().splitlines()) <= 2 and "Traceback" not in err
     assert tritonctl("server", "stop", env=env, check=False).returncode == 3  # nothing left running
+
+
+def test_start_with_validate_refuses_a_repository_with_errors(tmp_path):
+    env = {"TRITONCTL_STATE_DIR": str(tmp_path / "state")}
+    repo = build_repository(tmp_path / "repo")
+    refused = tritonctl("server", "start", "--repo", str(repo), "--validate", env=env, check=False)
+    assert refused.returncode == 1
+    assert "error TRT001 config does not parse" in refused.stdout
+    assert refused.stderr.endswith("not started: validate found errors (start without --validate to let Triton "
+                                   "refuse them itself)\n")
+    assert not (tmp_path / "state" / "server.json").exists()

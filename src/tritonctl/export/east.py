@@ -40,9 +40,22 @@ class _Weights:
 
 
 def _quiet_tensorflow():
+    """TensorFlow, imported without the C++ start-up lines (absl, oneDNN) it writes straight to fd 2."""
     import os
+    import sys
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" not in sys.modules:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
@@ -166,9 +179,8 @@ def load_graph(path: Path):
 
 def to_onnx(graph_def, path: Path, opset: int) -> None:
     import logging
-    import os
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _quiet_tensorflow()
     import tf2onnx
 
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
