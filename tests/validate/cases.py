@@ -288,6 +288,15 @@ CASES: dict[str, Case] = {
                    {"config.pbtxt": ORT + "optimization { execution_accelerators {\n  gpu_execution_accelerator : "
                     '[ { name : "cuda" } ] } }\n', "1/model.onnx": onnx_file(X4, Y4)}, [3],
                    "unknown Execution Accelerator 'foo' is requested"),
+    "TRT522": Case({"config.pbtxt": ORT + 'model_operations { op_library_filename: "/nonexistent/libops.so" }\n',
+                    "1/model.onnx": onnx_file(X4, Y4)},
+                   {"config.pbtxt": ORT, "1/model.onnx": onnx_file(X4, Y4)}, [2]),
+    "TRT530": Case({"config.pbtxt": 'backend: "pytorch"\nmax_batch_size: 4\n'
+                    'input [ { name: "INPUT__0" data_type: TYPE_FP32 dims: [ 4 ] } ]\n', "1/model.pt": "ts"},
+                   {"config.pbtxt": 'backend: "pytorch"\nmax_batch_size: 4\n'
+                    'input [ { name: "INPUT__0" data_type: TYPE_FP32 dims: [ 4 ] } ]\n'
+                    'output [ { name: "OUTPUT__0" data_type: TYPE_FP32 dims: [ 4 ] } ]\n', "1/model.pt": "ts"}, [1],
+                   "model configuration must contain at least one output, none were specified."),
     # TRT6: ensembles
     "TRT601": Case({"config.pbtxt": 'platform: "ensemble"\nmax_batch_size: 8\n', "1": None},
                    ensemble(step()), [1],

@@ -398,3 +398,40 @@ def onnxruntime_accelerators(ctx: ModelContext) -> Iterator[Problem]:
                           f"'{acc.name}' is not a CPU accelerator: use openvino",
                           f"unknown Execution Accelerator '{acc.name}' is requested")
             return
+
+
+@rule("TRT522", "op-library-missing", Severity.ERROR,
+      "model_operations.op_library_filename names files that exist", triton_core=False)
+def op_library_missing(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: the onnxruntime backend registers each custom-op library listed in model_operations when it
+    loads the model; a missing file fails the load.
+
+    Bad:  model_operations { op_library_filename: "/opt/ops/libmissing.so" }
+    Good: the path of a library that exists on the server
+    """
+    import os
+
+    c = ctx.completed
+    if c is None or c.backend != "onnxruntime" or not c.HasField("model_operations"):
+        return
+    for i, path in enumerate(c.model_operations.op_library_filename):
+        if not os.path.exists(path):
+            yield Problem(f"model_operations.op_library_filename[{i}]",
+                          f"custom-op library '{path}' does not exist (paths are read on the server)")
+            return
+
+
+@rule("TRT530", "pytorch-outputs", Severity.ERROR, "a pytorch model's config lists at least one output",
+      triton_core=False)
+def pytorch_outputs(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: the pytorch backend does not complete configs and refuses one without outputs ("model
+    configuration must contain at least one output, none were specified.").
+
+    Bad:  backend: "pytorch" with input [ ... ] and no output
+    Good: output [ { name: "OUTPUT__0" data_type: TYPE_FP32 dims: [ -1 ] } ]
+    """
+    c = ctx.final
+    if c is not None and c.backend == "pytorch" and len(c.output) == 0:
+        yield Problem("output" if ctx.config_text and "output" in ctx.config_text.located.positions else None,
+                      "list the model's outputs (named OUTPUT__0, OUTPUT__1, ... for TorchScript models)",
+                      "model configuration must contain at least one output, none were specified.")
