@@ -125,7 +125,9 @@ def start_server(repo: str, *, mode: str = "explicit", http_port: int | None = N
     spec = tritonserver.ServerSpec(repository, backends, *ports, mode=mode, load=list(load or []))
     log = home / "server.log"
     log.write_bytes(b"")
-    if foreground:
+    if foreground:  # Triton replaces this process (same pid), so later commands find it through the state file
+        state = ServerState(os.getpid(), *ports, repository, str(log), mode, time.time())
+        files.atomic_write(home / "server.json", json.dumps(asdict(state), indent=2).encode())
         os.execve(str(install.binary), spec.command(install), tritonserver.environment(install))
     proc = tritonserver.spawn(spec, log, install)
     state = ServerState(proc.pid, *ports, repository, str(log), mode, time.time())

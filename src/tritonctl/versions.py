@@ -172,6 +172,8 @@ def add_version(
     filename = _expected_filename(model, config)
     if config.backend == "python" and source.is_file() and source.suffix != ".py" and filename == "model.py":
         raise VersionRefused(f"'{source.name}' is not a python model file (.py) for the python backend")
+    if version is not None and model.version(version) is not None and not force:
+        raise VersionRefused(f"version {version} of '{name}' exists", hint="replace it with --force")
     cleared = _clear_stale(model)
     token = f"{os.getpid()}-{secrets.token_hex(4)}"
     staging = model.path / f"{STAGING_PREFIX}{token}"
