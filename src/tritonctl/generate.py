@@ -3,7 +3,8 @@
 - `generate_config`: an ONNX signature -> a ModelConfig, batching decided as Triton 2.51's onnxruntime
   auto-complete decides (validation_rules.md §19c) unless the caller says otherwise.
 - `render`: a ModelConfig as readable text in the layout Triton's docs use, fields in a stable order.
-- `to_triton_json` / `from_json`: the JSON form of Triton's `/v2/models/<m>/config` and back.
+- `update_config`: only input, output and max_batch_size of an existing config rewritten, comments kept.
+- `show_config`, `convert`, `init_model`: the config commands' domain side.
 """
 
 from __future__ import annotations
@@ -247,10 +248,11 @@ def update_config(folder: Path, sig: OnnxSignature, *, max_batch_size: int | Non
         raise TritonctlError(f"cannot read '{path}': {files.describe(e)}",
                              hint="without a config use: tritonctl config generate --write") from None
     old = pbtxt.parse(old_text, str(path))
-    fresh = generate_config(sig, name=old.name or folder.name,
-                            max_batch_size=max_batch_size if max_batch_size is not None else (
-                                old.max_batch_size if old.max_batch_size or not
-                                _batchable(sig) else None))
+    if max_batch_size is None:  # keep a batch size the model allows; 0 when it cannot batch
+        from tritonctl.normalize import ort_can_batch
+
+        max_batch_size = (old.max_batch_size or None) if ort_can_batch(sig.inputs, sig.outputs) else 0
+    fresh = generate_config(sig, name=old.name or folder.name, max_batch_size=max_batch_size)
     new = type(old)()
     new.CopyFrom(old)
     for f in ("input", "output"):
@@ -267,12 +269,6 @@ def update_config(folder: Path, sig: OnnxSignature, *, max_batch_size: int | Non
             raise TritonctlError(f"cannot write '{path}': {files.describe(e)}") from None
         result.written = True
     return result
-
-
-def _batchable(sig) -> bool:
-    from tritonctl.normalize import ort_can_batch
-
-    return ort_can_batch(sig.inputs, sig.outputs)
 
 
 def _splice(old_text: str, old, new) -> str | None:

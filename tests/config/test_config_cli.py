@@ -148,3 +148,12 @@ def test_init_scaffolds_a_model_from_its_template(cli, make_repo, backend):
         assert report["findings"] == []
     again = cli("config", "init", "fresh", "--backend", backend, "--repo", str(repo))
     assert (again.exit_code, again.stderr) == (3, f"error: '{repo}/fresh' exists\n")
+
+
+def test_update_sets_max_batch_size_0_when_the_new_model_cannot_batch(cli, repo):
+    (repo / "fixed/config.pbtxt").write_text('name: "fixed"\nbackend: "onnxruntime"\nmax_batch_size: 8\n')
+    result = cli("config", "generate", str(repo / "fixed"), "--update", "--write")
+    assert result.exit_code == 0, result.stderr
+    text = (repo / "fixed/config.pbtxt").read_text()
+    assert text.startswith('name: "fixed"\nbackend: "onnxruntime"\nmax_batch_size: 0\n')
+    assert cli("validate", str(repo), "-m", "fixed").exit_code == 0
