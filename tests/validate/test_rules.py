@@ -98,3 +98,32 @@ def test_findings_point_at_the_field_they_name(fixtures_repo):
             assert text.startswith((leaf, "{", "<")) or re.match(r'["\w-]', text), (code, f.field, text)
             checked += 1
     assert checked > 40
+
+
+WARMUP = ('backend: "python"\nmax_batch_size: 0\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]\n'
+          'output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ]\n'
+          'model_warmup [ { name: "w" batch_size: 1 inputs { key: "x" value { data_type: TYPE_FP32 dims: [ 4 ] '
+          'input_data_file: "x.bin" } } } ]\n')
+STATE = ('backend: "python"\nmax_batch_size: 0\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]\n'
+         'output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ]\nsequence_batching {\n'
+         '  state [ { input_name: "S" output_name: "T" data_type: TYPE_INT32 dims: [ 2 ]\n'
+         '    initial_state: { name: "i" data_type: TYPE_INT32 dims: [ 2 ] data_file: "s.bin" } } ]\n}\n')
+
+
+@pytest.mark.parametrize(
+    ("config", "files", "code", "triton"),
+    [
+        (WARMUP, {}, "TRT340", "failed to open text file for read {dir}/warmup/x.bin: No such file or directory"),
+        (WARMUP, {"m/warmup/x.bin": b"\0" * 15}, "TRT340",
+         "warmup setting expects 16 bytes, but the data provided from x.binonly has 15 bytes"),
+        (WARMUP, {"m/warmup/x.bin": b"\0" * 16}, None, None),
+        (STATE, {"m/initial_state/s.bin": b"\0" * 7}, "TRT317",
+         "initial_state setting expects 8 bytes, but the data provided from s.binonly has 7 bytes."),
+        (STATE, {"m/initial_state/s.bin": b"\0" * 8}, None, None),
+    ],
+)
+def test_data_files_of_warmup_and_initial_state(make_repo, config, files, code, triton):
+    repo = make_repo({"m/config.pbtxt": config, "m/1/model.py": "", **files})
+    found = [(f.code, f.triton_message) for f in validate_repository(repo).findings]
+    expected = [] if code is None else [(code, triton.format(dir=(repo / "m").absolute()))]
+    assert found == expected

@@ -11,16 +11,15 @@ and this backend agree by construction; the real server remains the reference fo
 import json
 import os
 
-import numpy as np
 import triton_python_backend_utils as pb_utils
 
 MAX_IR_VERSION = 10
 MAX_OPSET = 21
-_TRITON_TO_NUMPY = {
-    "TYPE_BOOL": np.bool_, "TYPE_UINT8": np.uint8, "TYPE_UINT16": np.uint16, "TYPE_UINT32": np.uint32,
-    "TYPE_UINT64": np.uint64, "TYPE_INT8": np.int8, "TYPE_INT16": np.int16, "TYPE_INT32": np.int32,
-    "TYPE_INT64": np.int64, "TYPE_FP16": np.float16, "TYPE_FP32": np.float32, "TYPE_FP64": np.float64,
-    "TYPE_STRING": np.object_,
+_TRITON_TO_NUMPY = {  # numpy dtype names
+    "TYPE_BOOL": "bool", "TYPE_UINT8": "uint8", "TYPE_UINT16": "uint16", "TYPE_UINT32": "uint32",
+    "TYPE_UINT64": "uint64", "TYPE_INT8": "int8", "TYPE_INT16": "int16", "TYPE_INT32": "int32",
+    "TYPE_INT64": "int64", "TYPE_FP16": "float16", "TYPE_FP32": "float32", "TYPE_FP64": "float64",
+    "TYPE_STRING": "object",
 }
 
 
@@ -111,6 +110,8 @@ class TritonPythonModel:
         self.outputs = [io["name"] for io in self.config.get("output", [])]
 
     def execute(self, requests):
+        import numpy as np
+
         responses = []
         for request in requests:
             feed = {}

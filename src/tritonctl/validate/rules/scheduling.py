@@ -411,23 +411,32 @@ def sequence_initial_state(ctx: ModelContext) -> Iterator[Problem]:
                           f"initial_state setting expects state'{name}' to have state_data set")
             return
         if choice == "data_file":
-            path = ctx.model.path / "initial_state" / init.data_file
-            needed = byte_size(init.data_type, list(init.dims))
-            try:
-                size = path.stat().st_size
-            except OSError:
-                yield Problem(f"{where}.data_file", f"initial_state/{init.data_file} does not exist",
-                              f"failed to open text file for read {ctx.triton_path('initial_state', init.data_file)}"
-                              ": No such file or directory")
-                return
-            if init.data_type != DataType.TYPE_STRING and size < needed:
-                yield Problem(f"{where}.data_file", f"initial_state/{init.data_file} holds {size} bytes; the "
-                              f"shape needs {needed}", f"initial_state setting expects {needed} bytes, but the data "
-                              f"provided from {init.data_file}only has {size} bytes.")
+            problem = data_file_problem(ctx, "initial_state", init.data_file, init.data_type, list(init.dims),
+                                        f"{where}.data_file", "initial_state", ".")
+            if problem:
+                yield problem
                 return
 
 
 _TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 2, 8: 4, 9: 8, 10: 2, 11: 4, 12: 8, 14: 2}
+
+
+def data_file_problem(ctx: ModelContext, folder: str, name: str, data_type: int, dims: list[int], field: str,
+                      setting: str, end: str) -> Problem | None:
+    """A data file Triton reads from `<model>/<folder>/` (initial states, warmup samples): missing, or shorter
+    than the shape needs (strings take the whole file)."""
+    from tritonctl.io.proto.model_config_pb2 import DataType
+
+    path = ctx.model.path / folder / name
+    if not path.is_file():
+        return Problem(field, f"{folder}/{name} does not exist",
+                       f"failed to open text file for read {ctx.triton_path(folder, name)}: No such file or directory")
+    size, needed = path.stat().st_size, byte_size(data_type, dims)
+    if data_type != DataType.TYPE_STRING and size < needed:
+        return Problem(field, f"{folder}/{name} holds {size} bytes; the shape needs {needed}",
+                       f"{setting} setting expects {needed} bytes, but the data provided from {name}only has {size} "
+                       f"bytes{end}")
+    return None
 
 
 def byte_size(data_type: int, dims: list[int]) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
 from tritonctl.validate.registry import rule
-from tritonctl.validate.rules.scheduling import byte_size
+from tritonctl.validate.rules.scheduling import data_file_problem
 
 
 @rule("TRT340", "warmup-sample", Severity.ERROR,
@@ -20,8 +20,6 @@ def warmup_sample(ctx: ModelContext) -> Iterator[Problem]:
     Bad:  model_warmup [ { name: "w" batch_size: 1 inputs { key: "x" value { data_type: TYPE_FP32 dims: [-1] zero_data: true } } } ]
     Good: ... dims: [16] zero_data: true ...
     """
-    from tritonctl.io.proto.model_config_pb2 import DataType
-
     c = ctx.completed
     if c is None or c.platform == "ensemble":
         return
@@ -41,16 +39,8 @@ def warmup_sample(ctx: ModelContext) -> Iterator[Problem]:
                               f"warmup setting expects input '{name}' to have input_data_type set")
                 return
             if choice == "input_data_file":
-                path = ctx.model.path / "warmup" / data.input_data_file
-                if not path.is_file():
-                    yield Problem(f"{where}.value.input_data_file", f"warmup/{data.input_data_file} does not exist",
-                                  f"failed to open text file for read "
-                                  f"{ctx.triton_path('warmup', data.input_data_file)}: No such file or directory")
-                    return
-                size = path.stat().st_size
-                needed = byte_size(data.data_type, list(data.dims))
-                if data.data_type != DataType.TYPE_STRING and size < needed:
-                    yield Problem(f"{where}.value.input_data_file", f"warmup/{data.input_data_file} holds {size} "
-                                  f"bytes; the shape needs {needed}", f"warmup setting expects {needed} bytes, but "
-                                  f"the data provided from {data.input_data_file}only has {size} bytes")
+                problem = data_file_problem(ctx, "warmup", data.input_data_file, data.data_type, list(data.dims),
+                                            f"{where}.value.input_data_file", "warmup", "")
+                if problem:
+                    yield problem
                     return
