@@ -70,3 +70,23 @@ def test_onnxruntime_standin_refuses_what_validate_reports(triton, fixtures_repo
     status, error = triton.load(passing)
     triton.unload(passing)
     assert status == 200, error
+
+
+def test_a_step_model_that_fails_at_poll_makes_the_ensemble_refer_to_it_as_unavailable(tmp_path):
+    """Triton reports a step model whose config it refuses as "not available" (checked live)."""
+    from conftest import write_tree
+    from tritonctl.validate.engine import validate_repository
+    from validate.cases import PY, ensemble, io_config, step
+
+    repo = tmp_path / "repo"
+    write_tree(repo / "ens", ensemble(step(model="bad_step")))
+    write_tree(repo / "bad_step", {"config.pbtxt": io_config(mbs=8).replace("max_batch_size: 8",
+                                                                            "max_batch_size: -1"), **PY})
+    (finding,) = [f for f in validate_repository(repo, models=["ens"]).findings if f.code == "TRT610"]
+    assert finding.triton_message == "ensemble ens contains models that are not available or ambiguous: bad_step"
+    server = triton_harness.start(repo.absolute(), tmp_path / "server")
+    try:
+        status, error = server.load("ens")
+    finally:
+        triton_harness.tritonserver.stop(server.proc)
+    assert status == 400 and finding.triton_message in error

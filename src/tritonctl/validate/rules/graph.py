@@ -19,19 +19,42 @@ def _steps(ctx: ModelContext):
 
 @rule("TRT610", "ensemble-step-missing", Severity.ERROR, "every ensemble step names a model of the repository")
 def ensemble_step_missing(ctx: ModelContext) -> Iterator[Problem]:
-    """Why: Triton refuses an ensemble whose steps name models that are not in the repository ("contains
-    models that are not available or ambiguous").
+    """Why: Triton refuses an ensemble whose steps name models that are not in the repository, or whose
+    config Triton cannot read or accept (the step model's own findings say why): "contains models that are
+    not available or ambiguous".
 
     Bad:  step [ { model_name: "text_detector" ... } ] with the folder named text_detection
     Good: step [ { model_name: "text_detection" ... } ]
     """
     c, steps = _steps(ctx)
-    missing = sorted({s.model_name for s in steps if s.model_name and s.model_name not in ctx.peers})
+    missing = sorted({s.model_name for s in steps if s.model_name and (
+        s.model_name not in ctx.peers or fails_at_poll(ctx.peers[s.model_name]))})
     if missing:
         index = next(i for i, s in enumerate(steps) if s.model_name in missing)
         yield Problem(f"ensemble_scheduling.step[{index}].model_name",
                       f"no model {', '.join(repr(m) for m in missing)} in the repository; fix the step's model_name",
                       f"ensemble {c.name} contains models that are not available or ambiguous: {', '.join(missing)}")
+
+
+POLL_STAGE = ("TRT001", "TRT002", "TRT101", "TRT102", "TRT103", "TRT104", "TRT105", "TRT106", "TRT30", "TRT31",
+              "TRT32", "TRT601", "TRT602", "TRT603", "TRT604", "TRT605")
+STRICT_POLL_STAGE = ("TRT003", "TRT201", "TRT202", "TRT204", "TRT205")
+
+
+def fails_at_poll(peer: ModelContext) -> bool:
+    """Whether Triton refuses `peer` when it reads the repository (its config does not parse or validate),
+    before anything is loaded; such a model is "not available" to an ensemble."""
+    from tritonctl.validate.registry import RULES
+
+    stages = POLL_STAGE + (() if peer.options.autocomplete else STRICT_POLL_STAGE)
+    for code, rule in RULES.items():
+        if not code.startswith(stages) or rule.severity is not Severity.ERROR:
+            continue
+        if rule.needs_config and peer.config is None:
+            continue
+        if any(True for _ in rule.fn(peer)):
+            return True
+    return False
 
 
 def _uses(ctx: ModelContext) -> set[str]:
