@@ -90,3 +90,27 @@ def test_a_step_model_that_fails_at_poll_makes_the_ensemble_refer_to_it_as_unava
     finally:
         triton_harness.tritonserver.stop(server.proc)
     assert status == 400 and finding.triton_message in error
+
+
+@pytest.mark.parametrize(
+    ("mbs", "input_dims", "warmup"),
+    [(4, "[ 4 ]", "data_type: TYPE_FP32 dims: [ 5 ]"), (0, "[ 2, 2 ]", "data_type: TYPE_FP32 dims: [ 4 ]"),
+     (4, "[ 4 ]", "data_type: TYPE_INT32 dims: [ 4 ]"), (4, "[ -1 ]", "data_type: TYPE_FP32 dims: [ 7 ]")],
+)
+def test_warmup_samples_are_checked_as_the_requests_triton_sends(tmp_path, mbs, input_dims, warmup):
+    from conftest import write_tree
+    from tritonctl.validate.engine import validate_repository
+    from validate.cases import PY_MODEL, io_config
+
+    config = io_config(f'model_warmup [ {{ name: "w" batch_size: 1 inputs {{ key: "x" value {{ {warmup} '
+                       "zero_data: true } } } ]\n", mbs=mbs, in_dims=input_dims)
+    write_tree(tmp_path / "repo" / "m", {"config.pbtxt": config, "1/model.py": PY_MODEL})
+    findings = [f for f in validate_repository(tmp_path / "repo").findings if f.code == "TRT340"]
+    server = triton_harness.start((tmp_path / "repo").absolute(), tmp_path / "server")
+    try:
+        status, error = server.load("m")
+    finally:
+        triton_harness.tritonserver.stop(server.proc)
+    assert (status == 200) == (findings == []), (error, findings)
+    if findings:
+        assert findings[0].triton_message in error, (findings[0].triton_message, error)

@@ -127,3 +127,24 @@ def test_data_files_of_warmup_and_initial_state(make_repo, config, files, code, 
     found = [(f.code, f.triton_message) for f in validate_repository(repo).findings]
     expected = [] if code is None else [(code, triton.format(dir=(repo / "m").absolute()))]
     assert found == expected
+
+
+def test_the_error_triton_reports_first_follows_its_load_steps(make_repo):
+    """With auto-complete on, Triton checks instance groups before the tensors (Model::Init); without it,
+    the tensors are checked when the config is read, before the name."""
+    config = ('name: "other"\nbackend: "python"\nmax_batch_size: 0\n'
+              'input [ { name: "x" data_type: TYPE_FP32 dims: [ 0 ] } ]\n'
+              'output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ]\n'
+              "instance_group [ { kind: KIND_CPU gpus: [ 0 ] } ]\n")
+    repo = make_repo({"m/config.pbtxt": config.replace('name: "other"\n', ""), "m/1/model.py": "",
+                      "n/config.pbtxt": config, "n/1/model.py": ""})
+    from tritonctl.validate.context import Options
+
+    def first(options, model):
+        report = validate_repository(repo, models=[model], options=options)
+        return [f.code for f in report.findings if f.triton_first]
+
+    assert first(Options(), "m") == ["TRT330"]
+    assert first(Options(autocomplete=False), "m") == ["TRT201"]
+    assert first(Options(), "n") == ["TRT101"]
+    assert first(Options(autocomplete=False), "n") == ["TRT201"]

@@ -13,9 +13,10 @@ from tritonctl.validate.rules.scheduling import data_file_problem
 @rule("TRT340", "warmup-sample", Severity.ERROR,
       "warmup inputs have fixed dims, a data source, and data files large enough")
 def warmup_sample(ctx: ModelContext) -> Iterator[Problem]:
-    """Why: Triton runs the warmup samples when it creates each instance; it refuses an input with a variable
-    (-1) dimension, one with none of zero_data / random_data / input_data_file, and a data file in warmup/
-    that is missing or shorter than the shape needs. Samples with batch_size 0 are skipped.
+    """Why: Triton runs the warmup samples when it creates each instance, as real requests: it refuses an
+    input with a variable (-1) dimension, a data type or shape that the model's input does not accept, one
+    with none of zero_data / random_data / input_data_file, and a data file in warmup/ that is missing or
+    shorter than the shape needs. Samples with batch_size 0 are skipped.
 
     Bad:  model_warmup [ { name: "w" batch_size: 1 inputs { key: "x" value { data_type: TYPE_FP32 dims: [-1] zero_data: true } } } ]
     Good: ... dims: [16] zero_data: true ...
@@ -33,6 +34,10 @@ def warmup_sample(ctx: ModelContext) -> Iterator[Problem]:
                 yield Problem(f"{where}.value.dims", "give every warmup dimension a size",
                               f"warmup setting expects all variable-size dimensions are specified for input '{name}'")
                 return
+            mismatch = _against_input(ctx, c, name, data, where)
+            if mismatch:
+                yield mismatch
+                return
             choice = data.WhichOneof("input_data_type")
             if choice is None:
                 yield Problem(where, "set zero_data, random_data or input_data_file",
@@ -44,3 +49,40 @@ def warmup_sample(ctx: ModelContext) -> Iterator[Problem]:
                 if problem:
                     yield problem
                     return
+
+
+BATCH_NOTE = (" NOTE: Setting a non-zero max_batch_size in the model config requires a batch dimension to be prepended "
+              "to each input shape. If you want to specify the full shape including the batch dim in your input dims "
+              "config, try setting max_batch_size to zero. See the model configuration docs for more info on "
+              "max_batch_size.")
+
+
+def _triton_type(data_type: int) -> str:
+    from tritonctl.io.proto.model_config_pb2 import DataType
+
+    name = DataType.Name(data_type).removeprefix("TYPE_")
+    return "BYTES" if name == "STRING" else name
+
+
+def _shape(dims) -> str:
+    return "[" + ",".join(str(d) for d in dims) + "]"
+
+
+def _against_input(ctx: ModelContext, config, name: str, data, where: str) -> Problem | None:
+    """A warmup input is sent as a request: its data type and shape must be what the model's input takes."""
+    io = next((i for i in ctx.final.input if i.name == name), None) if ctx.final is not None else None
+    if io is None:
+        return None
+    if data.data_type != io.data_type:
+        return Problem(f"{where}.value.data_type", f"input '{name}' is {_triton_type(io.data_type)}, not "
+                       f"{_triton_type(data.data_type)}", f"inference input '{name}' data-type is "
+                       f"'{_triton_type(data.data_type)}', but model '{config.name}' expects "
+                       f"'{_triton_type(io.data_type)}'")
+    batching = config.max_batch_size > 0
+    expected = ([-1] if batching else []) + list(io.dims)
+    got = ([1] if batching else []) + list(data.dims)
+    if len(expected) != len(got) or any(e != -1 and e != g for e, g in zip(expected, got)):
+        return Problem(f"{where}.value.dims", f"input '{name}' takes dims {_shape(io.dims)}",
+                       f"unexpected shape for input '{name}' for model '{config.name}'. Expected {_shape(expected)}, "
+                       f"got {_shape(got)}." + (BATCH_NOTE if batching else ""))
+    return None
