@@ -1,0 +1,79 @@
+"""Agreement with the real Triton 2.51 on configs that are in no fixture: mutations of the fixtures' python
+models, each loaded into the local Triton. validate (with --gpus 0, as the local server has none) must accept
+what loads and refuse what Triton refuses, and the error it marks as Triton's first must be Triton's words."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import triton_harness
+from conftest import write_tree
+from tritonctl.errors import ConfigParseError
+from tritonctl.io import pbtxt
+from tritonctl.validate.context import Options
+from tritonctl.validate.engine import validate_repository
+from validate.cases import CASES, PY_MODEL
+
+pytestmark = pytest.mark.triton
+
+EDITS = [
+    ("max_batch_size: 4", "max_batch_size: 0"), ("max_batch_size: 4", "max_batch_size: 1"),
+    ("dims: [ 4 ]", "dims: [ -1 ]"), ("dims: [ 4 ]", "dims: [ 0 ]"), ("dims: [ 4 ]", "dims: [ 2, 2 ]"),
+    ("TYPE_FP32", "TYPE_INT32"), ("TYPE_FP32", "TYPE_STRING"), ("KIND_CPU", "KIND_GPU"), ("KIND_CPU", "KIND_MODEL"),
+    ("preferred_batch_size: [ 2 ]", "preferred_batch_size: [ 5 ]"), ('name: "x"', 'name: "y"'),
+    ("priority_levels: 3", "priority_levels: 0"), ("int32_false_true: [ 0, 1 ]", "int32_false_true: [ 0 ]"),
+    ("count: 1", "count: -3"), ('backend: "python"', 'backend: "python"\nplatform: "pytorch_libtorch"'),
+    ('backend: "python"', 'backend: "python"\nversion_policy: { latest: { num_versions: 0 } }'),
+    ("]\noutput", ']\nbatch_input [ { kind: BATCH_ITEM_SHAPE target_name: "b" data_type: TYPE_FP32 '
+                  'source_input: "x" } ]\noutput'),
+    ("dims: [ 4 ]\n  }\n]\noutput", "dims: [ 4 ]\n    reshape: { shape: [ 2, 2 ] }\n  }\n]\noutput"),
+    ("dims: [ 4 ]\n  }\n]\noutput", "dims: [ 4 ]\n    reshape: { shape: [ ] }\n  }\n]\noutput"),
+    ("dims: [ 4 ]\n  }\n]\noutput", "dims: [ 4 ]\n    reshape: { shape: [ 3 ] }\n  }\n]\noutput"),
+]
+
+
+def mutated_configs(seed: int, count: int) -> dict[str, str]:
+    rng = random.Random(seed)
+    seeds = [case.fail.get("config.pbtxt") for case in CASES.values()] + [
+        case.passing.get("config.pbtxt") for case in CASES.values()]
+    seeds = [s for s in seeds if isinstance(s, str) and 'backend: "python"' in s]
+    out = {}
+    while len(out) < count:
+        text = rng.choice(seeds)
+        for _ in range(rng.randint(1, 3)):
+            old, new = rng.choice(EDITS)
+            text = text.replace(old, new, 1)
+        try:
+            pbtxt.parse(text, "x")
+        except ConfigParseError:
+            continue
+        out[f"m{len(out):03d}"] = text
+    return out
+
+
+def test_validate_agrees_with_triton_on_mutated_configs(tmp_path):
+    repo = tmp_path / "repo"
+    for name, text in mutated_configs(seed=2511, count=40).items():
+        write_tree(repo / name, {"config.pbtxt": text, "1/model.py": PY_MODEL})
+    report = validate_repository(repo, options=Options(gpus=0))
+    first = {f.model: f for f in report.findings if f.triton_first}
+    errors = {f.model for f in report.findings if f.severity.value == "error"}
+    server = triton_harness.start(repo.absolute(), tmp_path / "server")
+    disagreements, loaded = [], 0
+    try:
+        for model in sorted(p.name for p in repo.iterdir()):
+            offset = server.log_size()
+            status, error = server.load(model)
+            said = error + server.log_since(offset)
+            server.unload(model)
+            loaded += status == 200
+            if (status == 200) != (model not in errors):
+                disagreements.append(f"{model}: Triton {'loads' if status == 200 else 'refuses'} it: {error[:200]}")
+            elif model in first and first[model].triton_message not in said:
+                disagreements.append(f"{model}: ours {first[model].triton_message!r}, Triton: {error[:200]}")
+    finally:
+        triton_harness.tritonserver.stop(server.proc)
+    assert disagreements == []
+    assert 5 <= loaded <= 35  # both outcomes are exercised
