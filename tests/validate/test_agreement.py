@@ -77,3 +77,57 @@ def test_validate_agrees_with_triton_on_mutated_configs(tmp_path):
         triton_harness.tritonserver.stop(server.proc)
     assert disagreements == []
     assert 5 <= loaded <= 35  # both outcomes are exercised
+
+
+ENSEMBLE_EDITS = [
+    ("max_batch_size: 8", "max_batch_size: 16"), ("max_batch_size: 8", "max_batch_size: 0"),
+    ('value: "in"', 'value: "inx"'), ('value: "out"', 'value: "outx"'), ('key: "x"', 'key: "z"'), ('key: "y"', 'key: "w"'),
+    ("TYPE_FP32 dims: [ 4 ] } ]\noutput", "TYPE_INT32 dims: [ 4 ] } ]\noutput"),
+    ("dims: [ 4 ] } ]\noutput", "dims: [ 5 ] } ]\noutput"), ("dims: [ 4 ] } ]\nensemble", "dims: [ 2, 2 ] } ]\nensemble"),
+    ("model_version: -1", "model_version: 1"), ("model_version: -1", "model_version: 3"),
+    ('model_name: "ens_step"', 'model_name: "ens_step0"'), ('model_name: "ens_step"', 'model_name: "nope"'),
+    ('output_map { key: "y" value: "out" }', 'output_map { key: "y" value: "mid" }'),
+    ('input [ { name: "in"', 'input [ { name: "in2" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "in"'),
+    ('output [ { name: "out"', 'output [ { name: "out2" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "out"'),
+]
+
+
+def test_validate_agrees_with_triton_on_mutated_ensembles(tmp_path):
+    from validate.cases import ENSEMBLE_STEP, PY, ensemble, io_config, step
+
+    repo = tmp_path / "repo"
+    write_tree(repo / "ens_step", ENSEMBLE_STEP)
+    write_tree(repo / "ens_step0", {"config.pbtxt": io_config(mbs=0), **PY})
+    bases = [ensemble(step())["config.pbtxt"],
+             ensemble(step(out='output_map { key: "y" value: "mid" }') + "    ,\n"
+                      + step(inp='input_map { key: "x" value: "mid" }'))["config.pbtxt"]]
+    rng = random.Random(2512)
+    names = []
+    while len(names) < 30:
+        text = rng.choice(bases)
+        for _ in range(rng.randint(1, 2)):
+            old, new = rng.choice(ENSEMBLE_EDITS)
+            text = text.replace(old, new, 1)
+        name = f"e{len(names):03d}"
+        write_tree(repo / name, {"config.pbtxt": text, "1": None})
+        names.append(name)
+    report = validate_repository(repo, options=Options(gpus=0))
+    first = {f.model: f for f in report.findings if f.triton_first}
+    errors = {f.model for f in report.findings if f.severity.value == "error"}
+    server = triton_harness.start(repo.absolute(), tmp_path / "server")
+    disagreements, loaded = [], 0
+    try:
+        for name in names:
+            offset = server.log_size()
+            status, error = server.load(name)
+            said = error + server.log_since(offset)
+            server.unload(name)
+            loaded += status == 200
+            if (status == 200) != (name not in errors):
+                disagreements.append(f"{name}: Triton {'loads' if status == 200 else 'refuses'} it: {error[:200]}")
+            elif name in first and first[name].triton_message not in said:
+                disagreements.append(f"{name}: ours {first[name].triton_message!r}, Triton: {error[:200]}")
+    finally:
+        triton_harness.tritonserver.stop(server.proc)
+    assert disagreements == []
+    assert 1 <= loaded <= 29  # both outcomes are exercised

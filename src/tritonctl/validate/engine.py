@@ -72,12 +72,14 @@ def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
                     message=problem.message,
                     triton_message=problem.triton_message,
                     field=problem.field,
+                    order=problem.order,
                 )
             )
     # Triton stops at its first error: mark it
     candidates = [i for i, f in enumerate(findings) if f.severity is Severity.ERROR and f.triton_message]
     if candidates:
-        first = min(candidates, key=lambda i: (triton_stage(findings[i].code, ctx.options.autocomplete), i))
+        first = min(candidates, key=lambda i: (triton_stage(findings[i].code, ctx.options.autocomplete),
+                                               findings[i].order, i))
         findings[first] = Finding(**{**findings[first].__dict__, "triton_first": True})
     return findings
 

@@ -28,6 +28,7 @@ class Problem:
     triton_message: str | None = None
     file: str | None = None  # a path relative to the model folder, when the problem is not in config.pbtxt
     severity: Severity | None = None  # overrides the rule's default (a rule with two outcomes)
+    order: tuple[int, ...] = ()  # where in its load step Triton meets it, when rules share a step (ensembles)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Finding:
     triton_message: str | None = None
     field: str | None = None
     triton_first: bool = False  # the error Triton itself reports for this model (it stops at the first)
+    order: tuple[int, ...] = ()
 
     def as_dict(self) -> dict:
         return {

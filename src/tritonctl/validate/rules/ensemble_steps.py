@@ -38,7 +38,7 @@ def ensemble_step_batch_size(ctx: ModelContext) -> Iterator[Problem]:
             yield Problem("max_batch_size", f"step {i} ('{sc.name}') allows batches of {sc.max_batch_size} only; "
                           f"lower the ensemble's max_batch_size or raise the step's",
                           f"ensemble {c.name} allows maximum batch size {c.max_batch_size}, but it contains model "
-                          f"{sc.name} which only allows maximum batch size to be {sc.max_batch_size}")
+                          f"{sc.name} which only allows maximum batch size to be {sc.max_batch_size}", order=(i, 0))
             return
 
 
@@ -60,19 +60,21 @@ def ensemble_step_mapping(ctx: ModelContext) -> Iterator[Problem]:
             if key not in inputs:
                 yield Problem(f"ensemble_scheduling.step[{i}].input_map", f"'{sc.name}' has no input '{key}' "
                               f"(inputs: {', '.join(sorted(inputs))})", f"in ensemble {c.name}, ensemble tensor "
-                              f"{step.input_map[key]} is mapping to non-existing input {key} in model {sc.name}")
+                              f"{step.input_map[key]} is mapping to non-existing input {key} in model {sc.name}",
+                              order=(i, 1))
                 return
         for name, io in inputs.items():
             if name not in step.input_map and not io.optional:
                 yield Problem(f"ensemble_scheduling.step[{i}].input_map", f"map the input '{name}' of '{sc.name}'",
                               f"in ensemble {c.name}, input {name} in model {sc.name} is not mapped to any ensemble "
-                              "tensors")
+                              "tensors", order=(i, 1))
                 return
         for key in sorted(step.output_map):
             if key not in outputs:
                 yield Problem(f"ensemble_scheduling.step[{i}].output_map", f"'{sc.name}' has no output '{key}' "
                               f"(outputs: {', '.join(sorted(outputs))})", f"in ensemble {c.name}, ensemble tensor "
-                              f"{step.output_map[key]} is mapped from non-existing output {key} in model {sc.name}")
+                              f"{step.output_map[key]} is mapped from non-existing output {key} in model {sc.name}",
+                              order=(i, 3))
                 return
 
 
@@ -102,7 +104,7 @@ def ensemble_tensor_consistency(ctx: ModelContext) -> Iterator[Problem]:
         return
     seen: dict[str, tuple[int, list[int], list[int], str]] = {}
 
-    def check(tensor: str, io, mbs: int, owner: str, field: str):
+    def check(tensor: str, io, mbs: int, owner: str, field: str, order: tuple[int, ...] = ()):
         dims = list(io.reshape.shape) if io.HasField("reshape") else list(io.dims)
         full = _full_dims(io, mbs)
         if tensor not in seen:
@@ -114,14 +116,14 @@ def ensemble_tensor_consistency(ctx: ModelContext) -> Iterator[Problem]:
                            f"{DataType.Name(dtype)} for '{prev_owner}'; make them agree",
                            f"in ensemble {c.name}, ensemble tensor {tensor}: inconsistent data type: "
                            f"{DataType.Name(dtype)} is inferred from model {prev_owner} while "
-                           f"{DataType.Name(io.data_type)} is inferred from model {owner}")
+                           f"{DataType.Name(io.data_type)} is inferred from model {owner}", order=order)
         if not (_compatible(prev_dims, dims) or _compatible(prev_full, full)):
             a = "[" + ",".join(map(str, prev_full)) + "]"
             b = "[" + ",".join(map(str, full)) + "]"
             return Problem(field, f"ensemble tensor '{tensor}' has shape {b} for '{owner}' but {a} for "
                            f"'{prev_owner}'; make them agree", f"in ensemble {c.name}, ensemble tensor {tensor}: "
                            f"inconsistent shape: {a} is inferred from model {prev_owner} while {b} is inferred from "
-                           f"model {owner}")
+                           f"model {owner}", order=order)
         return None
 
     for k, io in enumerate(c.input):
@@ -134,14 +136,14 @@ def ensemble_tensor_consistency(ctx: ModelContext) -> Iterator[Problem]:
         for key in sorted(step.input_map):
             if key in ios:
                 problem = check(step.input_map[key], ios[key], sc.max_batch_size, sc.name,
-                                f"ensemble_scheduling.step[{i}].input_map")
+                                f"ensemble_scheduling.step[{i}].input_map", (i, 2))
                 if problem:
                     yield problem
                     return
         for key in sorted(step.output_map):
             if key in outs:
                 problem = check(step.output_map[key], outs[key], sc.max_batch_size, sc.name,
-                                f"ensemble_scheduling.step[{i}].output_map")
+                                f"ensemble_scheduling.step[{i}].output_map", (i, 4))
                 if problem:
                     yield problem
                     return
