@@ -246,3 +246,13 @@ def test_no_autocomplete_checks_as_a_strict_server(cli, in_tmp):
     assert strict[0]["triton_message"] == (
         f"failed to open text file for read {in_tmp}/repo/bare/config.pbtxt: No such file or directory")
     assert strict[1]["triton_message"] == "unable to load model 'partial', configuration expects 0 inputs, model provides 1"
+
+
+def test_a_folder_that_is_no_repository_is_an_error_not_a_flood_of_findings(cli, in_tmp):
+    write_tree(in_tmp / "project", {"src/main.py": "", "docs/index.md": "", ".git/HEAD": ""})
+    result = cli("validate", "project")
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == ("error: no model repository at 'project' (no subfolder has a config.pbtxt or a numeric "
+                             "version folder)\nhint: pass the repository: tritonctl validate PATH\n")
+    write_tree(in_tmp / "empty", {})
+    assert cli("validate", "empty").stderr == "0 models checked in empty: no problems\n"

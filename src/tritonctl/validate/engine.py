@@ -21,6 +21,11 @@ def validate_repository(
     options = options or Options()
     rules = select_rules(select, ignore)
     repo = open_repository(path)
+    if repo.models and not any(_looks_like_a_model(m) for m in repo.models):
+        from tritonctl.errors import RepositoryNotFound
+
+        raise RepositoryNotFound(f"no model repository at '{repo.path}' (no subfolder has a config.pbtxt or a "
+                                 "numeric version folder)", hint="pass the repository: tritonctl validate PATH")
     chosen = [repo.model(name) for name in models] if models else repo.models
     report = Report(str(repo.path))
     peers: dict[str, ModelContext] = {}
@@ -31,6 +36,12 @@ def validate_repository(
         report.models_checked += 1
         report.files_checked += 1 if ctx.has_config_file else 0
     return report
+
+
+def _looks_like_a_model(model) -> bool:
+    if model.read_error is not None:
+        return True  # cannot tell: let TRT407 say so
+    return (model.path / "config.pbtxt").exists() or bool(model.versions)
 
 
 STRAY_RULES = frozenset({"TRT401", "TRT407"})
