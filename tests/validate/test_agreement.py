@@ -53,28 +53,34 @@ def mutated_configs(seed: int, count: int) -> dict[str, str]:
     return out
 
 
+def compare_with_triton(repo, names: list[str], workdir) -> tuple[list[str], int]:
+    """Validate the repository, load each model into a fresh local Triton; (disagreements, models loaded)."""
+    report = validate_repository(repo, options=Options(gpus=0))
+    first = {f.model: f for f in report.findings if f.triton_first}
+    errors = {f.model for f in report.findings if f.severity.value == "error"}
+    server = triton_harness.start(repo.absolute(), workdir)
+    disagreements, loaded = [], 0
+    try:
+        for name in names:
+            offset = server.log_size()
+            status, error = server.load(name)
+            said = error + server.log_since(offset)
+            server.unload(name)
+            loaded += status == 200
+            if (status == 200) != (name not in errors):
+                disagreements.append(f"{name}: Triton {'loads' if status == 200 else 'refuses'} it: {error[:200]}")
+            elif name in first and first[name].triton_message not in said:
+                disagreements.append(f"{name}: ours {first[name].triton_message!r}, Triton: {error[:200]}")
+    finally:
+        triton_harness.tritonserver.stop(server.proc)
+    return disagreements, loaded
+
+
 def test_validate_agrees_with_triton_on_mutated_configs(tmp_path):
     repo = tmp_path / "repo"
     for name, text in mutated_configs(seed=2511, count=40).items():
         write_tree(repo / name, {"config.pbtxt": text, "1/model.py": PY_MODEL})
-    report = validate_repository(repo, options=Options(gpus=0))
-    first = {f.model: f for f in report.findings if f.triton_first}
-    errors = {f.model for f in report.findings if f.severity.value == "error"}
-    server = triton_harness.start(repo.absolute(), tmp_path / "server")
-    disagreements, loaded = [], 0
-    try:
-        for model in sorted(p.name for p in repo.iterdir()):
-            offset = server.log_size()
-            status, error = server.load(model)
-            said = error + server.log_since(offset)
-            server.unload(model)
-            loaded += status == 200
-            if (status == 200) != (model not in errors):
-                disagreements.append(f"{model}: Triton {'loads' if status == 200 else 'refuses'} it: {error[:200]}")
-            elif model in first and first[model].triton_message not in said:
-                disagreements.append(f"{model}: ours {first[model].triton_message!r}, Triton: {error[:200]}")
-    finally:
-        triton_harness.tritonserver.stop(server.proc)
+    disagreements, loaded = compare_with_triton(repo, sorted(p.name for p in repo.iterdir()), tmp_path / "server")
     assert disagreements == []
     assert 5 <= loaded <= 35  # both outcomes are exercised
 
@@ -111,23 +117,6 @@ def test_validate_agrees_with_triton_on_mutated_ensembles(tmp_path):
         name = f"e{len(names):03d}"
         write_tree(repo / name, {"config.pbtxt": text, "1": None})
         names.append(name)
-    report = validate_repository(repo, options=Options(gpus=0))
-    first = {f.model: f for f in report.findings if f.triton_first}
-    errors = {f.model for f in report.findings if f.severity.value == "error"}
-    server = triton_harness.start(repo.absolute(), tmp_path / "server")
-    disagreements, loaded = [], 0
-    try:
-        for name in names:
-            offset = server.log_size()
-            status, error = server.load(name)
-            said = error + server.log_since(offset)
-            server.unload(name)
-            loaded += status == 200
-            if (status == 200) != (name not in errors):
-                disagreements.append(f"{name}: Triton {'loads' if status == 200 else 'refuses'} it: {error[:200]}")
-            elif name in first and first[name].triton_message not in said:
-                disagreements.append(f"{name}: ours {first[name].triton_message!r}, Triton: {error[:200]}")
-    finally:
-        triton_harness.tritonserver.stop(server.proc)
+    disagreements, loaded = compare_with_triton(repo, names, tmp_path / "server")
     assert disagreements == []
     assert 1 <= loaded <= 29  # both outcomes are exercised
