@@ -360,8 +360,12 @@ def status(endpoint: Endpoint, repo: Path | None, model: str | None = None) -> S
                     served = client.config(name)
                 except ServerRejected:
                     served = None
-                if served is not None and _comparable(served) != _comparable(on_disk["config"]):
-                    drift.append("config changed since load")
+                if served is not None:
+                    ours, theirs = _comparable(on_disk["config"]), _comparable(served)
+                    if ours.pop("version_policy", None) != theirs.pop("version_policy", None):
+                        drift.append("served policy differs from disk")
+                    if ours != theirs:
+                        drift.append("config changed since load")
             policy = on_disk["policy"] if on_disk else "-"
             models.append(ModelStatus(name, policy, sorted(versions.values(), key=lambda v: int(v.version)
                                                            if v.version.isdigit() else -1), drift))

@@ -116,6 +116,9 @@ def test_load_specific_versions_then_unload(local_triton, cli):
     served = cli("load", "rec_policy", "--version", "1", "--version", "2")
     assert served.exit_code == 0, served.stderr
     assert "ready versions: 1, 2" in served.stderr
+    status = json.loads(cli("status", "rec_policy", "-f", "json").stdout)["models"][0]
+    assert status["drift"] == ["served policy differs from disk"]
+    assert [(v["version"], v["state"]) for v in status["versions"]] == [("1", "READY"), ("2", "READY")]
     missing = cli("load", "rec_policy", "--version", "7")
     assert (missing.exit_code, missing.stderr) == (
         3, f"error: 'rec_policy' has no version 7 in '{local_triton['repo']}' (versions: 1, 2)\n")
