@@ -12,7 +12,7 @@ from tritonctl.cli._options import FindingsFormat, FindingsFormatOpt, RepoOpt
 
 
 def validate(
-    repo_arg: Annotated[Optional[Path], typer.Argument(metavar="[REPO]", help="Model repository (default: --repo).")] = None,
+    repo_arg: Annotated[Optional[Path], typer.Argument(metavar="REPO", help="Model repository (default: --repo).")] = None,
     repo: RepoOpt = Path("."),
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Check only this model (repeatable).")] = None,
     fmt: FindingsFormatOpt = None,
