@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tritonctl.errors import ConfigParseError, ConfigReadError, RepositoryNotFound, UsageError
+from tritonctl.errors import ConfigReadError, RepositoryNotFound, UsageError
 from tritonctl.io import pbtxt
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class Model:
     def read_config(self) -> ConfigText | None:
         """The parsed config, None when the model has no config.pbtxt.
 
-        Raises ConfigParseError (with line and column) or TritonctlError when the file cannot be read.
+        Raises ConfigParseError (with line and column), or ConfigReadError when the file cannot be read.
         """
         path = self.config_path
         try:
@@ -283,14 +283,3 @@ def default_model_filename(config: ModelConfig) -> str | None:
         return PLATFORM_FILENAME[config.platform]
     return BACKEND_FILENAME.get(config.backend)
 
-
-__all__ = [
-    "CONFIG_FILE",
-    "ConfigParseError",
-    "ConfigText",
-    "Model",
-    "Repository",
-    "VersionDir",
-    "open_repository",
-    "read_model",
-]

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from conftest import write_tree
 from validate.onnx_models import onnx_bytes
 
 BATCHING = onnx_bytes([("input.1", [-1, 1, 32, 100])], [("308", [-1, 26, 37])])

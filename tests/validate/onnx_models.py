@@ -12,7 +12,6 @@ def onnx_bytes(inputs, outputs, *, ir: int = 8, opset: int = 17, elem: int = 1, 
     `external`, that initializer's data is declared to live in the file `external` (not written).
     """
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     def shape(dims):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import write_tree
 from tritonctl.io.pbtxt import parse
 from tritonctl.policy import set_policy
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_tree
 from validate.onnx_models import onnx_bytes
 
 GOOD = onnx_bytes([("input.1", [-1, 1, 32, 100])], [("308", [-1, 26, 37])])

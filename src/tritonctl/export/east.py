@@ -129,7 +129,7 @@ def build_random_graph(seed: int = 0):
         with tf1.name_scope("feature_fusion/"):
             f = [ends["pool5"], ends["pool4"], ends["pool3"], ends["pool2"]]
             channels = [None, 128, 64, 32]
-            h = None
+            h = g = None
             convs = iter(["Conv", "Conv_1", "Conv_2", "Conv_3", "Conv_4", "Conv_5", "Conv_6"])
             for i in range(4):
                 if i == 0:

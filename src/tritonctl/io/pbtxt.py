@@ -47,18 +47,14 @@ def parse(text: str, path: str) -> ModelConfig:
     return config
 
 
-def dump(config: ModelConfig) -> str:
-    from google.protobuf import text_format
-
-    return text_format.MessageToString(config)
-
-
 @dataclass
 class Token:
     kind: str  # "ident", "string", "punct"
     text: str
     line: int
     column: int
+    offset: int  # where the token starts and ends in the text
+    end: int
 
 
 @dataclass
@@ -117,10 +113,7 @@ def tokenize(text: str) -> tuple[list[Token], list[tuple[int, int, str]]]:
         if kind == "comment":
             comments.append((line, column, m.group()))
         elif kind in ("string", "ident", "punct"):
-            tok = Token(kind, m.group(), line, column)
-            tok.offset = start  # type: ignore[attr-defined]
-            tok.end = m.end()  # type: ignore[attr-defined]
-            tokens.append(tok)
+            tokens.append(Token(kind, m.group(), line, column, start, m.end()))
         newlines = m.group().count("\n")
         if newlines:
             line += newlines
@@ -195,7 +188,7 @@ class _Scanner:
             if nxt is None:
                 self.record(base, name_tok)
                 return scalars
-            start = name_tok.offset  # type: ignore[attr-defined]
+            start = name_tok.offset
             if nxt.kind == "punct" and nxt.text == "[":
                 self.take()
                 self.record(base, name_tok)
@@ -212,7 +205,7 @@ class _Scanner:
                 self.record(f"{base}[{idx}]", name_tok)
                 scalars.setdefault(name, _unquote(value.text))
             end_tok = self.tokens[self.i - 1] if self.i else name_tok
-            span = (start, end_tok.end)  # type: ignore[attr-defined]
+            span = (start, end_tok.end)
             old = self.spans.get(base)
             self.spans[base] = (old[0], span[1]) if old else span
         return scalars

@@ -168,9 +168,6 @@ class ModelContext:
         self.autofill_error = finish(config, sig, self.options.gpus or 0)
         return config
 
-    def backend_available(self, backend: str) -> bool:
-        return self.options.backends is None or backend in self.options.backends
-
     @property
     def model_name(self) -> str:
         """The name Triton uses in its messages."""

@@ -47,12 +47,12 @@ def fails_at_poll(peer: ModelContext) -> bool:
     from tritonctl.validate.registry import RULES
 
     stages = POLL_STAGE + (() if peer.options.autocomplete else STRICT_POLL_STAGE)
-    for code, rule in RULES.items():
-        if not code.startswith(stages) or rule.severity is not Severity.ERROR:
+    for code, check in RULES.items():
+        if not code.startswith(stages) or check.severity is not Severity.ERROR:
             continue
-        if rule.needs_config and peer.config is None:
+        if check.needs_config and peer.config is None:
             continue
-        if any(True for _ in rule.fn(peer)):
+        if any(True for _ in check.fn(peer)):
             return True
     return False
 

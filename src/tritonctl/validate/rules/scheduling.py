@@ -360,7 +360,6 @@ def sequence_initial_state(ctx: ModelContext) -> Iterator[Problem]:
                     initial_state: { name: "init" data_type: TYPE_FP32 dims: [1] zero_data: true } } ]
     Good: ... initial_state: { name: "init" data_type: TYPE_INT32 dims: [1] zero_data: true }
     """
-    from tritonctl.io.proto.model_config_pb2 import DataType
 
     c, sb = _sb(ctx)
     seen_inputs = set()
