@@ -7,6 +7,9 @@
 2. The signature of one ONNX file of >= 1 GiB (its weights in one initializer): tritonctl's wire-format scan
    beside `onnx.load` of the same file, time and peak RSS each in a fresh process. Targets: < 100 ms and
    < 100 MB peak RSS for the scan.
+3. Hostile configs: one of 10,000 `parameters` entries (target: `tritonctl validate` < 1 s as a command), and one
+   with a 50 MB string value (target: < 1 GB peak RSS). Each with a finding on its last line, so that the
+   position scan runs too.
 """
 
 from __future__ import annotations
@@ -98,6 +101,9 @@ if sys.argv[1] == "scan":
     from tritonctl.io.onnxsig import read_signature
     sig = read_signature(sys.argv[2])
     what = [t.name for t in sig.inputs] + [t.name for t in sig.outputs]
+elif sys.argv[1] == "validate":
+    from tritonctl.validate.engine import validate_repository
+    what = [(f.code, f.line) for f in validate_repository(sys.argv[2]).findings]
 else:
     import onnx
     m = onnx.load(sys.argv[2])
@@ -116,6 +122,29 @@ def measure(kind: str, path: Path) -> dict:
 def baseline_rss() -> float:
     code = ("print([int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM:')][0])")
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout)
+
+
+def hostile(work: Path) -> None:
+    print("3. hostile configs (a finding on the last line, so positions are scanned as well)")
+    cases = {
+        "10,000 parameters": "".join(f'parameters {{ key: "k{i}" value {{ string_value: "v" }} }}\n'
+                                     for i in range(10_000)),
+        "a 50 MB string value": 'parameters { key: "k" value { string_value: "' + "a" * 50_000_000 + '" } }\n',
+    }
+    for label, body in cases.items():
+        repo = work / "hostile" / label.split()[0].replace(",", "")
+        (repo / "m" / "1").mkdir(parents=True, exist_ok=True)
+        (repo / "m" / "1" / "model.py").write_text("")
+        (repo / "m" / "config.pbtxt").write_text('backend: "python"\n' + body + "max_batch_size: -1\n")
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "tritonctl", "validate", str(repo), "-f", "json"],
+                              capture_output=True, text=True)
+        command = time.perf_counter() - start
+        found = [(f["code"], f["line"]) for f in json.loads(proc.stdout)["findings"]]
+        inner = measure("validate", repo)
+        print(f"   {label:22s} command {command:5.2f} s, in-process {inner['seconds']:5.2f} s, peak RSS "
+              f"{inner['rss_mb']:6.0f} MB, findings {found}")
+    print("   targets: 10,000 parameters < 1 s as a command; the 50 MB value < 1 GB peak RSS")
 
 
 def main() -> None:
@@ -164,6 +193,7 @@ def main() -> None:
     print(f"   onnx.load       {full['seconds'] * 1000:8.1f} ms  peak RSS {full['rss_mb']:7.0f} MB")
     print(f"   ratio           {full['seconds'] / scan['seconds']:8.0f}x faster, "
           f"{full['rss_mb'] / scan['rss_mb']:.0f}x less memory")
+    hostile(work)
     if args.keep is None:
         import shutil
 

@@ -17,6 +17,10 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is so that cleanup runs as for Ctrl-C (exit 130)."""
+
+
 class TritonctlError(Exception):
     """An error with a one-line message for the user and an optional hint."""
 
@@ -69,3 +73,9 @@ class MissingDependency(TritonctlError):
 
 class ExportError(TritonctlError):
     pass
+
+
+class UnsafePath(TritonctlError):
+    """A path that would leave the folder it belongs to (an absolute or `..` path, a symbolic link pointing
+    elsewhere), or a file that is not a regular file (a FIFO, a device): refused before anything is read or
+    written."""

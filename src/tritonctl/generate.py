@@ -37,8 +37,10 @@ def find_model_file(path: Path) -> Path:
     """PATH as a model file: the file itself, or in a model folder the newest version's ONNX file."""
     if path.is_file():
         return path
-    if not path.is_dir():
+    if not path.exists():
         raise TritonctlError(f"'{path}' does not exist")
+    if not path.is_dir():
+        raise TritonctlError(f"'{path}' is {files.kind(path.stat().st_mode)}, not a model file or folder")
     candidates = sorted(path.glob("*.onnx"))
     if not candidates:
         model = read_model(path)
@@ -55,9 +57,12 @@ def find_model_file(path: Path) -> Path:
 
 
 def read_onnx(path: Path) -> OnnxSignature:
+    from tritonctl.io.confine import confine
     from tritonctl.io.onnxsig import read_signature
 
     sig = read_signature(path)
+    for location in sig.external_data:  # onnxruntime would open these: they must stay beside the model
+        confine(path.parent, location, f"external data of '{path}'")
     if not sig.outputs:
         raise ModelFileError(f"'{path}' has no outputs; Triton has nothing to return")
     for t in [*sig.inputs, *sig.outputs]:
@@ -193,12 +198,18 @@ def render(config: ModelConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _read_config_file(path: Path) -> str:
+    from tritonctl.repository import CONFIG_MAX_BYTES
+
+    try:
+        return pbtxt.decode(files.read_regular(path, CONFIG_MAX_BYTES), str(path))
+    except OSError as e:
+        raise TritonctlError(f"cannot read '{path}': {files.describe(e)}") from None
+
+
 def convert(path: Path) -> tuple[str, str]:
     """A config file in JSON -> pbtxt, or pbtxt -> JSON: (target format, text)."""
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise TritonctlError(f"cannot read '{path}': {getattr(e, 'strerror', None) or e}") from None
+    text = _read_config_file(path)
     if text.lstrip().startswith("{"):
         try:
             json.loads(text)
@@ -219,6 +230,7 @@ class WriteResult:
     diff: str
     written: bool
     created: bool
+    old_text: str = ""
 
 
 def diff_text(old: str, new: str, label: str) -> str:
@@ -228,25 +240,24 @@ def diff_text(old: str, new: str, label: str) -> str:
 
 def write_config(folder: Path, text: str, *, force: bool, label: str) -> WriteResult:
     path = folder / CONFIG_FILE
-    old = path.read_text() if path.exists() else ""
     if path.exists() and not force:
         raise TritonctlError(f"'{path}' exists", hint="overwrite it with --force, or keep its settings with --update")
+    old = _read_config_file(path) if path.exists() else ""
     try:
-        files.atomic_write(path, text.encode())
+        files.atomic_write(path, text.encode(), root=folder.parent)
     except OSError as e:
         raise TritonctlError(f"cannot write '{path}': {files.describe(e)}") from None
-    return WriteResult(path, text, diff_text(old, text, label), True, not old)
+    return WriteResult(path, text, diff_text(old, text, label), True, not old, old)
 
 
 def update_config(folder: Path, sig: OnnxSignature, *, max_batch_size: int | None, write: bool,
                   label: str) -> WriteResult:
     """Rewrite input, output and max_batch_size of the existing config from the model; keep everything else."""
     path = folder / CONFIG_FILE
-    try:
-        old_text = path.read_text()
-    except OSError as e:
-        raise TritonctlError(f"cannot read '{path}': {files.describe(e)}",
-                             hint="without a config use: tritonctl config generate --write") from None
+    if not path.exists():
+        raise TritonctlError(f"cannot read '{path}': it does not exist",
+                             hint="without a config use: tritonctl config generate --write")
+    old_text = _read_config_file(path)
     old = pbtxt.parse(old_text, str(path))
     if max_batch_size is None:  # keep a batch size the model allows; 0 when it cannot batch
         from tritonctl.normalize import ort_can_batch
@@ -261,10 +272,10 @@ def update_config(folder: Path, sig: OnnxSignature, *, max_batch_size: int | Non
     new.output.extend(fresh.output)
     new.max_batch_size = fresh.max_batch_size
     text = _splice(old_text, old, new) or render(new)
-    result = WriteResult(path, text, diff_text(old_text, text, label), False, False)
+    result = WriteResult(path, text, diff_text(old_text, text, label), False, False, old_text)
     if write and text != old_text:
         try:
-            files.atomic_write(path, text.encode())
+            files.atomic_write(path, text.encode(), root=folder.parent)
         except OSError as e:
             raise TritonctlError(f"cannot write '{path}': {files.describe(e)}") from None
         result.written = True
@@ -393,9 +404,9 @@ def init_model(repo: Path, name: str, backend: str) -> list[Path]:
     folder.mkdir()
     (folder / "1").mkdir()
     created = [folder / CONFIG_FILE, folder / "1"]
-    files.atomic_write(folder / CONFIG_FILE, template.replace("{name}", name).encode())
+    files.atomic_write(folder / CONFIG_FILE, template.replace("{name}", name).encode(), root=repo)
     if backend == "python":
         code = (TEMPLATES / "python_model.py").read_text().replace("{name}", name)
-        files.atomic_write(folder / "1" / "model.py", code.encode())
+        files.atomic_write(folder / "1" / "model.py", code.encode(), root=repo)
         created.append(folder / "1" / "model.py")
     return created

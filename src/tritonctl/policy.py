@@ -33,6 +33,7 @@ class PolicyChange:
     config_path: Path
     diff: str
     created: bool
+    written_to: Path | None = None  # the target of a config.pbtxt that is a link inside the repository
 
 
 def _read(repo: Path, name: str):
@@ -46,7 +47,7 @@ def show_policy(repo: Path, name: str) -> PolicyView:
     policy = ct.config.version_policy if ct is not None and ct.config.HasField("version_policy") else None
     numbers = [v.number for v in model.versions]
     served = selected_versions(policy, numbers) if policy is not None else numbers[-1:]
-    position = ct.located.positions.get("version_policy") if ct is not None else None
+    position = ct.located.get("version_policy") if ct is not None else None
     return PolicyView(name, describe(policy), numbers, served, model.config_path, position)
 
 
@@ -87,9 +88,11 @@ def set_policy(repo: Path, name: str, spec: str, *, dry_run: bool = False) -> Po
                              "nothing was written", hint="set it by hand, and please report this")
     diff = "".join(difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
                                         f"a/{name}/{CONFIG_FILE}", f"b/{name}/{CONFIG_FILE}"))
+    target = files.write_target(model.config_path, Path(repo))  # a link leaving the repository is refused
     if not dry_run:
         try:
-            files.atomic_write(model.config_path, new_text.encode())
+            target = files.atomic_write(model.config_path, new_text.encode(), root=Path(repo))
         except OSError as e:
             raise TritonctlError(f"cannot write '{model.config_path}': {files.describe(e)}") from None
-    return PolicyChange(name, describe(old_policy), describe(wanted), served, model.config_path, diff, ct is None)
+    return PolicyChange(name, describe(old_policy), describe(wanted), served, model.config_path, diff, ct is None,
+                        target if target != model.config_path else None)

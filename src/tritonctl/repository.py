@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,11 @@ if TYPE_CHECKING:
     from tritonctl.io.proto.model_config_pb2 import ModelConfig, ModelVersionPolicy
 
 CONFIG_FILE = "config.pbtxt"
+CONFIG_MAX_BYTES = 64 << 20  # tritonctl reads no larger config (Triton sets no limit; real ones are kilobytes)
 SKIPPED_SUBDIRS = frozenset({"warmup", "initial_state", "configs"})
 STAGING_PREFIX = ".tritonctl-staging-"  # a version being assembled by `tritonctl version add`
 REMOVED_PREFIX = ".tritonctl-removed-"  # a version being deleted by `tritonctl version rm`
+MAX_VERSION = 2**63 - 1  # versions are int64: Triton reads folder names with std::stoll
 
 # platform -> backend, for the four backends whose platform Triton checks (R27)
 PLATFORM_BACKEND = {
@@ -62,7 +65,7 @@ def stoll_prefix(text: str) -> int | None:
     if i == digits:
         return None
     value = int(text[start:i])
-    if not -(2**63) <= value < 2**63:
+    if not -MAX_VERSION - 1 <= value <= MAX_VERSION:
         return None
     return value
 
@@ -82,12 +85,16 @@ class IgnoredDir:
 
 @dataclass
 class ConfigText:
-    """A config.pbtxt as read: its text, its parsed message, and where each field was written."""
+    """A config.pbtxt as read: its text, its parsed message, and (scanned when first asked for, which a valid
+    config never is in `validate`) where each field was written."""
 
     path: Path
     text: str
     config: ModelConfig
-    located: pbtxt.Located
+
+    @cached_property
+    def located(self) -> pbtxt.Located:
+        return pbtxt.locate(self.text)
 
 
 @dataclass
@@ -121,18 +128,18 @@ class Model:
 
         Raises ConfigParseError (with line and column), or ConfigReadError when the file cannot be read.
         """
+        from tritonctl.io.files import read_regular
+
         path = self.config_path
         try:
-            data = path.read_bytes()
+            data = read_regular(path, CONFIG_MAX_BYTES)
         except FileNotFoundError:
             return None
-        except IsADirectoryError:
-            raise ConfigReadError(str(path), "Is a directory") from None
         except OSError as e:
             raise ConfigReadError(str(path), e.strerror or str(e)) from None
         text = pbtxt.decode(data, str(path))
         config = pbtxt.parse(text, str(path))
-        return ConfigText(path, text, config, pbtxt.locate(text))
+        return ConfigText(path, text, config)
 
 
 @dataclass

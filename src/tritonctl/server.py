@@ -7,17 +7,19 @@ repository unless told otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import TritonctlError, UsageError
-from tritonctl.io import files, tritonserver
-from tritonctl.io.triton import DEFAULT_URL, Endpoint, ServerRejected, TritonClient
+from tritonctl.io import files, process, tritonserver
+from tritonctl.io.process import ProcessIdentity
+from tritonctl.io.triton import DEFAULT_URL, Endpoint, ServerRejected, TritonClient, split_credentials
 
 POLL_FAILURE = "failed to poll from model repository"
 EXPLICIT_ONLY = "explicit model load / unload is not allowed if polling is enabled"
@@ -31,6 +33,10 @@ def state_dir() -> Path:
     return Path(base) / "tritonctl"
 
 
+STATE_FILE = "server.json"
+STATE_MAX_BYTES = 1 << 20
+
+
 @dataclass
 class ServerState:
     pid: int
@@ -41,33 +47,47 @@ class ServerState:
     log: str
     mode: str
     started: float
+    start_ticks: int = -1  # the process's identity (see io/process.py); -1 in state files that lack it
+    boot_id: str = ""
+    exe: str = ""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
+    @property
+    def identity(self) -> ProcessIdentity:
+        return ProcessIdentity(self.pid, self.start_ticks, self.boot_id, self.exe)
 
-def _alive(pid: int) -> bool:
+
+def _read_state_file() -> ServerState | None:
+    path = state_dir() / STATE_FILE
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not reaped) is not a server
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+        state = ServerState(**json.loads(files.read_regular(path, STATE_MAX_BYTES)))
+    except (OSError, ValueError, TypeError):
+        return None
+    if not isinstance(state.pid, int) or not isinstance(state.start_ticks, int):
+        return None
+    return state
+
+
+def _forget(state: ServerState) -> None:
+    """Remove the state file if it still names `state` (a stale one: its process is gone or another)."""
+    path = state_dir() / STATE_FILE
+    if _read_state_file() == state:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def read_state() -> ServerState | None:
-    path = state_dir() / "server.json"
-    try:
-        state = ServerState(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
+    """The local server's state, when the process it names is still that server; a stale file is removed."""
+    state = _read_state_file()
+    if state is None:
         return None
-    return state if _alive(state.pid) else None
+    if not process.is_running(state.identity) or state.start_ticks < 0:
+        _forget(state)
+        return None
+    return state
 
 
 def resolve_endpoint(url: str | None, timeout: float = 60.0, ssl: bool = False,
@@ -83,6 +103,11 @@ def resolve_endpoint(url: str | None, timeout: float = 60.0, ssl: bool = False,
         url = state.url if state else DEFAULT_URL
     if "://" not in url:
         url = "http://" + url
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--url must be an http:// or https:// address, not '{url.partition('://')[0]}://...'")
+    url, authorization = split_credentials(url)
+    if authorization is not None and not any(k.lower() == "authorization" for k in parsed):
+        parsed["Authorization"] = authorization
     return Endpoint(url=url, timeout=timeout, ssl=ssl, headers=parsed)
 
 
@@ -105,37 +130,89 @@ class Started:
     failed: dict[str, str]
 
 
+def _state_home() -> Path:
+    """The state folder, created if needed; one line (exit 3) when it cannot be."""
+    home = state_dir()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TritonctlError(f"cannot use the state folder '{home}': {files.describe(e)}",
+                             hint="set TRITONCTL_STATE_DIR to a folder tritonctl may write") from None
+    if not home.is_dir():
+        raise TritonctlError(f"cannot use the state folder '{home}': it is not a folder",
+                             hint="set TRITONCTL_STATE_DIR to a folder tritonctl may write")
+    return home
+
+
+@contextlib.contextmanager
+def _start_lock(home: Path) -> Iterator[None]:
+    """Held while one `server start` checks, starts and records its server: a second one at the same moment
+    is refused instead of starting a Triton nobody tracks."""
+    import fcntl
+
+    try:
+        fd = os.open(home / "server.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, files.new_file_mode())
+    except OSError as e:
+        raise TritonctlError(f"cannot use the state folder '{home}': {files.describe(e)}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise TritonctlError("another tritonctl server start is running right now",
+                                 hint="wait for it, then see: tritonctl status") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_state(home: Path, state: ServerState) -> None:
+    try:
+        files.atomic_write(home / STATE_FILE, json.dumps(asdict(state), indent=2).encode())
+    except (OSError, TritonctlError) as e:
+        reason = files.describe(e) if isinstance(e, OSError) else e.message
+        raise TritonctlError(f"cannot record the server in '{home / STATE_FILE}': {reason}") from None
+
+
 def start_server(repo: str, *, mode: str = "explicit", http_port: int | None = None, grpc_port: int | None = None,
                  metrics_port: int | None = None, load: list[str] | None = None, timeout: float = 120.0,
                  foreground: bool = False) -> Started:
     if not repo.startswith("s3://") and not Path(repo).is_dir():
         raise TritonctlError(f"'{repo}' is not a folder; a model repository is a folder of model folders")
-    running = read_state()
-    if running is not None:
-        raise TritonctlError(f"a local Triton is already running (pid {running.pid}, {running.url}, repository "
-                             f"{running.repository})", hint="stop it first: tritonctl server stop")
     if mode not in ("explicit", "poll", "none"):
         raise UsageError(f"--mode must be explicit, poll or none, not '{mode}'")
-    install = tritonserver.locate()
-    home = state_dir()
-    home.mkdir(parents=True, exist_ok=True)
-    backends = tritonserver.prepare_backends(home / "backends", install)
-    ports = [p or tritonserver.free_port() for p in (http_port, grpc_port, metrics_port)]
-    repository = repo if repo.startswith("s3://") else str(Path(repo).resolve())
-    spec = tritonserver.ServerSpec(repository, backends, *ports, mode=mode, load=list(load or []))
-    log = home / "server.log"
-    log.write_bytes(b"")
-    if foreground:  # Triton replaces this process (same pid), so later commands find it through the state file
-        state = ServerState(os.getpid(), *ports, repository, str(log), mode, time.time())
-        files.atomic_write(home / "server.json", json.dumps(asdict(state), indent=2).encode())
-        os.execve(str(install.binary), spec.command(install), tritonserver.environment(install))
-    proc = tritonserver.spawn(spec, log, install)
-    state = ServerState(proc.pid, *ports, repository, str(log), mode, time.time())
-    if not tritonserver.wait_ready(ports[0], proc, timeout):
-        tail = _log_tail(log)
-        tritonserver.stop(proc)
-        raise TritonctlError(f"Triton did not start: {tail}", hint=f"the whole log: {log}")
-    files.atomic_write(home / "server.json", json.dumps(asdict(state), indent=2).encode())
+    home = _state_home()
+    with _start_lock(home):
+        running = read_state()
+        if running is not None:
+            raise TritonctlError(f"a local Triton is already running (pid {running.pid}, {running.url}, repository "
+                                 f"{running.repository})", hint="stop it first: tritonctl server stop")
+        install = tritonserver.locate()
+        backends = tritonserver.prepare_backends(home / "backends", install)
+        ports = [p or tritonserver.free_port() for p in (http_port, grpc_port, metrics_port)]
+        repository = repo if repo.startswith("s3://") else str(Path(repo).resolve())
+        spec = tritonserver.ServerSpec(repository, backends, *ports, mode=mode, load=list(load or []))
+        log = home / "server.log"
+        try:
+            log.write_bytes(b"")
+        except OSError as e:
+            raise TritonctlError(f"cannot write the server log '{log}': {files.describe(e)}") from None
+        if foreground:  # Triton replaces this process (same pid), so later commands find it through the state file
+            me = process.identify(os.getpid(), exe=os.path.realpath(install.binary))
+            assert me is not None
+            _write_state(home, ServerState(os.getpid(), *ports, repository, str(log), mode, time.time(),
+                                           me.start_ticks, me.boot_id, me.exe))
+            os.execve(str(install.binary), spec.command(install), tritonserver.environment(install))
+        proc = tritonserver.spawn(spec, log, install)
+        try:
+            me = process.identify(proc.pid)
+            if me is None or not tritonserver.wait_ready(ports[0], proc, timeout):
+                raise TritonctlError(f"Triton did not start: {_log_tail(log)}", hint=f"the whole log: {log}")
+            state = ServerState(proc.pid, *ports, repository, str(log), mode, time.time(), me.start_ticks,
+                                me.boot_id, me.exe)
+            _write_state(home, state)
+        except BaseException:
+            tritonserver.stop(proc)  # never leave a Triton running that no state file names
+            raise
     loaded, failed = [], {}
     if load:
         with TritonClient(Endpoint(state.url)) as client:
@@ -149,9 +226,11 @@ def start_server(repo: str, *, mode: str = "explicit", http_port: int | None = N
     return Started(state, loaded, failed)
 
 
-def _log_tail(log: Path) -> str:
+def _log_tail(log: Path, max_bytes: int = 64 << 10) -> str:
     try:
-        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        with files.open_regular(log) as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - max_bytes))
+            lines = [line for line in f.read().decode(errors="replace").splitlines() if line.strip()]
     except OSError:
         return "no log"
     errors = [line for line in lines if line.startswith("E") or line.startswith("error:")]
@@ -159,19 +238,19 @@ def _log_tail(log: Path) -> str:
 
 
 def stop_server(timeout: float = 30.0) -> ServerState:
+    recorded = _read_state_file()
     state = read_state()
     if state is None:
+        if recorded is not None:
+            raise TritonctlError(f"no local Triton is running: the recorded one (pid {recorded.pid}) is gone, and "
+                                 "that pid is not its process any more; nothing was signalled, the record is removed")
         raise TritonctlError("no local Triton is running", hint="start one with: tritonctl server start")
-    os.kill(state.pid, signal.SIGTERM)
+    process.send(state.identity, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(state.pid) and time.monotonic() < deadline:
+    while process.is_running(state.identity) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(state.pid):
-        os.kill(state.pid, signal.SIGKILL)
-    try:
-        (state_dir() / "server.json").unlink()
-    except FileNotFoundError:
-        pass
+    process.send(state.identity, signal.SIGKILL)  # only if it is still that process
+    _forget(state)
     return state
 
 
@@ -224,7 +303,12 @@ def load_model(endpoint: Endpoint, model: str, *, versions: list[int] | None = N
                wait: bool = True, timeout: float = 120.0, policy=None) -> LoadResult:
     from tritonctl.io.proto.model_config_pb2 import ModelVersionPolicy
 
+    from tritonctl.repository import MAX_VERSION
+
     override = None
+    bad = [v for v in versions or [] if not 0 <= v <= MAX_VERSION]
+    if bad:
+        raise UsageError(f"--version {bad[0]} is not a version number (0 to {MAX_VERSION})")
     if versions or policy is not None:
         if policy is None:
             policy = ModelVersionPolicy()
@@ -409,6 +493,13 @@ _NUMPY = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint3
           "FP64": "float64", "BYTES": "object"}
 
 
+_ITEM_BYTES = {"BOOL": 1, "UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8, "INT8": 1, "INT16": 2, "INT32": 4,
+               "INT64": 8, "FP16": 2, "FP32": 4, "FP64": 8, "BF16": 2, "BYTES": 4 + len(b"tritonctl")}
+# Triton 2.51's HTTP server keeps a request's size in an int32 ("inference header size should be in range (0, ...)"
+# past 2 GiB); tritonctl's smoke requests stay at half that, checked before anything is allocated.
+INFER_MAX_BYTES = 1 << 30
+
+
 def parse_shapes(items: list[str]) -> dict[str, list[int]]:
     shapes = {}
     for item in items:
@@ -422,6 +513,36 @@ def parse_shapes(items: list[str]) -> dict[str, list[int]]:
     return shapes
 
 
+def _allowed(dims: list[int], max_batch: int) -> str:
+    parts = [f"1..{max_batch}" if max_batch > 0 and i == 0 else ("any" if d == -1 else str(d))
+             for i, d in enumerate(dims)]
+    return "[" + ", ".join(parts) + "]"
+
+
+def request_shape(name: str, dims: list[int], max_batch: int, given: list[int] | None) -> list[int]:
+    """The shape `infer` sends for input `name` whose served shape is `dims` (with the batch dimension first when
+    `max_batch` > 0): `given`, checked to fit (fixed dimensions equal, the batch within max_batch_size), or the
+    served shape with batch 1 and DEFAULT_DIM for each variable dimension."""
+    if given is None:
+        shape = [DEFAULT_DIM if d == -1 else d for d in dims]
+        if max_batch > 0 and shape:
+            shape[0] = 1
+        return shape
+    fits = len(given) == len(dims) and all(d == -1 or g == d for g, d in zip(given, dims))
+    if fits and max_batch > 0 and given and not 1 <= given[0] <= max_batch:
+        fits = False
+    if not fits:
+        raise UsageError(f"--shape {name}={','.join(map(str, given))} does not fit input '{name}': its shape is "
+                         f"{_allowed(dims, max_batch)}")
+    return list(given)
+
+
+def request_bytes(shapes: dict[str, list[int]], datatypes: dict[str, str]) -> int:
+    import math
+
+    return sum(math.prod(shape) * _ITEM_BYTES.get(datatypes[name], 8) for name, shape in shapes.items())
+
+
 def infer(endpoint: Endpoint, model: str, *, version: str = "", inputs: dict[str, Path] | None = None,
           shapes: dict[str, list[int]] | None = None, seed: int = 0,
           progress: Callable[[str], None] | None = None) -> InferResult:
@@ -430,8 +551,8 @@ def infer(endpoint: Endpoint, model: str, *, version: str = "", inputs: dict[str
     rng = np.random.default_rng(seed)
     with TritonClient(endpoint) as client:
         meta = client.model_metadata(model, version)
-        batching = int(client.config(model).get("max_batch_size", 0)) > 0
-        arrays, datatypes = {}, {}
+        max_batch = int(client.config(model).get("max_batch_size", 0))
+        arrays, datatypes, wanted = {}, {}, {}
         unknown = set(inputs or {}) | set(shapes or {})
         for spec in meta.get("inputs", []):
             name, dtype = spec["name"], spec["datatype"]
@@ -439,25 +560,33 @@ def infer(endpoint: Endpoint, model: str, *, version: str = "", inputs: dict[str
             datatypes[name] = dtype
             if inputs and name in inputs:
                 try:
-                    arrays[name] = np.load(inputs[name], allow_pickle=False)
-                except (OSError, ValueError) as e:
-                    raise TritonctlError(f"cannot read '{inputs[name]}' as a .npy array: {e}") from None
+                    with files.open_regular(inputs[name]) as f:
+                        arrays[name] = np.load(f, allow_pickle=False)
+                except (OSError, ValueError, EOFError) as e:
+                    raise TritonctlError(f"cannot read '{inputs[name]}' as a .npy array: "
+                                         f"{files.describe(e) if isinstance(e, OSError) else e}") from None
                 continue
-            dims = [int(d) for d in spec["shape"]]
-            if batching and dims:
-                dims[0] = 1  # one request of batch size 1
-            shape = list((shapes or {}).get(name) or [DEFAULT_DIM if d == -1 else d for d in dims])
-            if dtype == "BYTES":
-                arrays[name] = np.array([b"tritonctl"] * int(np.prod(shape)), dtype=object).reshape(shape)
-            elif dtype == "BOOL":
-                arrays[name] = rng.integers(0, 2, size=shape).astype(bool)
-            elif dtype.startswith(("INT", "UINT")):
-                arrays[name] = rng.integers(0, 10, size=shape).astype(_NUMPY[dtype])
-            else:
-                arrays[name] = rng.standard_normal(size=shape).astype(_NUMPY[dtype])
+            wanted[name] = request_shape(name, [int(d) for d in spec["shape"]], max_batch,
+                                         (shapes or {}).get(name))
         if unknown:
             names = ", ".join(i["name"] for i in meta.get("inputs", []))
             raise UsageError(f"'{model}' has no input {', '.join(sorted(unknown))} (inputs: {names})")
+        size = request_bytes(wanted, datatypes) + sum(a.nbytes for a in arrays.values())
+        if size > INFER_MAX_BYTES:
+            raise UsageError(f"the request would carry {size:,} bytes; tritonctl infer sends at most "
+                             f"{INFER_MAX_BYTES:,}", hint="give smaller dimensions with --shape NAME=d1,d2,...")
+        for name, shape in wanted.items():
+            dtype = datatypes[name]
+            if dtype == "BYTES":
+                arrays[name] = np.full(shape, b"tritonctl", dtype=object)
+            elif dtype == "BOOL":
+                arrays[name] = rng.integers(0, 2, size=shape, dtype=np.uint8).astype(bool)
+            elif dtype.startswith(("INT", "UINT")):
+                arrays[name] = rng.integers(0, 10, size=shape, dtype=_NUMPY[dtype])
+            elif dtype == "FP64":
+                arrays[name] = rng.standard_normal(size=shape)
+            else:
+                arrays[name] = rng.standard_normal(size=shape, dtype=np.float32).astype(_NUMPY.get(dtype, "float32"))
         outputs = [o["name"] for o in meta.get("outputs", [])]
         start = time.perf_counter()
         results, response = client.infer(model, arrays, datatypes, outputs, version)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from tritonctl.errors import TritonctlError, UsageError
 from tritonctl.io import files
 from tritonctl.repository import (
+    MAX_VERSION,
     REMOVED_PREFIX,
     STAGING_PREFIX,
     Model,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
 
 EXPORT_RECORD = "export.json"
+EXPORT_RECORD_MAX_BYTES = 1 << 20
 
 
 class VersionRefused(TritonctlError):
@@ -74,9 +76,12 @@ class VersionInfo:
 
 
 def parse_version(text: str) -> int:
-    """A version number as Triton reads folder names: a non-negative integer without leading zeros."""
+    """A version number as Triton reads folder names: a non-negative integer without leading zeros, at most
+    2^63-1 (Triton reads them with std::stoll into an int64)."""
     if not text.isdigit() or not text.isascii() or (len(text) > 1 and text[0] == "0"):
         raise UsageError(f"version '{text}' is not a number Triton reads (0, 1, 2, ... without leading zeros)")
+    if int(text) > MAX_VERSION:
+        raise UsageError(f"version {text} is larger than Triton's largest version number ({MAX_VERSION})")
     return int(text)
 
 
@@ -116,38 +121,53 @@ def _clear_stale(model: Model) -> list[str]:
     return cleared
 
 
-def _external_data(source: Path) -> list[str]:
-    """Files an ONNX model references as external data (relative to its folder); [] for other files."""
+def _external_data(model_file: Path) -> list[str]:
+    """Locations an ONNX model names as external data (relative to its folder); [] for other files."""
     from tritonctl.errors import ModelFileError
     from tritonctl.io.onnxsig import read_signature
 
-    if source.suffix != ".onnx":
+    if model_file.suffix != ".onnx":
         return []
     try:
-        return read_signature(source).external_data
+        return read_signature(model_file).external_data
     except ModelFileError:
         return []  # not ONNX after all: validation says so
 
 
-def _stage(model: Model, source: Path, filename: str | None, staging: Path) -> tuple[list[str], int]:
-    if source.is_dir():
-        total = files.copy_tree(source, staging)
-        names = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
-        return names, total
-    target = filename or source.name
-    extra = _external_data(source)
-    missing = [e for e in extra if not (source.parent / e).is_file()]
+def _plan(source: Path, filename: str | None) -> list[tuple[Path, str]]:
+    """(file to read, its name in the version folder) for everything a version made from `source` holds, every
+    path checked before anything is read or written: external data and links stay inside the source's folder."""
+    import stat
+
+    from tritonctl.errors import UnsafePath
+    from tritonctl.io.confine import confine, safe_relative
+
+    try:
+        mode = source.stat().st_mode
+    except OSError as e:
+        raise TritonctlError(f"cannot read source '{source}': {files.describe(e)}") from None
+    if stat.S_ISDIR(mode):
+        plan = files.plan_tree(source)
+        for path, rel in plan:
+            for location in _external_data(path):
+                confine(source, os.path.join(os.path.dirname(rel), safe_relative(
+                    location, f"external data of '{path}'")), f"external data of '{path}'")
+        return plan
+    if not stat.S_ISREG(mode):
+        raise UnsafePath(f"source '{source}' is {files.kind(mode)}; a version is made from a regular file or a "
+                         "folder")
+    plan = [(source, filename or source.name)]
+    missing = []
+    for location in _external_data(source):
+        what = f"external data of '{source}'"
+        real = confine(source.parent, location, what)
+        if not real.is_file():
+            missing.append(location)
+        plan.append((real, safe_relative(location, what)))
     if missing:
         raise VersionRefused(f"'{source}' references external data that is not beside it: {', '.join(missing)}",
                              hint="copy those files next to the model file, or pass the folder holding them all")
-    total = files.copy_file(source, staging / target)
-    names = [target]
-    for location in extra:
-        dst = staging / location
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        total += files.copy_file(source.parent / location, dst)
-        names.append(location)
-    return names, total
+    return plan
 
 
 def add_version(
@@ -174,6 +194,7 @@ def add_version(
         raise VersionRefused(f"'{source.name}' is not a python model file (.py) for the python backend")
     if version is not None and model.version(version) is not None and not force:
         raise VersionRefused(f"version {version} of '{name}' exists", hint="replace it with --force")
+    plan = _plan(source, filename)
     cleared = _clear_stale(model)
     token = f"{os.getpid()}-{secrets.token_hex(4)}"
     staging = model.path / f"{STAGING_PREFIX}{token}"
@@ -184,7 +205,7 @@ def add_version(
     try:
         with files.locked_dir(staging):
             try:
-                names, total = _stage(model, source, filename, staging)
+                names, total = [rel for _, rel in plan], files.copy_planned(plan, staging)
             except OSError as e:
                 raise TritonctlError(f"copying '{source}' failed: {files.describe(e)}; the repository is unchanged") \
                     from None
@@ -226,6 +247,9 @@ def add_version(
 
 def _next_number(model: Model) -> int:
     numbers = [v.number for v in model.versions]
+    if numbers and max(numbers) >= MAX_VERSION:
+        raise VersionRefused(f"'{model.name}' has version {MAX_VERSION}, Triton's largest version number; there is "
+                             "no next one", hint="give the number with --version")
     return max(numbers) + 1 if numbers else 1
 
 
@@ -249,7 +273,7 @@ def list_versions(repo: Path, name: str) -> list[VersionInfo]:
         record = None
         if (v.path / EXPORT_RECORD).is_file():
             try:
-                record = json.loads((v.path / EXPORT_RECORD).read_text())
+                record = json.loads(files.read_regular(v.path / EXPORT_RECORD, EXPORT_RECORD_MAX_BYTES))
             except (OSError, ValueError):
                 record = None
         out.append(VersionInfo(v.number, v.name, shown, size, sha, modified, v.number in served, record))
@@ -261,10 +285,12 @@ class RemoveResult:
     model: str
     version: int
     was_served: bool
+    stale_cleared: list[str] = field(default_factory=list)
 
 
 def remove_version(repo: Path, name: str, number: int, *, force: bool = False) -> RemoveResult:
     model = _model(repo, name)
+    cleared = _clear_stale(model)
     found = model.version(number)
     if found is None:
         present = ", ".join(str(v.number) for v in model.versions) or "none"
@@ -286,4 +312,4 @@ def remove_version(repo: Path, name: str, number: int, *, force: bool = False) -
     except OSError as e:
         raise TritonctlError(f"cannot remove version {number}: {files.describe(e)}") from None
     files.remove_tree(aside)
-    return RemoveResult(name, number, served)
+    return RemoveResult(name, number, served, cleared)

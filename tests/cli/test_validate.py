@@ -153,14 +153,16 @@ def test_binary_junk_config_is_a_finding_not_a_traceback(cli, in_tmp):
 def test_config_that_is_a_folder_or_unreadable_is_a_finding(cli, in_tmp, monkeypatch):
     write_tree(in_tmp / "repo", {"m/config.pbtxt/x": "", "m/1/model.py": "", "n/config.pbtxt": OK_CONFIG,
                                  "n/1/model.py": ""})
-    real = Path.read_bytes
+    from tritonctl.io import files
 
-    def read_bytes(self):
-        if self.parent.name == "n" and self.name == "config.pbtxt":
+    real = files.read_regular
+
+    def read_regular(path, max_bytes):
+        if Path(path).parent.name == "n" and Path(path).name == "config.pbtxt":
             raise OSError(5, "Input/output error")
-        return real(self)
+        return real(path, max_bytes)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(files, "read_regular", read_regular)
     result = cli("validate", "repo")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()

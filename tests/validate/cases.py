@@ -248,6 +248,9 @@ CASES: dict[str, Case] = {
                    "unable to find '{dir}/1/model.onnx' for model instance '{model}'", live=False),
     "TRT408": Case(py('backend: "python"\n', **{".tritonctl-staging-1-dead/model.py": PY_MODEL}),
                    py('backend: "python"\n'), [0]),
+    "TRT409": Case(py('backend: "python"\n', **{".config.pbtxt.tritonctl-999999999-0a1b2c3d.tmp": "x",
+                                                 "1/.model.py.abcdefgh.tmp": "y"}),
+                   py('backend: "python"\n', **{".config.pbtxt.notours.txt": "z"}), [0, 0]),
     "TRT406": Case(py('backend: "python"\nversion_policy: { specific: { versions: [ 1, 2 ] } }\n'),
                    py('backend: "python"\nversion_policy: { specific: { versions: [ 1 ] } }\n'), [2]),
     # TRT5: model file (onnxruntime)

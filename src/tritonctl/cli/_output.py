@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,35 @@ def _console(stderr: bool = False):
     return Console(file=stream, highlight=False, soft_wrap=True, emoji=False, width=width)
 
 
-def safe(text: str) -> str:
-    """Text that prints anywhere: undecodable bytes of file names (surrogate escapes) become U+FFFD."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+# C0 and C1 control characters, DEL, and the bidirectional overrides: from input (a model name, a message, a
+# file name) they could clear the screen, forge lines (a GitHub Actions `::error` under a newline) or reorder text
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_KEEP_NEWLINES = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/@\s:]*):[^/@\s]*@")
+
+
+def _escape(m: re.Match) -> str:
+    c = m.group()
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def safe(text: str, *, keep_newlines: bool = False) -> str:
+    """Text that prints anywhere: undecodable bytes of file names (surrogate escapes) become U+FFFD, control
+    characters become escapes (\\x1b, \\n), and a password in a URL becomes ***."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:***@", text)
+    return (_CONTROL_KEEP_NEWLINES if keep_newlines else _CONTROL).sub(_escape, text)
+
+
+def out(line: str) -> None:
+    """A result line on stdout, escaped like everything from input."""
+    sys.stdout.write(safe(line) + "\n")
+
+
+def out_text(text: str) -> None:
+    """Lines of text on stdout (a diff, a config): escaped, its own newlines kept."""
+    sys.stdout.write(safe(text, keep_newlines=True))
 
 
 def _where(f: Finding) -> str:
@@ -56,9 +83,9 @@ def summary(report: Report) -> str:
 def render_table(report: Report) -> None:
     from rich.text import Text
 
-    out = _console()
+    console = _console()
     for style, text in report_lines(report):
-        out.print(Text(text, style=style))
+        console.print(Text(text, style=style))
     _console(stderr=True).print(Text(summary(report)))
 
 
@@ -127,16 +154,23 @@ def render_rules(rules: list[Rule]) -> None:
 
 
 def render_rule(rule: Rule) -> None:
-    out = _console()
-    out.print(f"{rule.code} {rule.name} ({rule.severity.value}, {rule.family})", markup=False)
-    out.print(rule.summary, markup=False)
-    out.print()
-    out.print(rule.doc, markup=False)
+    console = _console()
+    console.print(f"{rule.code} {rule.name} ({rule.severity.value}, {rule.family})", markup=False)
+    console.print(rule.summary, markup=False)
+    console.print()
+    console.print(rule.doc, markup=False)
 
 
 def say(message: str) -> None:
     """A diagnostic line on stderr."""
     print(safe(message), file=sys.stderr)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """An error line (and its hint) on stderr."""
+    say(f"error: {message}")
+    if hint:
+        say(f"hint: {hint}")
 
 
 def render_report_findings(findings: list[Finding]) -> None:
@@ -158,8 +192,8 @@ def _size(n: int | None) -> str:
 
 def render_add(result) -> None:
     verb = "replaced" if result.replaced else "added"
-    print(f"{verb} version {result.version} of '{result.model}': {safe(str(result.path))} "
-          f"({', '.join(result.files)}; {_size(result.bytes)})")
+    out(f"{verb} version {result.version} of '{result.model}': {result.path} "
+        f"({', '.join(result.files)}; {_size(result.bytes)})")
     for name in result.stale_cleared:
         say(f"cleared '{name}' left by an interrupted run")
 
@@ -174,6 +208,7 @@ def render_versions(model: str, versions, fmt: str) -> None:
             for v in versions]}, indent=2))
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, header_style="bold")
     for col in ("version", "file", "size", "sha256", "modified", "served", "exported from"):
@@ -181,8 +216,9 @@ def render_versions(model: str, versions, fmt: str) -> None:
     for v in versions:
         when = datetime.datetime.fromtimestamp(v.modified).strftime("%Y-%m-%d %H:%M:%S") if v.modified else "-"
         source = (v.export or {}).get("source", "-") if v.export else "-"
-        table.add_row(str(v.version), v.model_file or "(missing)", _size(v.size), (v.sha256 or "-")[:12], when,
-                      "yes" if v.served else "no", str(source))
+        table.add_row(*(Text(safe(str(cell))) for cell in (
+            v.version, v.model_file or "(missing)", _size(v.size), (v.sha256 or "-")[:12], when,
+            "yes" if v.served else "no", source)))
     if not versions:
         say(f"model '{model}' has no version folder")
         return
@@ -190,27 +226,30 @@ def render_versions(model: str, versions, fmt: str) -> None:
 
 
 def render_policy(view) -> None:
-    where = f" ({safe(str(view.config_path))}:{view.position[0]}:{view.position[1]})" if view.position else ""
-    print(f"{view.model}: {view.policy}{where}")
-    print(f"versions present: {', '.join(map(str, view.versions)) or 'none'}")
-    print(f"served: {', '.join(map(str, view.served)) or 'none'}")
+    where = f" ({view.config_path}:{view.position[0]}:{view.position[1]})" if view.position else ""
+    out(f"{view.model}: {view.policy}{where}")
+    out(f"versions present: {', '.join(map(str, view.versions)) or 'none'}")
+    out(f"served: {', '.join(map(str, view.served)) or 'none'}")
 
 
 def render_policy_change(change, dry_run: bool) -> None:
     if change.diff:
-        sys.stdout.write(change.diff)
+        out_text(change.diff)
     verb = "would set" if dry_run else "set"
     say(f"{verb} the version policy of '{change.model}': {change.old} -> {change.new} (serves "
         f"{', '.join(map(str, change.served))})")
+    if change.written_to is not None:
+        say(f"{change.config_path} is a symbolic link: {'would write' if dry_run else 'wrote'} its target "
+            f"{change.written_to}")
 
 
 def render_generated(generated) -> None:
     result = generated.result
     if result is None:
-        print(generated.text, end="")
+        out_text(generated.text)
         return
     if result.diff:
-        sys.stdout.write(result.diff)
+        out_text(result.diff)
     if result.written:
         say(f"{'wrote' if result.created else 'updated'} {safe(str(result.path))}")
     elif result.diff:
@@ -225,7 +264,7 @@ def render_shown(shown, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(to_triton_json(shown.config), indent=2))
     else:
-        print(render(shown.config), end="")
+        out_text(render(shown.config))
     for note in shown.notes:
         say(f"note: {note}")
 
@@ -255,8 +294,9 @@ def render_status(report, fmt: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    out = _console()
-    out.print(Text(f"Triton {report.server_version} at {report.url}; repository {report.repository or '(unknown)'}"))
+    console = _console()
+    console.print(Text(safe(f"Triton {report.server_version} at {report.url}; repository "
+                            f"{report.repository or '(unknown)'}")))
     table = Table(box=None, header_style="bold")
     for col in ("model", "version", "on disk", "state", "inferences", "last inference", "policy", "drift"):
         table.add_column(col)
@@ -268,16 +308,16 @@ def render_status(report, fmt: str) -> None:
                 last = datetime.datetime.fromtimestamp(v.last_inference_ms / 1000).strftime("%H:%M:%S")
             drift = ", ".join([*(m.drift if i == 0 else []), *(v.drift if v else [])])
             state = (v.state or "-") + (f" ({v.reason})" if v and v.reason and v.state != "READY" else "") if v else "-"
-            table.add_row(Text(m.name if i == 0 else ""), v.version if v else "-", ("yes" if v.on_disk else "no") if v
-                          else "-", Text(state), str(v.inference_count) if v else "-", last,
-                          Text(m.policy if i == 0 else ""), Text(drift))
-    out.print(table)
+            table.add_row(*(Text(safe(cell)) for cell in (
+                m.name if i == 0 else "", v.version if v else "-", ("yes" if v.on_disk else "no") if v else "-",
+                state, str(v.inference_count) if v else "-", last, m.policy if i == 0 else "", drift)))
+    console.print(table)
 
 
 def render_infer(result) -> None:
-    print(f"{result.model} version {result.version}: {result.seconds * 1000:.1f} ms")
+    out(f"{result.model} version {result.version}: {result.seconds * 1000:.1f} ms")
     for name, shape, dtype in result.outputs:
-        print(f"  {name}  {dtype}  [{', '.join(map(str, shape))}]")
+        out(f"  {name}  {dtype}  [{', '.join(map(str, shape))}]")
 
 
 class _Status:

@@ -97,7 +97,8 @@ def init(
 @app.command("convert")
 def convert(path: Annotated[Path, typer.Argument(help="A config in JSON (as Triton's /config returns it) or pbtxt.")]) -> None:
     """Convert a config between JSON (Triton's /config form) and pbtxt; prints the other form."""
+    from tritonctl.cli._output import out_text
     from tritonctl.generate import convert as convert_file
 
     _target, text = convert_file(path)
-    print(text, end="")
+    out_text(text)

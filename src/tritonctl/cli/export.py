@@ -88,10 +88,10 @@ def _run(repo: Path, model: str, export) -> None:
         sig = read_signature(result.folder / "model.onnx")
         if (folder / CONFIG_FILE).exists():
             planned = update_config(folder, sig, max_batch_size=None, write=False, label=f"{model}/{CONFIG_FILE}")
-            config_text, diff = planned.text, planned.diff
+            config_text, diff, current_config = planned.text, planned.diff, planned.old_text
         else:
             config_text = render(generate_config(sig, name=model))
-            diff = None
+            diff, current_config = None, None
         created = not folder.exists()
         if created:
             folder.mkdir()
@@ -103,8 +103,8 @@ def _run(repo: Path, model: str, export) -> None:
             if created and not any(folder.iterdir()):
                 folder.rmdir()
             raise
-        if not (folder / CONFIG_FILE).exists() or (folder / CONFIG_FILE).read_text() != config_text:
-            atomic_write(folder / CONFIG_FILE, config_text.encode())
+        if config_text != current_config:
+            atomic_write(folder / CONFIG_FILE, config_text.encode(), root=repo)
     print(f"added version {added.version} of '{model}': {added.path} ({', '.join(added.files)})")
     if diff:
         print(diff, end="")

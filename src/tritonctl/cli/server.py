@@ -78,10 +78,11 @@ def logs(follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep print
     import sys
     import time
 
+    from tritonctl.io.files import open_regular
     from tritonctl.server import log_file, read_state
 
     path = log_file()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         while True:
             chunk = f.read(1 << 16)
             if chunk:

@@ -1,7 +1,11 @@
-"""Files and folders, changed so that nobody ever sees them half-written.
+"""Files and folders, read only when they are regular files and changed so that nobody sees them half-written.
 
-- `atomic_write`: write a temporary file beside the target, fsync, rename over it.
-- `copy_file`: a chunked copy (with a test-only pause after N bytes, so crash tests can kill a copy in flight).
+- `open_regular` / `read_regular`: open without blocking on a FIFO, refuse anything but a regular file, cap the size.
+- `atomic_write`: write a temporary file beside the target (locked while in use, so a later write can tell a
+  leftover of a killed run from a write in flight), fsync, rename over it; the mode the umask gives, or the
+  replaced file's.
+- `plan_tree` / `copy_file`: what a folder copy would copy, checked before anything is written; a chunked copy
+  (with a test-only pause after N bytes, so crash tests can kill a copy in flight).
 - `locked_dir`: an exclusive flock held on a folder for the life of a `with` block.
 - `exchange`: swap two paths atomically (Linux renameat2 RENAME_EXCHANGE), with a two-rename fallback.
 """
@@ -13,39 +17,191 @@ import ctypes
 import errno
 import fcntl
 import os
+import re
 import shutil
-import tempfile
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-from tritonctl.errors import TritonctlError
+from tritonctl.errors import TritonctlError, UnsafePath
+from tritonctl.io.confine import is_inside, safe_relative
 
 CHUNK = 4 << 20
 PAUSE_BYTES_ENV = "TRITONCTL_TEST_PAUSE_AFTER_BYTES"  # test-only: pause a copy after this many bytes
 PAUSE_MARKER_ENV = "TRITONCTL_TEST_PAUSE_MARKER"  # test-only: file created when the pause begins
+WRITE_PAUSE_ENV = "TRITONCTL_TEST_PAUSE_IN_WRITE"  # test-only: atomic_write sleeps with its temporary file written
+
+# The temporary file of an atomic write: `.<name>.tritonctl-<pid>-<random>.tmp`; before 0.2 `.<name>.<random>.tmp`
+TEMP_FILE = re.compile(r"^\.(?P<target>.+)\.(?:tritonctl-(?P<pid>\d+)-)?[a-z0-9_]{8}\.tmp$")
+STALE_AFTER_S = 60.0  # a temporary file of a live process is never older than this without its lock
 
 
 def describe(e: OSError) -> str:
     return e.strerror or str(e)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+class NotRegularFile(OSError):
+    """A path that is a FIFO, a device, a socket or a directory where a regular file is read."""
+
+
+class TooLarge(OSError):
+    pass
+
+
+def open_regular(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> BinaryIO:
+    """Open a regular file for reading; a FIFO is refused without blocking, a device or one larger than
+    `max_bytes` is refused before a byte is read (NotRegularFile, TooLarge: OSErrors with a strerror)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        with os.fdopen(fd, "wb") as f:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(errno.EINVAL, f"is {kind(st.st_mode)}, not a regular file", os.fspath(path))
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise TooLarge(errno.EFBIG, f"is {st.st_size:,} bytes, larger than the {max_bytes:,} read here",
+                           os.fspath(path))
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes` (it may grow while read: the cap holds)."""
+    with open_regular(path, max_bytes=max_bytes) as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise TooLarge(errno.EFBIG, f"is larger than the {max_bytes:,} bytes read here", os.fspath(path))
+    return data
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (/proc/self/status)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
+
+
+def new_file_mode() -> int:
+    """The mode `open()` gives a new file: 0666 less the umask (0644 under umask 022)."""
+    return 0o666 & ~umask()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_temp_files(folder: Path, target: str | None = None) -> list[Path]:
+    """Temporary files of atomic writes in `folder` (of `target` only, when given) that no live write holds:
+    their lock is free and their writer is gone (or, for old names without a pid, they are old)."""
+    out = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    for name in sorted(names):
+        m = TEMP_FILE.match(name)
+        if m is None or (target is not None and m.group("target") != target):
+            continue
+        path = folder / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a write in flight holds it
+            pid = m.group("pid")
+            gone = not _pid_alive(int(pid)) if pid else True
+            old = time.time() - os.fstat(fd).st_mtime > STALE_AFTER_S
+            if gone or old:
+                out.append(path)
+        finally:
+            os.close(fd)
+    return out
+
+
+def write_target(path: Path, root: Path | None = None) -> Path:
+    """Where a write of `path` lands: `path` itself, or the target of the symbolic link `path` when that target
+    is inside `root` (default: the folder holding `path`). A link leaving it is refused (UnsafePath)."""
+    if not path.is_symlink():
+        return path
+    real = Path(os.path.realpath(path))
+    base = os.path.realpath(root if root is not None else path.parent)
+    if not is_inside(real, base):
+        raise UnsafePath(f"'{path}' is a symbolic link to '{real}', outside '{root if root is not None else path.parent}'"
+                         "; not written", hint="replace the link with the file itself, or edit its target")
+    return real
+
+
+def atomic_write(path: Path, data: bytes, *, root: Path | None = None) -> Path:
+    """Replace `path` (or the target of a link inside `root`, see `write_target`) with `data` in one rename;
+    returns the path written. Leftovers of this target's killed writes are removed first."""
+    target = write_target(Path(path), root)
+    for leftover in stale_temp_files(target.parent, target.name):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = new_file_mode()
+    fd, tmp = _create_temp(target)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held until closed: the file is in use
+        with os.fdopen(fd, "wb", closefd=False) as f:
             f.write(data)
             f.flush()
+            if os.environ.get(WRITE_PAUSE_ENV):
+                time.sleep(3600)  # killed here by the crash test
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
-        if path.exists():
-            shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    finally:
+        os.close(fd)
+    return target
+
+
+def _create_temp(target: Path) -> tuple[int, str]:
+    import secrets
+
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.tritonctl-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), str(tmp)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(target.parent))
 
 
 def fsync_dir(path: Path) -> None:
@@ -63,10 +219,10 @@ def _pause_point() -> int | None:
 
 
 def copy_file(src: Path, dst: Path) -> int:
-    """Copy bytes and permission bits; returns the size. Honours the test-only pause."""
+    """Copy a regular file's bytes and permission bits; returns the size. Honours the test-only pause."""
     pause_at = _pause_point()
     copied = 0
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
+    with open_regular(src) as fin, open(dst, "wb") as fout:
         while True:
             size = CHUNK if pause_at is None or copied >= pause_at else min(CHUNK, pause_at - copied)
             chunk = fin.read(size)
@@ -86,15 +242,50 @@ def copy_file(src: Path, dst: Path) -> int:
     return copied
 
 
-def copy_tree(src: Path, dst: Path) -> int:
-    """Copy a folder's files (symlinks followed) into `dst`, which must exist; returns bytes copied."""
+def plan_tree(src: Path) -> list[tuple[Path, str]]:
+    """(file to read, path relative to `src`) for every file of folder `src`, checked before anything is copied:
+    symbolic links are followed only while their targets stay inside `src`, and every entry is a folder or a
+    regular file (UnsafePath otherwise; a link loop is refused too)."""
+    base = os.path.realpath(src)
+    plan: list[tuple[Path, str]] = []
+
+    def walk(folder: Path, rel: str, ancestors: frozenset[tuple[int, int]]) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            raise UnsafePath(f"cannot list '{folder}': {describe(e)}") from None
+        for entry in entries:
+            name = os.path.join(rel, entry.name) if rel else entry.name
+            path = Path(entry.path)
+            if entry.is_symlink() and not is_inside(os.path.realpath(path), base):
+                raise UnsafePath(f"'{path}' is a symbolic link to '{os.path.realpath(path)}', outside '{src}'",
+                                 hint="copy the file into the folder instead of linking it")
+            try:
+                st = path.stat()
+            except OSError as e:
+                raise UnsafePath(f"cannot read '{path}': {describe(e)}") from None
+            if stat.S_ISDIR(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if key in ancestors:
+                    raise UnsafePath(f"'{path}' is a symbolic link loop")
+                walk(path, name, ancestors | {key})
+            elif stat.S_ISREG(st.st_mode):
+                plan.append((path, name))
+            else:
+                raise UnsafePath(f"'{path}' is {kind(st.st_mode)}, not a regular file; only files are copied")
+
+    root_st = os.stat(src)
+    walk(Path(src), "", frozenset({(root_st.st_dev, root_st.st_ino)}))
+    return plan
+
+
+def copy_planned(plan: list[tuple[Path, str]], dst: Path) -> int:
+    """Copy each (source, relative name) of a plan into folder `dst`; returns bytes copied."""
     total = 0
-    for root, dirs, files in os.walk(src, followlinks=True):
-        rel = Path(root).relative_to(src)
-        for d in dirs:
-            (dst / rel / d).mkdir(exist_ok=True)
-        for f in files:
-            total += copy_file(Path(root) / f, dst / rel / f)
+    for source, rel in plan:
+        target = dst / safe_relative(rel, "a file name")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        total += copy_file(source, target)
     return total
 
 
@@ -170,15 +361,19 @@ def sha256_file(path: Path) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
 def remove_tree(path: Path) -> None:
+    """Remove a folder and what it holds; a symbolic link is removed itself, never what it points to."""
     try:
-        shutil.rmtree(path)
+        if os.path.islink(path):
+            os.unlink(path)
+        else:
+            shutil.rmtree(path)
     except FileNotFoundError:
         pass
     except OSError as e:

@@ -206,8 +206,10 @@ def read_signature(path: str | os.PathLike[str]) -> OnnxSignature:
     path = os.fspath(path)
     if os.path.isdir(path):
         path = os.path.join(path, "model.onnx")
+    from tritonctl.io.files import open_regular
+
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
                 raise ModelFileError(f"'{path}' is empty, not an ONNX model")

@@ -47,7 +47,7 @@ def parse(text: str, path: str) -> ModelConfig:
     return config
 
 
-@dataclass
+@dataclass(slots=True)
 class Token:
     kind: str  # "ident", "string", "punct"
     text: str
@@ -73,19 +73,55 @@ class Ignores:
 
 @dataclass
 class Located:
-    """Positions of the fields of one config text."""
+    """Positions of the fields of one config text.
+
+    `positions` holds raw paths, every message element indexed (``dynamic_batching[0].max_queue_delay_microseconds``,
+    ``parameters[3].value[0].string_value``); `find` and `get` also take the forms rules write: a singular
+    sub-message without its index (``dynamic_batching.max_queue_delay_microseconds``) and a map entry by its key
+    (``parameters["k"].value``), resolved through `keys`.
+    """
 
     positions: dict[str, Position]
     ignores: Ignores
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> (start offset, end offset)
+    keys: dict[tuple[str, str], int] = field(default_factory=dict)  # (raw path of a map field, key) -> index
+
+    def get(self, path: str) -> Position | None:
+        raw = self._raw(path)
+        return self.positions.get(raw) if raw is not None else None
 
     def find(self, path: str) -> Position:
         """Position of `path`, else of the nearest enclosing field written, else 1:1."""
         while path:
-            if path in self.positions:
-                return self.positions[path]
+            found = self.get(path)
+            if found is not None:
+                return found
             path = _parent(path)
         return (1, 1)
+
+    def _raw(self, path: str) -> str | None:
+        parts: list[tuple[str, list[str]]] = []
+        for m in _PATH_PART.finditer(path):
+            if m.group(1) is not None:
+                parts.append((m.group(1), []))
+            elif parts:
+                parts[-1][1].append(m.group(2))
+        raw = ""
+        for i, (name, subscripts) in enumerate(parts):
+            raw = f"{raw}.{name}" if raw else name
+            if not subscripts and i < len(parts) - 1:
+                raw += "[0]"  # a singular sub-message, written without its index
+            for sub in subscripts:
+                if sub.startswith('"'):
+                    index = self.keys.get((raw, sub[1:-1]))
+                    if index is None:
+                        return None
+                    sub = str(index)
+                raw += f"[{sub}]"
+        return raw
+
+
+_PATH_PART = re.compile(r'\.?([^.\[\]]+)|\[("(?:[^"\\]|\\.)*"|[^\]]*)\]')
 
 
 def _parent(path: str) -> str:
@@ -94,64 +130,76 @@ def _parent(path: str) -> str:
     return path.rpartition(".")[0]
 
 
+# Whitespace is skipped inside each match, and strings are unrolled loops (`"[^"\\]*(?:\\.[^"\\]*)*"`): an
+# alternation inside a repetition costs Python's regex engine memory per character (gigabytes for a 50 MB value).
 _TOKEN = re.compile(
-    r"""(?P<ws>\s+)|(?P<comment>\#[^\n]*)|(?P<string>"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?)"""
-    r"""|(?P<ident>[A-Za-z0-9_.+\-]+)|(?P<punct>[{}<>\[\]:,;])|(?P<other>.)""",
+    r"""\s*(?:(?P<comment>\#[^\n]*)"""
+    r"""|(?P<string>"[^"\\\n]*(?:\\.[^"\\\n]*)*"?|'[^'\\\n]*(?:\\.[^'\\\n]*)*'?)"""
+    r"""|(?P<ident>[A-Za-z0-9_.+\-]+)|(?P<punct>[{}<>\[\]:,;])|(?P<other>.))""",
     re.S,
 )
+_NEWLINE = re.compile("\n")
 
 
 def tokenize(text: str) -> tuple[list[Token], list[tuple[int, int, str]]]:
-    """Tokens and comments ``(line, column, text)`` of a config text; never fails."""
+    """Tokens and comments ``(line, column, text)`` of a config text; never fails. Linear in the text."""
+    newlines = [m.start() for m in _NEWLINE.finditer(text)]
     tokens: list[Token] = []
     comments: list[tuple[int, int, str]] = []
-    line, line_start = 1, 0
+    line, line_start, following = 1, 0, 0  # following: index in `newlines` of the next newline
+    count = len(newlines)
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup
-        start = m.start()
-        column = start - line_start + 1
+        if kind is None or kind == "other":
+            continue
+        start, end = m.span(kind)
+        while following < count and newlines[following] < start:
+            line_start = newlines[following] + 1
+            following += 1
+            line += 1
         if kind == "comment":
-            comments.append((line, column, m.group()))
-        elif kind in ("string", "ident", "punct"):
-            tokens.append(Token(kind, m.group(), line, column, start, m.end()))
-        newlines = m.group().count("\n")
-        if newlines:
-            line += newlines
-            line_start = m.start() + m.group().rindex("\n") + 1
+            comments.append((line, start - line_start + 1, text[start:end]))
+        else:
+            tokens.append(Token(kind, text[start:end], line, start - line_start + 1, start, end))
     return tokens, comments
 
 
 def locate(text: str) -> Located:
     tokens, comments = tokenize(text)
-    positions: dict[str, Position] = {}
-    spans: dict[str, tuple[int, int]] = {}
-    _Scanner(tokens, positions, spans).message("", closing=None)
-    return Located(positions, _ignores(comments, tokens), spans)
+    scanner = _Scanner(tokens)
+    scanner.message("", closing=None)
+    return Located(scanner.positions, _ignores(comments, tokens), scanner.spans, scanner.keys)
 
 
 def _ignores(comments: list[tuple[int, int, str]], tokens: list[Token]) -> Ignores:
+    import bisect
+
     ignores = Ignores()
-    token_lines = {t.line for t in tokens}
+    token_lines = sorted({t.line for t in tokens})
+    present = set(token_lines)
     for line, _column, text in comments:
         for m in _IGNORE.finditer(text):
             codes = {c.strip().upper() for c in m.group(2).split(",") if c.strip()}
             if m.group(1):  # ignore-file
                 target = 0
-            elif line in token_lines:  # trailing comment: this line
+            elif line in present:  # trailing comment: this line
                 target = line
             else:  # comment on its own line: the next line with content
-                later = [t for t in sorted(token_lines) if t > line]
-                target = later[0] if later else line
+                later = bisect.bisect_right(token_lines, line)
+                target = token_lines[later] if later < len(token_lines) else line
             ignores.by_line.setdefault(target, set()).update(codes)
     return ignores
 
 
 class _Scanner:
-    def __init__(self, tokens: list[Token], positions: dict[str, Position], spans) -> None:
+    """Walks the tokens once, recording where each field path is first written. Linear in the tokens."""
+
+    def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.i = 0
-        self.positions = positions
-        self.spans = spans
+        self.positions: dict[str, Position] = {}
+        self.spans: dict[str, tuple[int, int]] = {}
+        self.keys: dict[tuple[str, str], int] = {}
 
     def peek(self) -> Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -163,54 +211,51 @@ class _Scanner:
         return tok
 
     def record(self, path: str, tok: Token) -> None:
-        self.positions.setdefault(path, (tok.line, tok.column))
+        if path not in self.positions:
+            self.positions[path] = (tok.line, tok.column)
 
     def message(self, prefix: str, closing: str | None) -> dict[str, str]:
         """Scan fields until `closing`; return the scalar values seen (for map keys)."""
         counts: dict[str, int] = {}
         scalars: dict[str, str] = {}
-        while (tok := self.peek()) is not None:
-            if tok.kind == "punct":
-                self.take()
-                if tok.text == closing:
-                    return scalars
-                continue  # separators and stray punctuation
+        tokens, positions, n = self.tokens, self.positions, len(self.tokens)
+        while self.i < n:
+            tok = tokens[self.i]
+            self.i += 1
             if tok.kind != "ident":
-                self.take()
-                continue
-            name_tok = self.take()
-            name = name_tok.text
+                if tok.kind == "punct" and tok.text == closing:
+                    return scalars
+                continue  # separators, stray punctuation and strings
+            name = tok.text
             base = f"{prefix}.{name}" if prefix else name
-            nxt = self.peek()
+            if base not in positions:
+                positions[base] = (tok.line, tok.column)
+            nxt = tokens[self.i] if self.i < n else None
             if nxt is not None and nxt.kind == "punct" and nxt.text == ":":
-                self.take()
-                nxt = self.peek()
+                self.i += 1
+                nxt = tokens[self.i] if self.i < n else None
             if nxt is None:
-                self.record(base, name_tok)
                 return scalars
-            start = name_tok.offset
             if nxt.kind == "punct" and nxt.text == "[":
-                self.take()
-                self.record(base, name_tok)
-                self._list(base, counts, name, name_tok)
+                self.i += 1
+                self._list(base, counts, name)
             elif nxt.kind == "punct" and nxt.text in "{<":
-                self.take()
-                self.record(base, name_tok)
-                self._element(base, counts, name, name_tok, nxt.text)
+                self.i += 1
+                self._element(base, counts, name, tok, nxt.text)
             else:
-                value = self.take()
+                self.i += 1
                 idx = counts.get(name, 0)
                 counts[name] = idx + 1
-                self.record(base, name_tok)
-                self.record(f"{base}[{idx}]", name_tok)
-                scalars.setdefault(name, _unquote(value.text))
-            end_tok = self.tokens[self.i - 1] if self.i else name_tok
-            span = (start, end_tok.end)
+                indexed = f"{base}[{idx}]"
+                if indexed not in positions:
+                    positions[indexed] = (tok.line, tok.column)
+                if name not in scalars:
+                    scalars[name] = _unquote(nxt.text)
             old = self.spans.get(base)
-            self.spans[base] = (old[0], span[1]) if old else span
+            self.spans[base] = (old[0] if old else tok.offset, tokens[self.i - 1].end)
         return scalars
 
-    def _list(self, base: str, counts: dict[str, int], name: str, name_tok: Token) -> None:
+    def _list(self, base: str, counts: dict[str, int], name: str) -> None:
         while (tok := self.peek()) is not None:
             if tok.kind == "punct" and tok.text == "]":
                 self.take()
@@ -227,27 +272,14 @@ class _Scanner:
                 self.record(f"{base}[{idx}]", tok)
 
     def _element(self, base: str, counts: dict[str, int], name: str, at: Token, opener: str) -> None:
-        """One message element of field `name` (its opening token just taken): `base[i]`, and `base["k"]`
-        for a map entry with key k."""
+        """One message element of field `name` (its opening token just taken): `base[i]`; a map entry's key
+        is remembered so that `base["k"]` finds it."""
         idx = counts.get(name, 0)
         counts[name] = idx + 1
         self.record(f"{base}[{idx}]", at)
         inner = self.message(f"{base}[{idx}]", "}" if opener == "{" else ">")
-        self._alias_first(base, idx)
         if "key" in inner:
-            self.record(f'{base}["{inner["key"]}"]', at)
-            self._copy_children(f"{base}[{idx}]", f'{base}["{inner["key"]}"]')
-
-    def _alias_first(self, base: str, idx: int) -> None:
-        """A non-repeated sub-message is addressed without an index: alias ``a[0].b`` as ``a.b``."""
-        if idx != 0:
-            return
-        self._copy_children(f"{base}[0]", base)
-
-    def _copy_children(self, src: str, dst: str) -> None:
-        for path, pos in list(self.positions.items()):
-            if path.startswith(src + ".") or path.startswith(src + "["):
-                self.positions.setdefault(dst + path[len(src):], pos)
+            self.keys.setdefault((base, inner["key"]), idx)
 
 
 def _unquote(text: str) -> str:

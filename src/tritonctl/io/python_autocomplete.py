@@ -50,6 +50,12 @@ def run_auto_complete(model_file: Path, config: ModelConfig, timeout: float = 60
 
     from tritonctl.io.tritonserver import locate
 
+    from tritonctl.io.files import describe, open_regular
+
+    try:
+        open_regular(model_file).close()  # a FIFO would hang the subprocess's import
+    except OSError as e:
+        return f"cannot read '{model_file}': {describe(e)}"
     utils = locate().python_backend
     doc = json_format.MessageToDict(config, preserving_proto_field_name=True,
                                     always_print_fields_with_no_presence=True)

@@ -34,9 +34,28 @@ class ServerRejected(TritonctlError):
         self.status = status
 
 
+class NotTriton(TritonctlError):
+    """The server answered, but not as Triton does (a body that is not JSON, or JSON of another shape)."""
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """`url` without user info, and an `Authorization: Basic` value for it (None when the URL has none): a
+    password never stays in a URL that is printed or logged."""
+    import base64
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=hostport)), f"Basic {token}"
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    url: str = DEFAULT_URL
+    url: str = DEFAULT_URL  # never holds credentials: see split_credentials
     timeout: float = 60.0
     ssl: bool = False
     headers: dict[str, str] = field(default_factory=dict)
@@ -94,22 +113,36 @@ class TritonClient:
         except (ConnectionError, OSError) as e:
             raise ServerUnreachable(f"lost the connection to {self.endpoint.url} ({e.__class__.__name__}: {e})")\
                 from None
+        except ValueError as e:
+            if type(e).__name__ != "JSONDecodeError" and not isinstance(e, UnicodeDecodeError):
+                raise
+            raise NotTriton(f"the server at {self.endpoint.url} answered with something that is not JSON; is it a "
+                            "Triton server?", hint="check --url") from None
         except Exception as e:
             if type(e).__module__.startswith(("geventhttpclient", "gevent")):  # e.g. HTTPConnectionClosed
                 raise ServerUnreachable(f"lost the connection to {self.endpoint.url} ({type(e).__name__}: {e})") \
                     from None
             raise
 
+    def _expect(self, value, kind: type, what: str):
+        """`value` when it is what Triton answers (a `kind`); else NotTriton."""
+        items = value if kind is list and isinstance(value, list) else None
+        if not isinstance(value, kind) or (items is not None and not all(
+                isinstance(i, dict) and isinstance(i.get("name"), str) for i in items)):
+            raise NotTriton(f"the server at {self.endpoint.url} answered {what} with JSON that is not Triton's; is "
+                            "it a Triton server?", hint="check --url")
+        return value
+
     # health and metadata
     def live(self) -> bool:
         return bool(self._call(self._client.is_server_live))
 
     def metadata(self) -> dict:
-        return self._call(self._client.get_server_metadata)
+        return self._expect(self._call(self._client.get_server_metadata), dict, "the server metadata request")
 
     # repository
     def index(self) -> list[dict]:
-        return self._call(self._client.get_model_repository_index)
+        return self._expect(self._call(self._client.get_model_repository_index), list, "the repository index request")
 
     def load(self, model: str, config_json: str | None = None) -> None:
         self._call(self._client.load_model, model, config=config_json)
@@ -118,16 +151,17 @@ class TritonClient:
         self._call(self._client.unload_model, model, unload_dependents=dependents)
 
     def config(self, model: str) -> dict:
-        return self._call(self._client.get_model_config, model)
+        return self._expect(self._call(self._client.get_model_config, model), dict, "the model config request")
 
     def model_metadata(self, model: str, version: str = "") -> dict:
-        return self._call(self._client.get_model_metadata, model, model_version=version)
+        return self._expect(self._call(self._client.get_model_metadata, model, model_version=version), dict,
+                            "the model metadata request")
 
     def ready(self, model: str, version: str = "") -> bool:
         return bool(self._call(self._client.is_model_ready, model, model_version=version))
 
     def statistics(self, model: str = "") -> dict:
-        return self._call(self._client.get_inference_statistics, model)
+        return self._expect(self._call(self._client.get_inference_statistics, model), dict, "the statistics request")
 
     # inference
     def infer(self, model: str, arrays: dict, datatypes: dict[str, str], outputs: list[str], version: str = ""):

@@ -53,26 +53,39 @@ def locate() -> TritonInstall:
 
 
 def prepare_backends(dest: Path, install: TritonInstall | None = None) -> Path:
-    """A backend folder: python/ from the wheel (stub copied in), and tritonctl's Python-based backends."""
+    """A backend folder: python/ from the wheel (stub copied in), and tritonctl's Python-based backends.
+    Each file is copied beside its place and renamed into it, so a server reading the folder never sees half a
+    file; a folder that cannot be made is one error."""
     install = install or locate()
     python_dir = dest / "python"
-    python_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("libtriton_python.so", "triton_python_backend_utils.py"):
-        target = python_dir / name  # copies: Triton refuses a backend library that resolves outside its folder
-        if not target.exists():
-            shutil.copy2(install.python_backend / name, target)
-    stub = python_dir / "triton_python_backend_stub"
-    if not stub.exists():
-        shutil.copy2(install.stub, stub)
-        stub.chmod(0o755)
-    install.binary.chmod(0o755)
-    if STANDIN_BACKENDS.is_dir():
-        for backend in STANDIN_BACKENDS.iterdir():
-            if (backend / "model.py").is_file():
-                target = dest / backend.name
-                target.mkdir(exist_ok=True)
-                shutil.copy2(backend / "model.py", target / "model.py")
+    try:
+        python_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("libtriton_python.so", "triton_python_backend_utils.py"):
+            target = python_dir / name  # copies: Triton refuses a backend library that resolves outside its folder
+            if not target.exists():
+                _copy_into_place(install.python_backend / name, target)
+        stub = python_dir / "triton_python_backend_stub"
+        if not stub.exists():
+            _copy_into_place(install.stub, stub, mode=0o755)
+        install.binary.chmod(0o755)
+        if STANDIN_BACKENDS.is_dir():
+            for backend in STANDIN_BACKENDS.iterdir():
+                if (backend / "model.py").is_file():
+                    target = dest / backend.name
+                    target.mkdir(exist_ok=True)
+                    _copy_into_place(backend / "model.py", target / "model.py")
+    except OSError as e:
+        raise TritonctlError(f"cannot prepare the backend folder '{dest}': {e.strerror or e}"
+                             + (f" ({e.filename})" if e.filename else "")) from None
     return dest
+
+
+def _copy_into_place(src: Path, target: Path, mode: int | None = None) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copy2(src, tmp)
+    if mode is not None:
+        tmp.chmod(mode)
+    os.replace(tmp, target)
 
 
 def free_port() -> int:

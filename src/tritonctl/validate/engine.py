@@ -50,7 +50,7 @@ STRAY_RULES = frozenset({"TRT401", "TRT407"})
 def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
     findings: list[Finding] = []
     config_path = ctx.model.config_path
-    located = ctx.config_text.located if ctx.config_text else None
+    text = ctx.config_text  # its `located` is scanned only when a finding needs a position
     for rule in rules:
         if rule.needs_config and ctx.config is None:
             continue
@@ -64,13 +64,13 @@ def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
                 path = str(config_path)
                 if ctx.parse_error is not None and problem.field is None:
                     line, column = ctx.parse_error.line, ctx.parse_error.column
-                elif located is not None:
-                    line, column = located.find(problem.field or "")
+                elif text is not None:
+                    line, column = text.located.find(problem.field or "")
                 elif ctx.has_config_file:
                     line, column = 1, 1
                 else:
                     path = str(ctx.model.path)
-            if located is not None and line is not None and located.ignores.covers(rule.code, line):
+            if text is not None and line is not None and text.located.ignores.covers(rule.code, line):
                 continue
             findings.append(
                 Finding(
@@ -139,8 +139,7 @@ def staged_version_errors(model, number: int, options: Options | None = None, co
         from tritonctl.io import pbtxt
         from tritonctl.repository import ConfigText
 
-        text = ConfigText(model.config_path, config, pbtxt.parse(config, str(model.config_path)),
-                          pbtxt.locate(config))
+        text = ConfigText(model.config_path, config, pbtxt.parse(config, str(model.config_path)))
     ctx = ModelContext(Repository(model.path.parent, [model]), model, opts, peers, text)
     peers[model.name] = ctx
     return [f for f in check_model(ctx, all_rules())

@@ -154,8 +154,7 @@ def instance_count_default(ctx: ModelContext) -> Iterator[Problem]:
     c = ctx.completed
     if c is None or c.platform == "ensemble" or ctx.config_text is None:
         return
-    written = ctx.config_text.located.positions
     for i, g in enumerate(c.instance_group):
-        if g.count < 1 and f"instance_group[{i}].count" in written:
+        if g.count < 1 and ctx.config_text.located.get(f"instance_group[{i}].count") is not None:
             yield Problem(f"instance_group[{i}].count", f"count {g.count} is replaced by Triton's default; "
                           "give a positive count")

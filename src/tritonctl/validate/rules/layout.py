@@ -93,3 +93,22 @@ def stale_staging(ctx: ModelContext) -> Iterator[Problem]:
         if not is_locked(ctx.model.path / name):
             yield Problem(None, f"'{name}' was left by an interrupted tritonctl version add or rm; the next "
                           "version add clears it (or delete it)", file=name)
+
+
+@rule("TRT409", "stale-temporary-file", Severity.WARNING,
+      "no temporary file left by an interrupted tritonctl write", triton_core=False, needs_config=False)
+def stale_temporary_file(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: tritonctl replaces a file (config.pbtxt by `policy set` or `config generate --write`, ...) by writing a
+    hidden temporary file beside it and renaming it into place; a process killed midway leaves the temporary
+    file, as large as the file it was replacing. Triton ignores it; the next write of the same file removes it.
+
+    Bad:  text_detection/.config.pbtxt.tritonctl-4242-1a2b3c4d.tmp with nobody writing it
+    Good: run the command again, or delete the file
+    """
+    from tritonctl.io.files import stale_temp_files
+
+    for folder in [ctx.model.path, *(v.path for v in ctx.model.versions)]:
+        for path in stale_temp_files(folder):
+            rel = str(path.relative_to(ctx.model.path))
+            yield Problem(None, f"'{rel}' was left by an interrupted tritonctl write; the next write of that file "
+                          "removes it (or delete it)", file=rel)

@@ -432,6 +432,6 @@ def pytorch_outputs(ctx: ModelContext) -> Iterator[Problem]:
     """
     c = ctx.final
     if c is not None and c.backend == "pytorch" and len(c.output) == 0:
-        yield Problem("output" if ctx.config_text and "output" in ctx.config_text.located.positions else None,
+        yield Problem("output" if ctx.config_text and ctx.config_text.located.get("output") is not None else None,
                       "list the model's outputs (named OUTPUT__0, OUTPUT__1, ... for TorchScript models)",
                       "model configuration must contain at least one output, none were specified.")
