@@ -75,6 +75,7 @@ def test_every_file_tritonctl_creates_is_readable_by_others_under_umask_022(cli,
         assert cli("config", "generate", str(repo / "gen"), "--write").exit_code == 0
         source = tmp_path / "src.onnx"
         source.write_bytes(GOOD)
+        source.chmod(0o600)  # a private source still makes a version Triton (another user) can read
         assert cli("version", "add", "gen", str(source), "-r", str(repo), "--no-validate").exit_code == 0
         assert cli("policy", "set", "py", "all", "-r", str(repo)).exit_code == 0
     for path in (repo / "py" / "config.pbtxt", repo / "py" / "1" / "model.py", repo / "gen" / "config.pbtxt",

@@ -219,7 +219,8 @@ def _pause_point() -> int | None:
 
 
 def copy_file(src: Path, dst: Path) -> int:
-    """Copy a regular file's bytes and permission bits; returns the size. Honours the test-only pause."""
+    """Copy a regular file's bytes; returns the size. The copy gets the mode a new file gets (0644 under umask
+    022: a Triton running as another user reads it), plus the source's execute bits. Honours the test-only pause."""
     pause_at = _pause_point()
     copied = 0
     with open_regular(src) as fin, open(dst, "wb") as fout:
@@ -237,8 +238,8 @@ def copy_file(src: Path, dst: Path) -> int:
                     Path(marker).write_text(str(os.getpid()))
                 time.sleep(3600)  # killed here by the crash test
         fout.flush()
+        os.fchmod(fout.fileno(), new_file_mode() | (os.fstat(fin.fileno()).st_mode & 0o111 & ~umask()))
         os.fsync(fout.fileno())
-    shutil.copymode(src, dst)
     return copied
 
 
