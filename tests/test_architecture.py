@@ -35,9 +35,11 @@ def test_layers_import_downwards_only():
     from pathlib import Path
 
     src = Path(__file__).resolve().parents[1] / "src" / "tritonctl"
-    order = ["cli", "validate|versions|policy", "repository|normalize", "io", "errors"]
-    rank = {"cli": 0, "validate": 1, "versions": 1, "policy": 1, "generate": 1, "server": 1, "export": 1,
-            "repository": 2, "normalize": 2, "io": 3,
+    order = ["cli", "validate|versions|policy|generate|export|local_servers|loading|status|inference",
+             "repository|normalize|server_state|targets", "io", "errors"]
+    rank = {"cli": 0, "validate": 1, "versions": 1, "policy": 1, "generate": 1, "export": 1, "local_servers": 1,
+            "loading": 1, "status": 1, "inference": 1,
+            "repository": 2, "normalize": 2, "server_state": 2, "targets": 2, "io": 3,
             "errors": 4}
 
     def layer(module: str) -> str | None:

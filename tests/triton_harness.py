@@ -8,7 +8,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tritonctl.io import tritonserver
+from tritonctl.io import triton_binary
 
 
 @dataclass
@@ -51,12 +51,12 @@ class LiveTriton:
 
 
 def start(repository: Path, workdir: Path, extra_args: list[str] | None = None) -> LiveTriton:
-    backends = tritonserver.prepare_backends(workdir / "backends")
-    ports = [tritonserver.free_port() for _ in range(3)]
-    spec = tritonserver.ServerSpec(str(repository), backends, *ports, extra_args=list(extra_args or []))
+    backends = triton_binary.prepare_backends(workdir / "backends")
+    ports = [triton_binary.free_port() for _ in range(3)]
+    spec = triton_binary.ServerSpec(str(repository), backends, *ports, extra_args=list(extra_args or []))
     log = workdir / "triton.log"
-    proc = tritonserver.spawn(spec, log)
-    if not tritonserver.wait_ready(ports[0], proc, timeout=60):
-        tritonserver.stop(proc)
+    proc = triton_binary.spawn(spec, log)
+    if not triton_binary.wait_ready(ports[0], proc, timeout=60):
+        triton_binary.stop(proc)
         raise RuntimeError("the local Triton did not become ready:\n" + log.read_text()[-3000:])
     return LiveTriton(proc, ports[0], log, repository)

@@ -10,11 +10,12 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0
-    FINDINGS = 1  # the tool worked and the verdict is negative
+    FINDINGS = 1  # the tool worked and the verdict is negative: findings, a refused add, a model that did not load
     USAGE = 2  # bad flags or arguments
-    ERROR = 3  # the tool could not do its job: missing path, server down, ...
-    INTERNAL = 70  # a bug in tritonctl
-    INTERRUPTED = 130
+    ERROR = 3  # the tool could not do its job: missing path, server down, a guarded refusal, ...
+    INTERNAL = 70  # a bug in tritonctl, nothing else
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM
+    BROKEN_PIPE = 141  # the reader of stdout went away (`tritonctl status | head -1`)
 
 
 class Terminated(KeyboardInterrupt):
@@ -79,3 +80,53 @@ class UnsafePath(TritonctlError):
     """A path that would leave the folder it belongs to (an absolute or `..` path, a symbolic link pointing
     elsewhere), or a file that is not a regular file (a FIFO, a device): refused before anything is read or
     written."""
+
+
+class VersionRefused(TritonctlError):
+    """The repository is fine but the request is refused (exists, served, the last one, unsafe content)."""
+
+
+class ValidationRefused(TritonctlError):
+    """A staged version has errors (`findings`): a verdict against the input, as validate's."""
+
+    exit_code = ExitCode.FINDINGS
+
+    def __init__(self, message: str, findings: list) -> None:
+        super().__init__(message, hint="fix them, or add anyway with --no-validate")
+        self.findings = findings
+
+
+class ServerUnreachable(TritonctlError):
+    """No answer from the server: refused, timed out, unknown host, connection lost."""
+
+
+class ServerRejected(TritonctlError):
+    """Triton answered with an error: `reason` its message on one line, `full` as Triton wrote it (backend
+    tracebacks included), `status` its HTTP status."""
+
+    def __init__(self, reason: str, *, status: str | None = None, hint: str | None = None,
+                 full: str | None = None) -> None:
+        super().__init__(reason, hint=hint)
+        self.reason = reason
+        self.status = status
+        self.full = full if full is not None else reason
+
+
+class NotTriton(TritonctlError):
+    """The server answered, but not as Triton does (a body that is not JSON, or JSON of another shape)."""
+
+
+class ModelsNotLoaded(TritonctlError):
+    """The server runs, but models it was asked to load at start did not load: a verdict on those models."""
+
+    exit_code = ExitCode.FINDINGS
+
+
+class BackendUnresolved(Exception):
+    """Triton cannot determine a model's backend (core's AutoCompleteBackendFields): its message, word for word."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"Invalid model name: Could not determine backend for model '{name}' with no backend in model "
+            "configuration. Expected model name of the form 'model.<backend_name>'."
+        )

@@ -210,6 +210,8 @@ def _read_config_file(path: Path) -> str:
 def convert(path: Path) -> tuple[str, str]:
     """A config file in JSON -> pbtxt, or pbtxt -> JSON: (target format, text)."""
     text = _read_config_file(path)
+    if not text.strip():
+        raise TritonctlError(f"'{path}' is empty: nothing to convert")
     if text.lstrip().startswith("{"):
         try:
             json.loads(text)

@@ -11,21 +11,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tritonctl.errors import BackendUnresolved
+
 if TYPE_CHECKING:
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
     from tritonctl.repository import Model
 
 DEFAULT_CPU_COUNT_BACKENDS = frozenset({"onnxruntime", "tensorflow"})
-
-
-class BackendUnresolved(Exception):
-    """Triton's R23: no backend can be derived for the model."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"Invalid model name: Could not determine backend for model '{name}' with no backend in model "
-            "configuration. Expected model name of the form 'model.<backend_name>'."
-        )
 
 
 def _first_version_dir(model: Model) -> tuple[Path | None, set[str]]:

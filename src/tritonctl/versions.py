@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tritonctl.errors import TritonctlError, UsageError
+from tritonctl.errors import TritonctlError, UsageError, ValidationRefused, VersionRefused
 from tritonctl.io import files
 from tritonctl.repository import (
     MAX_VERSION,
@@ -36,20 +36,6 @@ if TYPE_CHECKING:
 
 EXPORT_RECORD = "export.json"
 EXPORT_RECORD_MAX_BYTES = 1 << 20
-
-
-class VersionRefused(TritonctlError):
-    """The repository is fine but the request is refused (exists, served, last one, invalid content)."""
-
-
-class ValidationRefused(TritonctlError):
-    """The staged version has errors; `findings` holds them."""
-
-    exit_code = 1  # a negative verdict, like validate's
-
-    def __init__(self, message: str, findings: list) -> None:
-        super().__init__(message, hint="fix them, or add anyway with --no-validate")
-        self.findings = findings
 
 
 @dataclass
@@ -97,7 +83,8 @@ def _config(model: Model) -> ModelConfig:
 
 
 def _expected_filename(model: Model, config: ModelConfig) -> str | None:
-    from tritonctl.normalize import BackendUnresolved, autocomplete_backend_fields
+    from tritonctl.errors import BackendUnresolved
+    from tritonctl.normalize import autocomplete_backend_fields
 
     completed = type(config)()
     completed.CopyFrom(config)
@@ -286,9 +273,34 @@ class RemoveResult:
     version: int
     was_served: bool
     stale_cleared: list[str] = field(default_factory=list)
+    ready_on: list[str] = field(default_factory=list)  # servers that had it READY (removed with --force)
+    unchecked: list[tuple[str, str]] = field(default_factory=list)  # (server, why it could not be asked)
 
 
-def remove_version(repo: Path, name: str, number: int, *, force: bool = False) -> RemoveResult:
+def _ready_on(servers: list, name: str, number: int) -> tuple[list[str], list[tuple[str, str]]]:
+    """Which of `servers` (Endpoints) have version `number` of `name` READY, and which could not be asked (url,
+    why)."""
+    from tritonctl.errors import NotTriton, ServerRejected, ServerUnreachable
+    from tritonctl.io.triton_client import TritonClient
+
+    ready, unchecked = [], []
+    for endpoint in servers:
+        try:
+            with TritonClient(endpoint) as client:
+                index = client.index()
+        except (ServerUnreachable, ServerRejected, NotTriton) as e:
+            unchecked.append((endpoint.url, e.message))
+            continue
+        if any(m.get("name") == name and str(m.get("version")) == str(number) and m.get("state") == "READY"
+               for m in index):
+            ready.append(endpoint.url)
+    return ready, unchecked
+
+
+def remove_version(repo: Path, name: str, number: int, *, force: bool = False, servers: list | None = None
+                   ) -> RemoveResult:
+    """Remove version `number` of `name`. Refused without `force`: the last version, one the config serves, and one
+    READY on any of `servers` (Endpoints of the servers that serve this repository)."""
     model = _model(repo, name)
     cleared = _clear_stale(model)
     found = model.version(number)
@@ -304,6 +316,12 @@ def remove_version(repo: Path, name: str, number: int, *, force: bool = False) -
     if served and not force:
         raise VersionRefused(f"version {number} of '{name}' is served by its version policy",
                              hint="change the policy first (tritonctl policy set), or remove it with --force")
+    ready, unchecked = _ready_on(servers or [], name, number)
+    if ready and not force:
+        raise VersionRefused(f"version {number} of '{name}' is READY on {', '.join(ready)}: removing it would pull "
+                             "its files from under a serving model",
+                             hint=f"serve other versions first (tritonctl policy apply {name} POLICY --persist), or "
+                                  "remove it with --force")
     aside = model.path / f"{REMOVED_PREFIX}{number}-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         with files.locked_dir(model.path):
@@ -312,4 +330,4 @@ def remove_version(repo: Path, name: str, number: int, *, force: bool = False) -
     except OSError as e:
         raise TritonctlError(f"cannot remove version {number}: {files.describe(e)}") from None
     files.remove_tree(aside)
-    return RemoveResult(name, number, served, cleared)
+    return RemoveResult(name, number, served, cleared, ready, unchecked)

@@ -76,7 +76,7 @@ def test_export_record_is_written_and_listed(exported, cli):
 
 def test_exports_serve_the_tutorials_shapes_in_the_local_triton(exported, tmp_path):
     import triton_harness
-    from tritonctl.io.triton import Endpoint, TritonClient
+    from tritonctl.io.triton_client import Endpoint, TritonClient
 
     repo, _east, _rec = exported
     server = triton_harness.start(repo.absolute(), tmp_path)
@@ -93,7 +93,7 @@ def test_exports_serve_the_tutorials_shapes_in_the_local_triton(exported, tmp_pa
             out, _ = client.infer("text_recognition", {"input.1": crop}, {"input.1": "FP32"}, ["308"])
             assert out["308"].shape == (3, 26, 37)
     finally:
-        triton_harness.tritonserver.stop(server.proc)
+        triton_harness.triton_binary.stop(server.proc)
 
 
 def test_random_str_is_deterministic_and_a_module_prefixed_checkpoint_exports(tmp_path):

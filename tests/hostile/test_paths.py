@@ -166,7 +166,7 @@ def test_rm_of_a_linked_version_removes_the_link_not_its_target(cli, repo, tmp_p
     (model / "3").mkdir()
     (model / "3" / "model.onnx").write_bytes(GOOD)
     result = cli("version", "rm", "text_recognition", "2", "-r", str(repo))
-    assert (result.exit_code, result.stderr) == (0, "removed version 2 of 'text_recognition'\n")
+    assert (result.exit_code, result.stdout) == (0, "removed version 2 of 'text_recognition'\n")
     assert (elsewhere / "model.onnx").read_bytes() == GOOD
     assert sorted(p.name for p in model.iterdir()) == ["1", "3", "config.pbtxt"]
 

@@ -20,10 +20,13 @@ def state(tmp_path) -> Path:
 
 
 def forge(state: Path, pid: int, **identity) -> Path:
-    state.mkdir(parents=True, exist_ok=True)
-    path = state / "server.json"
-    path.write_text(json.dumps({"pid": pid, "http_port": 1, "grpc_port": 2, "metrics_port": 3, "repository": "/r",
-                                "log": str(state / "server.log"), "mode": "explicit", "started": 0.0, **identity}))
+    folder = state / "servers" / "default"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "server.json"
+    doc = {"name": "default", "pid": pid, "address": "127.0.0.1", "http_port": 1, "grpc_port": 2, "metrics_port": 3,
+           "repository": "/r", "log": str(folder / "server.log"), "mode": "explicit", "started": 0.0,
+           "start_ticks": -1, "boot_id": "", "exe": "", **identity}
+    path.write_text(json.dumps(doc))
     return path
 
 
@@ -46,8 +49,8 @@ def test_stop_never_signals_a_process_that_is_not_the_recorded_server(state, str
         path = forge(state, stranger.pid, **identity)
         result = run("server", "stop", env={"TRITONCTL_STATE_DIR": str(state)})
         assert result.returncode == 3, result.stderr
-        assert result.stderr.startswith(f"error: no local Triton is running: the recorded one (pid {stranger.pid}) "
-                                        "is gone")
+        assert result.stderr.startswith(f"error: no local Triton named 'default' is running: the recorded one "
+                                        f"(pid {stranger.pid}) is gone")
         assert stranger.poll() is None  # still alive: never signalled
         assert not path.exists()
 
@@ -71,15 +74,16 @@ def test_a_stale_state_is_not_taken_for_a_running_server(state, stranger):
 
 def test_a_state_file_that_is_not_a_state_is_ignored(state):
     for content in (b"", b"[]", b'{"pid": "1"}', b"\xff" * 10, json.dumps({"pid": 2**70}).encode()):
-        state.mkdir(exist_ok=True)
-        (state / "server.json").write_bytes(content)
+        (state / "servers" / "default").mkdir(parents=True, exist_ok=True)
+        (state / "servers" / "default" / "server.json").write_bytes(content)
         result = run("server", "stop", env={"TRITONCTL_STATE_DIR": str(state)})
-        assert (result.returncode, result.stderr.splitlines()[0]) == (3, "error: no local Triton is running")
+        assert (result.returncode, result.stderr.splitlines()[0]) == (
+            3, "error: no local Triton named 'default' is running")
 
 
 def test_start_is_refused_while_another_start_holds_the_lock(state, tmp_path):
-    state.mkdir()
-    fd = os.open(state / "server.lock", os.O_RDWR | os.O_CREAT)
+    (state / "servers").mkdir(parents=True)
+    fd = os.open(state / "servers" / "default.lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         started = time.monotonic()
@@ -87,10 +91,11 @@ def test_start_is_refused_while_another_start_holds_the_lock(state, tmp_path):
     finally:
         os.close(fd)
     assert (result.returncode, result.stderr) == (
-        3, "error: another tritonctl server start is running right now\nhint: wait for it, then see: "
-           "tritonctl status\n")
+        3, "error: another tritonctl server start of 'default' is running right now\nhint: wait for it, then see: "
+           "tritonctl server list\n")
     assert time.monotonic() - started < 20
-    assert not (state / "server.json").exists() and not (state / "server.log").exists()
+    assert not (state / "servers" / "default" / "server.json").exists()
+    assert not (state / "servers" / "default" / "server.log").exists()
 
 
 def test_a_state_folder_that_is_a_file_is_one_line(tmp_path):

@@ -72,12 +72,23 @@ def local_triton(tmp_path_factory):
     os.environ["TRITONCTL_STATE_DIR"] = str(base / "state")
     started = tritonctl("server", "start", "--repo", str(repo), "--load", "text_detection", "--load",
                         "text_recognition")
-    from tritonctl.server import read_state
+    from tritonctl.server_state import read_state
 
-    state = read_state()
+    state = read_state("default")
     yield {"repo": repo, "state": state, "start_stdout": started.stdout, "start_stderr": started.stderr}
-    tritonctl("server", "stop", check=False)
+    stop_for_sure(state)
     if old is None:
         os.environ.pop("TRITONCTL_STATE_DIR", None)
     else:
         os.environ["TRITONCTL_STATE_DIR"] = old
+
+
+def stop_for_sure(state) -> None:
+    """Stop a local server started by a test; kill it when `server stop` cannot (a test must leave nothing)."""
+    import signal
+
+    from tritonctl.io import process
+
+    tritonctl("server", "stop", "--server", state.name, check=False)
+    if process.is_running(state.identity):
+        os.killpg(state.pid, signal.SIGKILL)

@@ -25,11 +25,13 @@ def served_config(state, model: str) -> dict:
 def test_start_reports_the_server_and_its_models(local_triton):
     state = local_triton["state"]
     assert local_triton["start_stdout"] == (
-        f"Triton started: {state.url} (grpc 127.0.0.1:{state.grpc_port}, metrics 127.0.0.1:{state.metrics_port}), "
-        f"pid {state.pid}, mode explicit, repository {local_triton['repo']}\n")
-    assert "loaded 'text_detection'\nloaded 'text_recognition'\n" in local_triton["start_stderr"]
+        f"Triton 'default' started: {state.url} (grpc 127.0.0.1:{state.grpc_port}, metrics "
+        f"127.0.0.1:{state.metrics_port}), pid {state.pid}, mode explicit, repository {local_triton['repo']}\n"
+        "loaded 'text_detection'\nloaded 'text_recognition'\n")
+    assert local_triton["start_stderr"] == f"log: {state.log}\n"
     again = tritonctl("server", "start", "--repo", str(local_triton["repo"]), check=False)
-    assert again.returncode == 3 and again.stderr.startswith("error: a local Triton is already running (pid ")
+    assert again.returncode == 3
+    assert again.stderr.startswith("error: a local Triton named 'default' is already running (pid ")
 
 
 def test_tutorial_configs_load_unchanged_and_answer_with_the_tutorial_shapes(local_triton, cli):
@@ -101,23 +103,23 @@ def test_load_failure_shows_tritons_reason(local_triton, cli):
                              "Internal: unexpected inference output '307', allowed outputs are: 308\n")
 
 
-def test_poll_failure_is_explained_by_the_validator(local_triton, cli):
+def test_a_config_that_does_not_parse_is_refused_before_the_load(local_triton, cli):
     result = cli("load", "unparsable")
-    assert result.exit_code == 3
-    assert "validate finds in 'unparsable':" in result.stderr
-    assert "unparsable/config.pbtxt:2:17: error TRT001 config does not parse" in result.stderr
-    assert result.stderr.rstrip().endswith("failed to poll from model repository")
+    assert (result.exit_code, result.stderr) == (
+        3, f"error: {local_triton['repo']}/unparsable/config.pbtxt:2:17: Couldn't parse integer: [\n")
     unknown = cli("load", "nope")
-    assert unknown.stderr == f"error: no model 'nope' in the server's repository '{local_triton['repo']}'\n"
+    assert unknown.exit_code == 3
+    assert unknown.stderr.startswith(f"error: no model 'nope' in repository '{local_triton['repo']}' (models: ")
 
 
 def test_load_specific_versions_then_unload(local_triton, cli):
     served = cli("load", "rec_policy", "--version", "1", "--version", "2")
     assert served.exit_code == 0, served.stderr
-    assert "ready versions: 1, 2" in served.stderr
+    assert served.stdout.startswith("loaded 'rec_policy' (READY: 1, 2) in ")
     status = json.loads(cli("status", "rec_policy", "-f", "json").stdout)["models"][0]
-    assert status["drift"] == ["served policy differs from disk"]
-    assert [(v["version"], v["state"]) for v in status["versions"]] == [("1", "READY"), ("2", "READY")]
+    assert status["drift"] == []  # only the policy differs: drift is per version
+    assert [(v["version"], v["state"], v["drift"]) for v in status["versions"]] == [
+        (1, "READY", []), (2, "READY", ["READY, not selected"])]
     missing = cli("load", "rec_policy", "--version", "7")
     assert (missing.exit_code, missing.stderr) == (
         3, f"error: 'rec_policy' has no version 7 in '{local_triton['repo']}' (versions: 1, 2)\n")
@@ -127,7 +129,7 @@ def test_load_specific_versions_then_unload(local_triton, cli):
 
 
 def test_policy_apply_switches_versions_without_dropping_requests(local_triton, cli):
-    from tritonctl.io.triton import Endpoint, TritonClient
+    from tritonctl.io.triton_client import Endpoint, TritonClient
 
     state = local_triton["state"]
     assert cli("load", "rec_policy").exit_code == 0
@@ -158,7 +160,7 @@ def test_policy_apply_switches_versions_without_dropping_requests(local_triton, 
         for t in threads:
             t.join()
     assert applied.exit_code == 0, applied.stderr
-    assert applied.stderr == "'rec_policy' now serves versions 2\n"
+    assert (applied.stdout, applied.stderr) == ("'rec_policy' now serves versions 2\n", "")
     assert failures == []
     assert during > 0  # requests were answered while the load call ran
     first_two = answers.index(2.0)
@@ -178,15 +180,15 @@ def test_status_merges_disk_server_and_statistics_with_drift(local_triton, cli):
     assert doc["server_version"] == "2.51.0" and doc["repository"] == str(repo)
     models = {m["name"]: m for m in doc["models"]}
     rec = models["text_recognition"]
-    assert [(v["version"], v["on_disk"], v["state"]) for v in rec["versions"]] == [("1", True, "READY")]
+    assert [(v["version"], v["on_disk"], v["state"]) for v in rec["versions"]] == [(1, True, "READY")]
     assert rec["versions"][0]["inference_count"] >= 1 and rec["drift"] == []
-    assert models["rec_policy"]["drift"] == ["on disk, not loaded"]
+    assert (models["rec_policy"]["loaded"], models["rec_policy"]["drift"]) == (False, [])
     config = repo / "text_recognition/config.pbtxt"
     original = config.read_text()
     config.write_text(original + "parameters { key: \"x\" value { string_value: \"1\" } }\n")
     try:
         drifted = json.loads(cli("status", "text_recognition", "-f", "json").stdout)
-        assert drifted["models"][0]["drift"] == ["config changed since load"]
+        assert drifted["models"][0]["drift"] == ["served config differs from disk"]
     finally:
         config.write_text(original)
     table = cli("status").stdout.splitlines()
@@ -204,7 +206,7 @@ def test_a_version_gone_from_disk_is_marked(local_triton, cli):
     try:
         doc = json.loads(cli("status", "gone_rec", "-f", "json").stdout)
         (model,) = doc["models"]
-        assert model["versions"][0]["drift"] == ["loaded, gone from disk"]
+        assert model["versions"][0]["drift"] == ["READY, gone from disk"]
     finally:
         cli("unload", "gone_rec")
         shutil.rmtree(repo / "gone_rec")
@@ -221,7 +223,7 @@ def test_infer_with_an_input_file_and_bad_input(local_triton, cli, tmp_path):
     assert unknown.exit_code == 3 and unknown.stderr.count("\n") <= 2
 
 
-@pytest.mark.parametrize("command", [["status"], ["load", "m"], ["unload", "m"], ["infer", "m"]])
+@pytest.mark.parametrize("command", [["status"], ["load", "m", "--reload"], ["unload", "m"], ["infer", "m"]])
 def test_server_down_is_one_line_and_exit_3(cli, command):
     result = cli(*command, "--url", "http://127.0.0.1:9")
     assert (result.exit_code, result.stderr) == (
@@ -269,12 +271,12 @@ def test_a_numpy_2_python_first_on_path_does_not_break_inference(tmp_path):
     tritonctl("server", "start", "--repo", str(repo), "--load", "text_recognition", env=env)
     try:
         np.save(tmp_path / "x.npy", np.zeros((1, 1, 32, 100), np.float32))
-        from tritonctl.io.triton import Endpoint, TritonClient
-        from tritonctl.server import read_state
+        from tritonctl.io.triton_client import Endpoint, TritonClient
+        from tritonctl.server_state import read_state
 
         os.environ["TRITONCTL_STATE_DIR"], saved = env["TRITONCTL_STATE_DIR"], os.environ.get("TRITONCTL_STATE_DIR")
         try:
-            url = read_state().url
+            url = read_state("default").url
         finally:
             if saved is not None:
                 os.environ["TRITONCTL_STATE_DIR"] = saved
@@ -300,10 +302,10 @@ def test_a_server_killed_mid_load_is_one_line_and_exit_3(tmp_path):
                            "        time.sleep(30)\n\n    def execute(self, requests):\n        return []\n",
     })
     tritonctl("server", "start", "--repo", str(tmp_path / "repo"), env=env)
-    state = json.loads((tmp_path / "state/server.json").read_text())
+    state = json.loads((tmp_path / "state/servers/default/server.json").read_text())
     load = subprocess.Popen([sys.executable, "-m", "tritonctl", "load", "slow"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
-    log = tmp_path / "state/server.log"
+    log = tmp_path / "state/servers/default/server.log"
     deadline = time.monotonic() + 30
     while "loading: slow:1" not in log.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -323,4 +325,4 @@ def test_start_with_validate_refuses_a_repository_with_errors(tmp_path):
     assert "error TRT001 config does not parse" in refused.stdout
     assert refused.stderr.endswith("not started: validate found errors (start without --validate to let Triton "
                                    "refuse them itself)\n")
-    assert not (tmp_path / "state" / "server.json").exists()
+    assert not (tmp_path / "state" / "servers" / "default" / "server.json").exists()

@@ -43,8 +43,8 @@ def test_two_starts_at_the_same_moment_leave_one_tracked_server(tmp_path):
         assert codes == [0, 3, 3], results
         for code, _out, err in results:
             if code == 3:
-                assert err.startswith(("error: another tritonctl server start is running right now",
-                                       "error: a local Triton is already running")), err
+                assert err.startswith(("error: another tritonctl server start of 'default' is running right now",
+                                       "error: a local Triton named 'default' is already running")), err
         assert len(tritons_serving(repo)) == 1
     finally:
         tritonctl("server", "stop", env={"TRITONCTL_STATE_DIR": str(tmp_path / "state")}, check=False)
@@ -57,10 +57,10 @@ def test_two_starts_at_the_same_moment_leave_one_tracked_server(tmp_path):
 def test_a_state_that_cannot_be_written_stops_the_server_just_started(tmp_path):
     repo = write_tree(tmp_path / "repo", {"m/config.pbtxt": 'backend: "python"\n', "m/1/model.py": ""})
     state = tmp_path / "state"
-    (state / "server.json").mkdir(parents=True)  # a folder where the state file goes
+    (state / "servers" / "default" / "server.json").mkdir(parents=True)  # a folder where the state file goes
     result = tritonctl("server", "start", "--repo", str(repo), env={"TRITONCTL_STATE_DIR": str(state)}, check=False)
     assert result.returncode == 3
-    assert result.stderr.startswith(f"error: cannot record the server in '{state}/server.json': ")
+    assert result.stderr.startswith(f"error: cannot record the server in '{state}/servers/default/server.json': ")
     assert len(result.stderr.splitlines()) == 1
     assert tritons_serving(repo) == []
 
@@ -105,4 +105,4 @@ def test_credentials_in_the_url_reach_the_server_as_a_header_and_nowhere_else(tm
         refused = tritonctl("status", "--url", f"http://admin:wrong@127.0.0.1:{port}", env=env, check=False)
         assert refused.returncode == 3 and "wrong" not in refused.stderr
     finally:
-        triton_harness.tritonserver.stop(server.proc)
+        triton_harness.triton_binary.stop(server.proc)

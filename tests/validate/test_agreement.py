@@ -72,7 +72,7 @@ def compare_with_triton(repo, names: list[str], workdir) -> tuple[list[str], int
             elif name in first and first[name].triton_message not in said:
                 disagreements.append(f"{name}: ours {first[name].triton_message!r}, Triton: {error[:200]}")
     finally:
-        triton_harness.tritonserver.stop(server.proc)
+        triton_harness.triton_binary.stop(server.proc)
     return disagreements, loaded
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.triton
 def triton(fixtures_repo, tmp_path_factory):
     server = triton_harness.start(fixtures_repo.absolute(), tmp_path_factory.mktemp("triton"))
     yield server
-    triton_harness.tritonserver.stop(server.proc)
+    triton_harness.triton_binary.stop(server.proc)
 
 
 def test_core_rules_are_checked_live():
@@ -88,7 +88,7 @@ def test_a_step_model_that_fails_at_poll_makes_the_ensemble_refer_to_it_as_unava
     try:
         status, error = server.load("ens")
     finally:
-        triton_harness.tritonserver.stop(server.proc)
+        triton_harness.triton_binary.stop(server.proc)
     assert status == 400 and finding.triton_message in error
 
 
@@ -110,7 +110,7 @@ def test_warmup_samples_are_checked_as_the_requests_triton_sends(tmp_path, mbs, 
     try:
         status, error = server.load("m")
     finally:
-        triton_harness.tritonserver.stop(server.proc)
+        triton_harness.triton_binary.stop(server.proc)
     assert (status == 200) == (findings == []), (error, findings)
     if findings:
         assert findings[0].triton_message in error, (findings[0].triton_message, error)

@@ -198,8 +198,8 @@ def test_rm_refuses_a_served_or_the_last_version_without_force(cli, repo):
     assert (served.exit_code, served.stderr) == (
         3, "error: version 2 of 'text_recognition' is served by its version policy\n"
            "hint: change the policy first (tritonctl policy set), or remove it with --force\n")
-    assert cli("version", "rm", "text_recognition", "1", "-r", str(repo)).stderr == (
-        "removed version 1 of 'text_recognition'\n")
+    removed = cli("version", "rm", "text_recognition", "1", "-r", str(repo))
+    assert (removed.stdout, removed.stderr) == ("removed version 1 of 'text_recognition'\n", "")
     last = cli("version", "rm", "text_recognition", "2", "-r", str(repo))
     assert last.stderr.startswith("error: version 2 is the last version of 'text_recognition'")
     assert cli("version", "rm", "text_recognition", "2", "-r", str(repo), "--force").exit_code == 0

@@ -1,4 +1,11 @@
-"""The one place where errors become a line on stderr and an exit code."""
+"""The one place where errors become a line on stderr and an exit code.
+
+- TritonctlError: its message (and hint), its exit code.
+- click's usage errors (recognised by type): one line, exit 2; `tritonctl` or a group alone prints its help.
+- Ctrl-C and SIGTERM: exit 130, after `finally` blocks ran. A closed stdout (`| head -1`): exit 141, quietly.
+- An OSError that reached here: the environment refused, exit 3. Anything else is a bug: exit 70, one line
+  (the traceback with TRITONCTL_DEBUG=1).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,56 @@ import sys
 import typer
 from typer.core import TyperGroup
 
+from tritonctl.cli._help import (
+    ClickException,
+    NoArgsIsHelpError,
+    UsageError,
+    format_parameters,
+    usage_message,
+    usage_pieces,
+)
 from tritonctl.cli._output import error
 from tritonctl.errors import ExitCode, Terminated, TritonctlError
 
 
 def _terminate(signum, frame) -> None:
     raise Terminated()
+
+
+def _quiet_stdout() -> None:
+    """The reader of stdout went away: send whatever is still buffered nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (an in-process runner)
+        pass
+
+
+def _run(invoke, ctx) -> int | None:
+    """Invoke the command; map what it raises to an exit code (None: it returned)."""
+    try:
+        invoke(ctx)
+        return None
+    except TritonctlError as e:
+        error(e.message, e.hint)
+        return int(e.exit_code)
+    except KeyboardInterrupt as e:
+        error("terminated" if isinstance(e, Terminated) else "interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except (typer.Exit, typer.Abort, ClickException):
+        raise  # usage errors: TritonctlGroup.main says them
+    except BrokenPipeError:
+        _quiet_stdout()
+        return int(ExitCode.BROKEN_PIPE)
+    except OSError as e:  # the environment refused (disk full, I/O error, ...): not a bug of tritonctl
+        where = f" ({e.filename})" if e.filename else ""
+        error(f"{e.strerror or e}{where}")
+        return int(ExitCode.ERROR)
+    except Exception as e:  # a bug: one line unless TRITONCTL_DEBUG=1
+        if os.environ.get("TRITONCTL_DEBUG") == "1":
+            raise
+        error(f"internal error: {type(e).__name__}: {e}", "set TRITONCTL_DEBUG=1 for the traceback")
+        return int(ExitCode.INTERNAL)
 
 
 class TritonctlGroup(TyperGroup):
@@ -26,30 +77,48 @@ class TritonctlGroup(TyperGroup):
         except ValueError:  # not the main thread
             previous = None
         try:
-            return super().invoke(ctx)
-        except TritonctlError as e:
-            error(e.message, e.hint)
-            raise typer.Exit(int(e.exit_code)) from None
-        except KeyboardInterrupt as e:
-            error("terminated" if isinstance(e, Terminated) else "interrupted")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except BrokenPipeError:  # the reader went away (`tritonctl rules | head`): stop quietly
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(int(ExitCode.FINDINGS)) from None
-        except OSError as e:  # the environment refused (disk full, I/O error, ...): not a bug of tritonctl
-            where = f" ({e.filename})" if e.filename else ""
-            error(f"{e.strerror or e}{where}")
-            raise typer.Exit(int(ExitCode.ERROR)) from None
-        except Exception as e:  # a bug: one line unless TRITONCTL_DEBUG=1
-            if os.environ.get("TRITONCTL_DEBUG") == "1":
-                raise
-            if type(e).__name__ in ("UsageError", "BadParameter", "NoSuchOption", "MissingParameter"):
-                raise
-            error(f"internal error: {type(e).__name__}: {e}", "set TRITONCTL_DEBUG=1 for the traceback")
-            raise typer.Exit(int(ExitCode.INTERNAL)) from None
+            code = _run(super().invoke, ctx)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+        if code is not None:
+            raise typer.Exit(code)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                                **extra)
+            code = code if isinstance(code, int) else 0
+        except NoArgsIsHelpError as e:
+            e.show()
+            code = int(ExitCode.USAGE)
+        except UsageError as e:
+            where = e.ctx.command_path if e.ctx is not None else "tritonctl"
+            error(usage_message(e), f"see: {where} --help")
+            code = int(ExitCode.USAGE)
+        except ClickException as e:
+            error(e.format_message())
+            code = e.exit_code
+        except typer.Abort:
+            error("aborted")
+            code = int(ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            _quiet_stdout()
+            code = int(ExitCode.BROKEN_PIPE)
+        try:
+            sys.stdout.flush()  # here, not at interpreter exit where a closed pipe prints a traceback
+        except BrokenPipeError:
+            _quiet_stdout()
+            code = int(ExitCode.BROKEN_PIPE)
+        except (OSError, ValueError):
+            pass
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [*usage_pieces(self, ctx), self.subcommand_metavar]
+
+    def format_options(self, ctx, formatter) -> None:
+        format_parameters(self, ctx, formatter)
+        self.format_commands(ctx, formatter)

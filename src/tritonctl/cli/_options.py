@@ -1,4 +1,4 @@
-"""Options shared by several commands, declared once."""
+"""Options shared by several commands, declared once; and the commands' class (help as cli/_help.py renders it)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from tritonctl.cli._help import TritonctlCommand
+
+COMMAND = {"cls": TritonctlCommand}  # every command: app.command("name", **COMMAND)
+
 RepoOpt = Annotated[
     Path,
-    typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", help="Model repository folder.", show_default=True),
+    typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO", help="Model repository folder."),
 ]
-ModelArg = Annotated[str, typer.Argument(help="Model name (its folder in the repository).")]
+ModelArg = Annotated[str, typer.Argument(metavar="MODEL", help="Model name (its folder in the repository).")]
 
 
 class FindingsFormat(str, Enum):
@@ -32,11 +36,21 @@ FindingsFormatOpt = Annotated[
 ]
 DataFormatOpt = Annotated[DataFormat, typer.Option("--format", "-f", help="Output format.")]
 
-UrlOpt = Annotated[Optional[str], typer.Option("--url", "-u", envvar="TRITONCTL_URL",
-                                               help="Triton's HTTP endpoint (default: the local server, else "
-                                                    "http://localhost:8000).")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the server.")]
+UrlOpt = Annotated[Optional[str], typer.Option(
+    "--url", "-u", metavar="URL", help="Triton's HTTP address; user:password@ becomes a Basic Authorization header "
+    "[env: TRITONCTL_URL] (default: the local server, else http://localhost:8000).")]
+ServerOpt = Annotated[Optional[str], typer.Option(
+    "--server", metavar="NAME", help="A local server by the name it was started with [env: TRITONCTL_SERVER].")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds to wait for the "
+                                                                                         "server.")]
 SslOpt = Annotated[bool, typer.Option("--ssl", help="Use HTTPS.")]
-HeaderOpt = Annotated[Optional[list[str]], typer.Option("--header", "-H", help="An HTTP header KEY:VALUE (repeatable).")]
-ServerRepoOpt = Annotated[Optional[Path], typer.Option("--repo", "-r", envvar="TRITONCTL_REPO",
+HeaderOpt = Annotated[Optional[list[str]], typer.Option("--header", "-H", metavar="KEY:VALUE",
+                                                        help="An HTTP header sent with every request.")]
+ServerRepoOpt = Annotated[Optional[Path], typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
                                                        help="Model repository (default: the local server's).")]
+
+
+def connection(timeout: float, ssl: bool, header: list[str] | None):
+    from tritonctl.targets import Connection
+
+    return Connection(timeout, ssl, list(header or []))

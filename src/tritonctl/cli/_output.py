@@ -283,39 +283,104 @@ def render_load_failure(repository, model: str) -> None:
         render_report_findings(errors)
 
 
+STATUS_WIDTH = 100  # the status table fits 100 columns: long reasons are cut with "…"
+
+
+def _debug() -> bool:
+    import os
+
+    return os.environ.get("TRITONCTL_DEBUG") == "1"
+
+
+def status_json(report) -> dict:
+    """The status report as JSON: Triton's reasons on one line (as Triton wrote them under TRITONCTL_DEBUG=1)."""
+    from dataclasses import asdict
+
+    doc = asdict(report)
+    for model in doc["models"]:
+        for version in model["versions"]:
+            full = version.pop("reason_full")
+            if _debug():
+                version["reason"] = full
+    return doc
+
+
 def render_status(report, fmt: str) -> None:
     import datetime
+    import shutil
 
     if fmt == "json":
-        from dataclasses import asdict
-
-        print(json.dumps(asdict(report), indent=2))
+        print(json.dumps(status_json(report), indent=2))
         return
+    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = _console()
+    width = min(shutil.get_terminal_size((STATUS_WIDTH, 24)).columns, STATUS_WIDTH) if sys.stdout.isatty() \
+        else STATUS_WIDTH
+    console = Console(file=sys.stdout, highlight=False, emoji=False, width=width)
     console.print(Text(safe(f"Triton {report.server_version} at {report.url}; repository "
-                            f"{report.repository or '(unknown)'}")))
-    table = Table(box=None, header_style="bold")
-    for col in ("model", "version", "on disk", "state", "inferences", "last inference", "policy", "drift"):
-        table.add_column(col)
+                            f"{report.repository or '(not read)'}")), soft_wrap=True)
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("model", "version", "disk", "state", "inferences", "last", "policy"):
+        table.add_column(column, no_wrap=True, justify="right" if column in ("version", "inferences") else "left")
+    table.add_column("drift")
+    reasons, errors = [], []  # below the table, one line each: Triton's reasons (numbered), config errors
     for m in report.models:
         rows = m.versions or [None]
         for i, v in enumerate(rows):
             last = "-"
             if v is not None and v.last_inference_ms:
                 last = datetime.datetime.fromtimestamp(v.last_inference_ms / 1000).strftime("%H:%M:%S")
-            drift = ", ".join([*(m.drift if i == 0 else []), *(v.drift if v else [])])
-            state = (v.state or "-") + (f" ({v.reason})" if v and v.reason and v.state != "READY" else "") if v else "-"
+            drift = [*(m.drift if i == 0 else []), *(v.drift if v else [])]
+            if i == 0 and m.config_error is not None:
+                drift.append("config error (below)")
+            elif i == 0 and not m.loaded and not drift:
+                drift.append("not loaded")
+            state = (v.state or "-") if v is not None else "-"
+            if v is not None and v.state != "READY" and v.reason:
+                reasons.append(f"{m.name} {v.version}: {v.reason_full if _debug() else v.reason}")
+                state += f" ({len(reasons)})"
             table.add_row(*(Text(safe(cell)) for cell in (
-                m.name if i == 0 else "", v.version if v else "-", ("yes" if v.on_disk else "no") if v else "-",
-                state, str(v.inference_count) if v else "-", last, m.policy if i == 0 else "", drift)))
+                m.name if i == 0 else "", str(v.version) if v else "-", ("yes" if v.on_disk else "no") if v else "-",
+                state, str(v.inference_count) if v else "-", last, (m.policy or "-") if i == 0 else "",
+                ", ".join(drift))))
+        if m.config_error is not None:
+            errors.append(f"{m.name}: {m.config_error}")
     console.print(table)
+    for line in [f"({n}) {reason}" for n, reason in enumerate(reasons, 1)] + errors:
+        text = safe(line)
+        out(text if _debug() or len(text) <= width else text[: width - 1] + "…")
+
+
+def render_servers(servers, fmt: str) -> None:
+    from dataclasses import asdict
+
+    if fmt == "json":
+        print(json.dumps({"servers": [asdict(s) for s in servers]}, indent=2))
+        return
+    if not servers:
+        say("no local Triton is running (start one: tritonctl server start)")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("name", "pid", "url", "repository", "mode", "uptime"):
+        table.add_column(col)
+    for s in servers:
+        minutes, seconds = divmod(int(s.uptime_s), 60)
+        hours, minutes = divmod(minutes, 60)
+        uptime = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+        table.add_row(*(Text(safe(str(c))) for c in (s.name, s.pid, s.url, s.repository, s.mode, uptime)))
+    _console().print(table)
 
 
 def render_infer(result) -> None:
-    out(f"{result.model} version {result.version}: {result.seconds * 1000:.1f} ms")
+    served = "the server's choice" if result.version is None else result.version
+    out(f"{result.model} version {served}: {result.seconds * 1000:.1f} ms")
+    for name in result.cast:
+        say(f"note: the values of '{name}' were cast to the input's data type")
     for name, shape, dtype in result.outputs:
         out(f"  {name}  {dtype}  [{', '.join(map(str, shape))}]")
 

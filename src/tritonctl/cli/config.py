@@ -9,9 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from tritonctl.cli._boundary import TritonctlGroup
-from tritonctl.cli._options import ModelArg, RepoOpt
+from tritonctl.cli._options import COMMAND, ModelArg, RepoOpt
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True,
+app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
                   help="Write configs from model files; show the config Triton will serve.")
 
 
@@ -34,15 +34,21 @@ class Template(str, enum.Enum):
     tensorrt_plan = "tensorrt_plan"
 
 
-@app.command("generate")
+@app.command("generate", **COMMAND)
 def generate(
-    path: Annotated[Path, typer.Argument(help="A model folder (its newest version's ONNX file is read) or an ONNX file.")],
-    backend: Annotated[str, typer.Option("--backend", help="Only onnxruntime is generated from a model file.")] = "onnxruntime",
-    max_batch_size: Annotated[Optional[int], typer.Option("--max-batch-size", min=0, help="Default: as Triton's onnxruntime auto-complete decides.")] = None,
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="A model folder (its newest version's ONNX file is "
+                                                              "read) or an ONNX file.")],
+    backend: Annotated[str, typer.Option("--backend", metavar="BACKEND",
+                                         help="Only onnxruntime is generated from a model file.")] = "onnxruntime",
+    max_batch_size: Annotated[Optional[int], typer.Option("--max-batch-size", min=0, metavar="N",
+                                                          help="Default: as Triton's onnxruntime auto-complete "
+                                                               "decides.")] = None,
     dynamic_batching: Annotated[Optional[bool], typer.Option("--dynamic-batching/--no-dynamic-batching", help="Default: on when max_batch_size > 1.")] = None,
-    instances: Annotated[Optional[int], typer.Option("--instances", min=1, help="Instance count (adds an instance_group).")] = None,
+    instances: Annotated[Optional[int], typer.Option("--instances", min=1, metavar="N",
+                                                     help="Instance count (adds an instance_group).")] = None,
     kind: Annotated[Optional[Kind], typer.Option("--kind", help="Instance kind (adds an instance_group).")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Model name (default: the folder's name).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", metavar="NAME",
+                                                help="Model name (default: the folder's name).")] = None,
     write: Annotated[bool, typer.Option("--write", help="Write config.pbtxt into the model folder.")] = False,
     force: Annotated[bool, typer.Option("--force", help="With --write: overwrite an existing config.")] = False,
     update: Annotated[bool, typer.Option("--update", help="Rewrite only input, output and max_batch_size of the existing config.")] = False,
@@ -63,12 +69,13 @@ def generate(
     render_generated(result)
 
 
-@app.command("show")
+@app.command("show", **COMMAND)
 def show(
     model: ModelArg,
     repo: RepoOpt = Path("."),
     normalized: Annotated[bool, typer.Option("--normalized", help="As Triton serves it: auto-completed and normalized.")] = False,
-    gpus: Annotated[int, typer.Option("--gpus", min=0, help="GPUs of the serving host (for --normalized).")] = 0,
+    gpus: Annotated[int, typer.Option("--gpus", min=0, metavar="N", help="GPUs of the serving host (for "
+                                                                        "--normalized).")] = 0,
     fmt: Annotated[ShowFormat, typer.Option("--format", "-f", help="pbtxt, or JSON as Triton's /config returns it.")] = ShowFormat.pbtxt,
     run_python: Annotated[bool, typer.Option("--run-python", help="Run a python model's auto_complete_config (in a subprocess).")] = False,
 ) -> None:
@@ -79,9 +86,9 @@ def show(
     render_shown(show_config(repo, model, normalized=normalized, gpus=gpus, run_python=run_python), fmt.value)
 
 
-@app.command("init")
+@app.command("init", **COMMAND)
 def init(
-    name: Annotated[str, typer.Argument(help="The new model's name (its folder).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The new model's name (its folder).")],
     backend: Annotated[Template, typer.Option("--backend", help="Which template to start from.")] = Template.onnxruntime,
     repo: RepoOpt = Path("."),
 ) -> None:
@@ -94,8 +101,9 @@ def init(
         say(f"created {path}")
 
 
-@app.command("convert")
-def convert(path: Annotated[Path, typer.Argument(help="A config in JSON (as Triton's /config returns it) or pbtxt.")]) -> None:
+@app.command("convert", **COMMAND)
+def convert(path: Annotated[Path, typer.Argument(metavar="FILE", help="A config in JSON (as Triton's /config "
+                                                                     "returns it) or pbtxt.")]) -> None:
     """Convert a config between JSON (Triton's /config form) and pbtxt; prints the other form."""
     from tritonctl.cli._output import out_text
     from tritonctl.generate import convert as convert_file

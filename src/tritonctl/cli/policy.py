@@ -8,13 +8,24 @@ from typing import Annotated
 import typer
 
 from tritonctl.cli._boundary import TritonctlGroup
-from tritonctl.cli._options import HeaderOpt, ModelArg, RepoOpt, ServerRepoOpt, SslOpt, TimeoutOpt, UrlOpt
+from tritonctl.cli._options import (
+    COMMAND,
+    HeaderOpt,
+    ModelArg,
+    RepoOpt,
+    ServerOpt,
+    ServerRepoOpt,
+    SslOpt,
+    TimeoutOpt,
+    UrlOpt,
+    connection,
+)
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True,
+app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
                   help="Show or set which versions Triton serves (version_policy).")
 
 
-@app.command("show")
+@app.command("show", **COMMAND)
 def show(model: ModelArg, repo: RepoOpt = Path(".")) -> None:
     """Show MODEL's version policy and the versions it serves."""
     from tritonctl.cli._output import render_policy
@@ -23,7 +34,7 @@ def show(model: ModelArg, repo: RepoOpt = Path(".")) -> None:
     render_policy(show_policy(repo, model))
 
 
-@app.command("set")
+@app.command("set", **COMMAND)
 def set_(
     model: ModelArg,
     spec: Annotated[str, typer.Argument(metavar="POLICY", help="latest:N | all | specific:1,3")],
@@ -37,32 +48,35 @@ def set_(
     render_policy_change(set_policy(repo, model, spec, dry_run=dry_run), dry_run)
 
 
-@app.command("apply")
+@app.command("apply", **COMMAND)
 def apply(
     model: ModelArg,
     spec: Annotated[str, typer.Argument(metavar="POLICY", help="latest:N | all | specific:1,3")],
     persist: Annotated[bool, typer.Option("--persist", help="Also write the policy to config.pbtxt.")] = False,
     repo: ServerRepoOpt = None,
     url: UrlOpt = None,
+    server: ServerOpt = None,
     timeout: TimeoutOpt = 120.0,
     ssl: SslOpt = False,
     header: HeaderOpt = None,
 ) -> None:
-    """Change which versions a running server serves, without dropping requests (a load with a config override)."""
-    from tritonctl.cli._output import render_policy_change, say
+    """Change which versions a running server serves, without dropping requests (a load carrying the config with
+    POLICY). --persist also writes POLICY to config.pbtxt, so a restart serves the same."""
+    from tritonctl.cli._output import out, render_policy_change
     from tritonctl.errors import UsageError
+    from tritonctl.loading import load_model
     from tritonctl.policy import set_policy
     from tritonctl.repository import parse_policy
-    from tritonctl.server import load_model, resolve_endpoint, resolve_repo
+    from tritonctl.targets import repository, resolve
 
     wanted = parse_policy(spec)
-    repository = resolve_repo(repo)
-    if repository is None:
-        raise UsageError("policy apply needs the repository (--repo): the override is built from the model's config")
+    target = resolve(url, server, connection(timeout, ssl, header))
+    repo = repository(repo, target)
+    if repo is None:
+        raise UsageError("policy apply needs the repository (--repo): the load carries the model's config from there")
     if persist:  # check the edit before touching the server; written after the load succeeds
-        set_policy(repository, model, spec, dry_run=True)
-    result = load_model(resolve_endpoint(url, timeout, ssl, header), model, repo=repository, policy=wanted,
-                        timeout=timeout)
-    say(f"'{model}' now serves versions {', '.join(result.versions) or 'none'}")
+        set_policy(repo, model, spec, dry_run=True)
+    result = load_model(target.endpoint, model, repo=repo, policy=wanted, timeout=timeout)
+    out(f"'{model}' now serves versions {', '.join(map(str, result.versions)) or 'none'}")
     if persist:
-        render_policy_change(set_policy(repository, model, spec), False)
+        render_policy_change(set_policy(repo, model, spec), False)

@@ -8,7 +8,8 @@ import typer
 
 
 def rules(
-    code: Annotated[Optional[str], typer.Argument(help="A rule code (TRT101) for its full description.")] = None,
+    code: Annotated[Optional[str], typer.Argument(metavar="CODE", help="A rule code (TRT101) for its full "
+                                                                         "description.")] = None,
 ) -> None:
     """List the validation rules, or explain one."""
     from tritonctl.cli._output import render_rule, render_rules

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,29 +12,40 @@ import typer
 from tritonctl.cli._options import FindingsFormat, FindingsFormatOpt, RepoOpt
 
 
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+
+
 def validate(
     repo_arg: Annotated[Optional[Path], typer.Argument(metavar="REPO", help="Model repository (default: --repo).")] = None,
     repo: RepoOpt = Path("."),
-    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Check only this model (repeatable).")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", metavar="MODEL",
+                                                       help="Check only this model.")] = None,
     fmt: FindingsFormatOpt = None,
-    fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 on findings of this severity or worse: error|warning.")] = "error",
-    select: Annotated[Optional[list[str]], typer.Option("--select", help="Only these rule codes or prefixes (TRT1, TRT301).")] = None,
-    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Skip these rule codes or prefixes.")] = None,
-    gpus: Annotated[Optional[int], typer.Option("--gpus", min=0, help="GPUs the target server has (GPU checks only when given).")] = None,
-    backends: Annotated[Optional[str], typer.Option("--backends", help="Comma-separated backends the target server has (default: Triton's standard set).")] = None,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on findings of this severity or worse.")]
+    = FailOn.error,
+    select: Annotated[Optional[list[str]], typer.Option("--select", metavar="CODE",
+                                                        help="Only these rule codes or prefixes (TRT1, TRT301).")]
+    = None,
+    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", metavar="CODE",
+                                                        help="Skip these rule codes or prefixes.")] = None,
+    gpus: Annotated[Optional[int], typer.Option("--gpus", min=0, metavar="N",
+                                                help="GPUs the target server has (GPU checks only when given).")]
+    = None,
+    backends: Annotated[Optional[str], typer.Option("--backends", metavar="LIST",
+                                                    help="Comma-separated backends the target server has (default: "
+                                                         "Triton's standard set).")] = None,
     no_autocomplete: Annotated[bool, typer.Option("--no-autocomplete", help="Check as Triton does under --disable-auto-complete-config.")] = False,
 ) -> None:
     """Check every model's config.pbtxt, version folders and model files as Triton 2.51 would at load."""
     from tritonctl.cli._output import render_report
-    from tritonctl.errors import ExitCode, UsageError
+    from tritonctl.errors import ExitCode
     from tritonctl.validate.context import Options
     from tritonctl.validate.engine import validate_repository
     from tritonctl.validate.model import Severity
 
-    try:
-        threshold = Severity(fail_on)
-    except ValueError:
-        raise UsageError(f"--fail-on must be 'error' or 'warning', not '{fail_on}'") from None
+    threshold = Severity(fail_on.value)
     if fmt is None:
         fmt = FindingsFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else FindingsFormat.table
     backend_set = frozenset(b.strip() for b in backends.split(",") if b.strip()) if backends is not None else None

@@ -8,17 +8,33 @@ from typing import Annotated, Optional
 import typer
 
 from tritonctl.cli._boundary import TritonctlGroup
-from tritonctl.cli._options import DataFormat, DataFormatOpt, ModelArg, RepoOpt
+from tritonctl.cli._options import (
+    COMMAND,
+    DataFormat,
+    DataFormatOpt,
+    HeaderOpt,
+    ModelArg,
+    RepoOpt,
+    ServerOpt,
+    SslOpt,
+    TimeoutOpt,
+    UrlOpt,
+    connection,
+)
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, help="Add, list and remove model versions.")
+app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
+                  help="Add, list and remove model versions.")
+VersionArg = Annotated[str, typer.Argument(metavar="VERSION", help="The version number.")]
 
 
-@app.command("add")
+@app.command("add", **COMMAND)
 def add(
     model: ModelArg,
-    source: Annotated[Path, typer.Argument(help="A model file, or a folder holding the version's files.")],
+    source: Annotated[Path, typer.Argument(metavar="SOURCE", help="A model file, or a folder holding the version's "
+                                                                  "files.")],
     repo: RepoOpt = Path("."),
-    version: Annotated[Optional[str], typer.Option("--version", "-v", help="Version number (default: newest + 1).")] = None,
+    version: Annotated[Optional[str], typer.Option("--version", "-v", metavar="VERSION",
+                                                   help="Version number (default: newest + 1).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing version.")] = False,
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Add even if validation finds errors.")] = False,
 ) -> None:
@@ -37,7 +53,7 @@ def add(
     render_add(result)
 
 
-@app.command("list")
+@app.command("list", **COMMAND)
 def list_(model: ModelArg, repo: RepoOpt = Path("."), fmt: DataFormatOpt = DataFormat.table) -> None:
     """List MODEL's versions: file, size, sha256, time, whether the version policy serves it."""
     from tritonctl.cli._output import render_versions
@@ -46,16 +62,33 @@ def list_(model: ModelArg, repo: RepoOpt = Path("."), fmt: DataFormatOpt = DataF
     render_versions(model, list_versions(repo, model), fmt.value)
 
 
-@app.command("rm")
+@app.command("rm", **COMMAND)
 def rm(
     model: ModelArg,
-    version: Annotated[str, typer.Argument(help="The version number to remove.")],
+    version: VersionArg,
     repo: RepoOpt = Path("."),
-    force: Annotated[bool, typer.Option("--force", help="Remove even a served or the last version.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Remove even a served, a READY or the last version.")]
+    = False,
+    url: UrlOpt = None,
+    server: ServerOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    ssl: SslOpt = False,
+    header: HeaderOpt = None,
 ) -> None:
-    """Remove a version (renamed aside, then deleted). Refuses a served or the last version without --force."""
-    from tritonctl.cli._output import say
+    """Remove a version (renamed aside, then deleted). Refuses, without --force, the last version, one the config
+    serves, and one READY on a server of this repository (the one --url or --server names, else every local
+    server started on it)."""
+    from tritonctl.cli._output import out, say
+    from tritonctl.targets import serving
     from tritonctl.versions import parse_version, remove_version
 
-    result = remove_version(repo, model, parse_version(version), force=force)
-    say(f"removed version {result.version} of '{result.model}'" + (" (it was served)" if result.was_served else ""))
+    number = parse_version(version)
+    servers = [t.endpoint for t in serving(repo, url, server, connection(timeout, ssl, header))]
+    result = remove_version(repo, model, number, force=force, servers=servers)
+    for name in result.stale_cleared:
+        say(f"cleared '{name}' left by an interrupted run")
+    for url_, reason in result.unchecked:
+        say(f"note: not checked against {url_} ({reason}); it may still serve version {number}")
+    notes = [" (it was served by the config)" if result.was_served else "",
+             f" (it was READY on {', '.join(result.ready_on)})" if result.ready_on else ""]
+    out(f"removed version {result.version} of '{result.model}'" + "".join(notes))

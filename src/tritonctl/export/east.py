@@ -155,10 +155,12 @@ def build_random_graph(seed: int = 0):
 def load_graph(path: Path):
     tf = _quiet_tensorflow()
 
+    from tritonctl.io.files import describe, read_regular
+
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path, 2 << 30)  # a protobuf message is at most 2 GiB
     except OSError as e:
-        raise ExportError(f"cannot read '{path}': {e.strerror or e}") from None
+        raise ExportError(f"cannot read '{path}': {describe(e)}") from None
     graph_def = tf.compat.v1.GraphDef()
     try:
         graph_def.ParseFromString(data)

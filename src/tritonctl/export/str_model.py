@@ -135,15 +135,21 @@ def random_weights(model, seed: int) -> None:
 
 def load_checkpoint(model, path: Path) -> None:
     """Load clovaai's None-ResNet-None-CTC.pth (a DataParallel state dict: keys start with `module.`)."""
-    import pickle
-
     import torch
 
+    from tritonctl.io.files import describe, open_regular
+
+    try:
+        with open_regular(path) as f:
+            if not f.read(1):
+                raise ExportError(f"'{path}' is empty, not a PyTorch checkpoint")
+    except OSError as e:
+        raise ExportError(f"cannot read '{path}': {describe(e)}") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
-        raise ExportError(f"'{path}' is not a PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})")\
-            from None
+    except Exception as e:  # noqa: BLE001 - whatever torch.load raises, the file is not a checkpoint it reads
+        first = (str(e).splitlines() or [""])[0][:200]
+        raise ExportError(f"'{path}' is not a PyTorch checkpoint ({type(e).__name__}: {first})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

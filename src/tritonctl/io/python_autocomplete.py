@@ -48,7 +48,7 @@ def run_auto_complete(model_file: Path, config: ModelConfig, timeout: float = 60
     """Apply the model's auto_complete_config to `config` in place; returns the error text, or None."""
     from google.protobuf import json_format
 
-    from tritonctl.io.tritonserver import locate
+    from tritonctl.io.triton_binary import locate
 
     from tritonctl.io.files import describe, open_regular
 

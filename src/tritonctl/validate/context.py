@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tritonctl.errors import ConfigParseError, ConfigReadError
-from tritonctl.normalize import BackendUnresolved, autocomplete_backend_fields, normalize_model_config
+from tritonctl.errors import BackendUnresolved
+from tritonctl.normalize import autocomplete_backend_fields, normalize_model_config
 
 if TYPE_CHECKING:
     from tritonctl.io.proto.model_config_pb2 import ModelConfig

@@ -21,11 +21,12 @@ def validate_repository(
     options = options or Options()
     rules = select_rules(select, ignore)
     repo = open_repository(path)
-    if repo.models and not any(_looks_like_a_model(m) for m in repo.models):
+    if not any(_looks_like_a_model(m) for m in repo.models):
         from tritonctl.errors import RepositoryNotFound
 
-        raise RepositoryNotFound(f"no model repository at '{repo.path}' (no subfolder has a config.pbtxt or a "
-                                 "numeric version folder)", hint="pass the repository: tritonctl validate PATH")
+        what = "no subfolder has a config.pbtxt or a numeric version folder" if repo.models else "it has no subfolder"
+        raise RepositoryNotFound(f"no model repository at '{repo.path}' ({what})",
+                                 hint="pass the repository: tritonctl validate PATH")
     chosen = [repo.model(name) for name in models] if models else repo.models
     report = Report(str(repo.path))
     peers: dict[str, ModelContext] = {}

@@ -88,16 +88,22 @@ def _copy_into_place(src: Path, target: Path, mode: int | None = None) -> None:
     os.replace(tmp, target)
 
 
-def free_port() -> int:
+LOOPBACK = "127.0.0.1"
+
+
+def free_port(address: str = LOOPBACK) -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return s.getsockname()[1]
 
 
-def port_in_use(port: int) -> bool:
+def port_in_use(port: int, address: str = LOOPBACK) -> bool:
+    """Whether Triton could not bind `address:port`. Probed as Triton binds (SO_REUSEADDR), so a port whose last
+    connection sits in TIME_WAIT after a stop counts as free, as it is for Triton."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((address, port))
         except OSError:
             return True
     return False
@@ -113,6 +119,7 @@ class ServerSpec:
     mode: str = "explicit"  # explicit | poll | none
     load: list[str] = field(default_factory=list)
     extra_args: list[str] = field(default_factory=list)
+    address: str = LOOPBACK  # Triton listens on every interface unless told
 
     def command(self, install: TritonInstall) -> list[str]:
         cmd = [
@@ -120,7 +127,7 @@ class ServerSpec:
             f"--model-repository={self.repository}",
             f"--backend-directory={self.backend_dir}",
             f"--model-control-mode={self.mode}",
-            "--http-address=127.0.0.1", "--grpc-address=127.0.0.1", "--metrics-address=127.0.0.1",
+            f"--http-address={self.address}", f"--grpc-address={self.address}", f"--metrics-address={self.address}",
             f"--http-port={self.http_port}", f"--grpc-port={self.grpc_port}", f"--metrics-port={self.metrics_port}",
         ]
         if self.mode == "poll":
@@ -143,8 +150,8 @@ def spawn(spec: ServerSpec, log_path: Path, install: TritonInstall | None = None
           env: dict[str, str] | None = None) -> subprocess.Popen:
     install = install or locate()
     for port in (spec.http_port, spec.grpc_port, spec.metrics_port):
-        if port_in_use(port):
-            raise TritonctlError(f"port {port} on 127.0.0.1 is already in use",
+        if port_in_use(port, spec.address):
+            raise TritonctlError(f"port {port} on {spec.address} is already in use",
                                  hint="choose other ports or leave them out to pick free ones")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")
@@ -155,10 +162,10 @@ def spawn(spec: ServerSpec, log_path: Path, install: TritonInstall | None = None
         log.close()
 
 
-def wait_ready(http_port: int, proc: subprocess.Popen | None, timeout: float) -> bool:
+def wait_ready(http_port: int, proc: subprocess.Popen | None, timeout: float, address: str = LOOPBACK) -> bool:
     """True once /v2/health/ready answers 200; False when the process exits or time runs out."""
     deadline = time.monotonic() + timeout
-    url = f"http://127.0.0.1:{http_port}/v2/health/ready"
+    url = f"http://{address}:{http_port}/v2/health/ready"
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             return False

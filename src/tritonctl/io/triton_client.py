@@ -7,9 +7,25 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from tritonctl.errors import TritonctlError
+from tritonctl.errors import NotTriton, ServerRejected, ServerUnreachable
 
 DEFAULT_URL = "http://localhost:8000"
+
+# Triton answers these with the HTTP status it gives any error (400, 503): only its words tell them apart
+# (triton-inference-server/core src/model_repository_manager.cc, src/server.cc).
+_KINDS = {
+    "failed to poll from model repository": "poll_failure",  # the model's files or config could not be read
+    "explicit model load / unload is not allowed if polling is enabled": "polling_server",
+    "Request for unknown model": "unknown_model",  # not loaded (or no such model)
+}
+
+
+def rejection_kind(error: ServerRejected) -> str:
+    """What a refusal means: poll_failure, polling_server, unknown_model, or other."""
+    for words, kind in _KINDS.items():
+        if words in error.full:
+            return kind
+    return "other"
 
 
 def clean_reason(text: str) -> str:
@@ -19,23 +35,6 @@ def clean_reason(text: str) -> str:
     text = text.replace("TritonModelException: ", "")
     text = " ".join(part.strip() for part in text.splitlines() if part.strip())
     return text.rstrip("; ").strip()
-
-
-class ServerUnreachable(TritonctlError):
-    pass
-
-
-class ServerRejected(TritonctlError):
-    """Triton answered with an error; `reason` is Triton's message, `status` its HTTP status if known."""
-
-    def __init__(self, reason: str, *, status: str | None = None, hint: str | None = None) -> None:
-        super().__init__(reason, hint=hint)
-        self.reason = reason
-        self.status = status
-
-
-class NotTriton(TritonctlError):
-    """The server answered, but not as Triton does (a body that is not JSON, or JSON of another shape)."""
 
 
 def split_credentials(url: str) -> tuple[str, str | None]:
@@ -102,7 +101,8 @@ class TritonClient:
         try:
             return fn(*args, **kwargs)
         except InferenceServerException as e:
-            raise ServerRejected(clean_reason(e.message() or str(e)), status=e.status()) from None
+            text = e.message() or str(e)
+            raise ServerRejected(clean_reason(text), status=e.status(), full=text) from None
         except ConnectionRefusedError:
             raise ServerUnreachable(f"no Triton server at {self.endpoint.url} (connection refused)",
                                     hint="start one with: tritonctl server start") from None

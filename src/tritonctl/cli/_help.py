@@ -1,0 +1,147 @@
+"""How tritonctl's help and usage errors read: click's plain layout, with tritonctl's own names for values.
+
+Typer 0.29 prints a type beside every parameter (`<bool>` on flags, `<list[str]>`, `<int range>`) and cuts long
+option names in its rich panels. Here every option that takes a value shows one metavar in capitals (`--repo REPO`,
+`--model MODEL`), choices in brackets (`--format [table|json|github]`), flags nothing; arguments appear in the
+usage line as `MODEL` (required) or `[REPO]`; click's formatter wraps the help text and never cuts a name.
+
+Typer 0.29 carries its own copy of click (`typer._click`): its parameter classes are public (`typer.core`), its
+usage errors are not exported. tritonctl pins typer (pyproject.toml) and names that copy here only.
+"""
+
+from __future__ import annotations
+
+from typer import _click as click
+from typer.core import TyperArgument, TyperCommand, TyperOption
+
+UsageError = click.exceptions.UsageError
+BadParameter = click.exceptions.BadParameter
+MissingParameter = click.exceptions.MissingParameter
+NoArgsIsHelpError = click.exceptions.NoArgsIsHelpError
+ClickException = click.exceptions.ClickException
+Argument = TyperArgument
+
+
+def choices(param) -> list[str] | None:
+    """The values a parameter accepts, when it is a choice."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is not None and getattr(descriptor, "is_choice", False) and descriptor.choices:
+        return [str(getattr(c, "value", c)) for c in descriptor.choices]
+    return None
+
+
+def metavar(param) -> str | None:
+    """What an option's value is called in help: None for a flag."""
+    if isinstance(param, TyperOption) and (param.is_flag or param.count):
+        return None
+    values = choices(param)
+    if values:
+        return "[" + "|".join(values) + "]"
+    if param.metavar:
+        return param.metavar
+    longest = max(getattr(param, "opts", []) or [param.name or "value"], key=len)
+    return longest.lstrip("-").replace("-", "_").upper()
+
+
+def argument_name(param) -> str:
+    return param.metavar or (param.name or "arg").upper()
+
+
+def _extras(param, ctx) -> list[str]:
+    extras = []
+    envvar = getattr(param, "envvar", None)
+    if envvar and getattr(param, "show_envvar", True) is not False:
+        extras.append(f"env var: {envvar if isinstance(envvar, str) else ', '.join(envvar)}")
+    default = param.default
+    show = getattr(param, "show_default", None)
+    shown = isinstance(param, TyperOption) and not param.is_flag and default not in (None, (), [], "") \
+        and show is not False and not callable(default)
+    if shown:
+        value = getattr(default, "value", default)
+        extras.append(f"default: {value}")
+    if isinstance(param, TyperOption) and param.multiple:
+        extras.append("repeatable")
+    return extras
+
+
+def help_record(param, ctx) -> tuple[str, str] | None:
+    if getattr(param, "hidden", False):
+        return None
+    if isinstance(param, Argument):
+        name = argument_name(param)
+    else:
+        names = sorted(param.opts, key=lambda o: (not o.startswith("--"), o))  # long form first
+        name = ", ".join(reversed(names)) if len(names) > 1 and names[-1].startswith("-") and not \
+            names[-1].startswith("--") else ", ".join(names)
+        if param.secondary_opts:
+            name += " / " + ", ".join(param.secondary_opts)
+        value = metavar(param)
+        if value:
+            name += f" {value}"
+    text = getattr(param, "help", None) or ""
+    extras = _extras(param, ctx)
+    if extras:
+        text = f"{text}  [{'; '.join(extras)}]" if text else f"[{'; '.join(extras)}]"
+    return name, text
+
+
+def format_parameters(command, ctx, formatter) -> None:
+    arguments, options = [], []
+    for param in command.get_params(ctx):
+        record = help_record(param, ctx)
+        if record is not None:
+            (arguments if isinstance(param, Argument) else options).append(record)
+    if arguments:
+        with formatter.section("Arguments"):
+            formatter.write_dl(arguments)
+    if options:
+        with formatter.section("Options"):
+            formatter.write_dl(options)
+
+
+def usage_pieces(command, ctx) -> list[str]:
+    pieces = [command.options_metavar] if command.options_metavar else []
+    for param in command.get_params(ctx):
+        if isinstance(param, Argument):
+            name = argument_name(param) + ("..." if param.nargs != 1 else "")
+            pieces.append(name if param.required else f"[{name}]")
+    return pieces
+
+
+class TritonctlCommand(TyperCommand):
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return usage_pieces(self, ctx)
+
+    def format_options(self, ctx, formatter) -> None:
+        format_parameters(self, ctx, formatter)
+
+
+def usage_message(error) -> str:
+    """A usage error as one line: `--format must be one of table, json, github, not 'foo'`."""
+    param = getattr(error, "param", None)
+    if isinstance(error, MissingParameter) and param is not None:
+        kind = "argument" if isinstance(param, Argument) else "option"
+        return f"missing {kind} {_param_label(param)}"
+    if isinstance(error, BadParameter) and param is not None:
+        where = _param_label(param)
+        values = choices(param)
+        given = _given(error)
+        if values and given is not None:
+            return f"{where} must be one of {', '.join(values)}, not '{given}'"
+        message = error.message.removeprefix("Value error, ")
+        return f"{where}: {message}"
+    message = error.format_message()
+    return message[:1].lower() + message[1:] if message else "usage error"
+
+
+def _param_label(param) -> str:
+    if isinstance(param, Argument):
+        return argument_name(param)
+    return max(param.opts, key=len)
+
+
+def _given(error) -> str | None:
+    import re
+
+    m = re.search(r"'(.*?)' is not (?:one of|a valid)", error.message)
+    return m.group(1) if m else None

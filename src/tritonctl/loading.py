@@ -1,0 +1,149 @@
+"""Loading and unloading models on a running Triton in EXPLICIT mode.
+
+A load carries the model's config from the repository: Triton treats a load of unchanged files as a no-op, so
+without it an earlier `load --version` (a config override) would stay in force. A plain load sends the config as
+it is, and Triton serves exactly the versions it selects; a load with versions or a policy sends it with that
+policy. Either way Triton loads the new versions before it unloads the old ones, so no request fails in between.
+Only `--reload` (for a server whose repository tritonctl cannot read) unloads first.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tritonctl.errors import ServerRejected, TritonctlError, UsageError
+from tritonctl.io.triton_client import Endpoint, TritonClient, rejection_kind
+from tritonctl.repository import MAX_VERSION, describe_policy, open_repository, selected_versions
+
+
+@dataclass
+class LoadResult:
+    model: str
+    versions: list[int]  # READY after the load
+    seconds: float
+    reloaded: bool = False  # unloaded first (--reload): requests failed meanwhile
+
+
+@dataclass
+class UnloadResult:
+    model: str
+    versions: list[int]  # READY before the unload
+    seconds: float
+
+
+def _explain(error: ServerRejected, model: str) -> ServerRejected:
+    if rejection_kind(error) == "polling_server":
+        return ServerRejected(f"the server at this URL polls its repository: it loads and unloads '{model}' by "
+                              "itself, and refuses load/unload requests", status=error.status,
+                              hint="start it with --model-control-mode=explicit (tritonctl server start does)")
+    return error
+
+
+def ready_versions(client: TritonClient, model: str) -> list[int]:
+    return sorted(int(m["version"]) for m in client.index() if m.get("name") == model and
+                  m.get("state") == "READY" and str(m.get("version", "")).isdigit())
+
+
+def override_json(repo: Path, model: str, policy=None) -> tuple[str, list[int]]:
+    """The model's config as written in the repository (with `policy` instead of its own, when given), as the
+    JSON a load request carries; and the versions it selects there. Triton completes and normalizes it as it
+    would the file, on its own devices."""
+    from google.protobuf import json_format
+
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+
+    found = open_repository(repo).model(model)
+    text = found.read_config()
+    config = ModelConfig()
+    if text is not None:
+        config.CopyFrom(text.config)
+    if policy is not None:
+        config.version_policy.CopyFrom(policy)
+    if not config.name:
+        config.name = model
+    present = [v.number for v in found.versions]
+    chosen = config.version_policy if config.HasField("version_policy") else None
+    if policy is not None and policy.HasField("specific"):
+        missing = [v for v in policy.specific.versions if v not in present]
+        if missing:
+            raise TritonctlError(f"'{model}' has no version {', '.join(map(str, missing))} in '{repo}' "
+                                 f"(versions: {', '.join(map(str, present)) or 'none'})")
+    wanted = selected_versions(chosen, present) if chosen is not None else present[-1:]
+    if not wanted:
+        raise TritonctlError(f"the policy {describe_policy(chosen)} selects none of the versions of '{model}' "
+                             f"({', '.join(map(str, present)) or 'none'}); Triton would refuse the load")
+    return json.dumps(json_format.MessageToDict(config, preserving_proto_field_name=True)), wanted
+
+
+def _specific(versions: list[int]):
+    from tritonctl.io.proto.model_config_pb2 import ModelVersionPolicy
+
+    bad = [v for v in versions if not 0 <= v <= MAX_VERSION]
+    if bad:
+        raise UsageError(f"--version {bad[0]} is not a version number (0 to {MAX_VERSION})")
+    policy = ModelVersionPolicy()
+    policy.specific.versions.extend(sorted(set(versions)))
+    return policy
+
+
+def load_model(endpoint: Endpoint, model: str, *, repo: Path | None, versions: list[int] | None = None,
+               policy=None, reload: bool = False, wait: bool = True, timeout: float = 120.0) -> LoadResult:
+    """Load `model` so that the server serves exactly what its config selects (or `versions`, or `policy`)."""
+    if versions:
+        policy = _specific(versions)
+    if repo is None:
+        if policy is not None:
+            raise UsageError("a load of chosen versions needs the repository (--repo): the request carries the "
+                             "model's config from there")
+        if not reload:
+            raise UsageError(f"a load needs the repository (--repo) to send '{model}''s config: without it Triton "
+                             "keeps serving what it serves when the files did not change",
+                             hint=f"pass --repo PATH, or --reload to unload '{model}' and load it again (requests "
+                                  "to it fail meanwhile)")
+    override, wanted = override_json(repo, model, policy) if repo is not None else (None, [])
+    start = time.monotonic()
+    with TritonClient(endpoint) as client:
+        try:
+            if override is None:
+                client.unload(model)
+                _wait_unloaded(client, model, timeout)
+            client.load(model, override)
+        except ServerRejected as e:
+            raise _explain(e, model) from None
+        ready = ready_versions(client, model)
+        deadline = time.monotonic() + timeout
+        while wait and wanted and not set(wanted) <= set(ready) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            ready = ready_versions(client, model)
+        if wait and wanted and not set(wanted) <= set(ready):
+            raise TritonctlError(f"'{model}' versions {', '.join(map(str, wanted))} were not READY within "
+                                 f"{timeout:.0f} s (READY: {', '.join(map(str, ready)) or 'none'})")
+    return LoadResult(model, ready, time.monotonic() - start, reloaded=override is None)
+
+
+def _wait_unloaded(client: TritonClient, model: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = {m.get("state") for m in client.index() if m.get("name") == model}
+        if not states & {"READY", "UNLOADING", "LOADING"}:
+            return
+        time.sleep(0.1)
+
+
+def unload_model(endpoint: Endpoint, model: str, *, dependents: bool = False, timeout: float = 60.0) -> UnloadResult:
+    start = time.monotonic()
+    with TritonClient(endpoint) as client:
+        index = client.index()
+        known = {m.get("name") for m in index}
+        if model not in known:
+            raise TritonctlError(f"the server knows no model '{model}' (models: {', '.join(sorted(known)) or 'none'})")
+        before = ready_versions(client, model)
+        try:
+            client.unload(model, dependents)
+        except ServerRejected as e:
+            raise _explain(e, model) from None
+        _wait_unloaded(client, model, timeout)
+    return UnloadResult(model, before, time.monotonic() - start)

@@ -1,0 +1,237 @@
+"""The local Triton 2.51 (from the nvidia-pytriton wheel): start one under a name, stop it, find its log.
+
+Where the state lives and how a stale one is told apart: server_state.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tritonctl.errors import TritonctlError, UsageError
+from tritonctl.io import files, process, triton_binary
+from tritonctl.io.triton_client import Endpoint, TritonClient, clean_reason
+from tritonctl.server_state import (
+    DEFAULT_NAME,
+    LOG_FILE,
+    STATE_FILE,
+    ServerState,
+    check_name,
+    forget,
+    read_state,
+    recorded,
+    running,
+    server_dir,
+    state_dir,
+)
+
+MODES = ("explicit", "poll", "none")
+
+
+@dataclass
+class Started:
+    state: ServerState
+    loaded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # model -> Triton's reason, on one line
+
+
+def _make_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TritonctlError(f"cannot use the state folder '{path}': {files.describe(e)}",
+                             hint="set TRITONCTL_STATE_DIR to a folder tritonctl may write") from None
+    if not path.is_dir():
+        raise TritonctlError(f"cannot use the state folder '{path}': it is not a folder",
+                             hint="set TRITONCTL_STATE_DIR to a folder tritonctl may write")
+    return path
+
+
+@contextlib.contextmanager
+def _start_lock(name: str) -> Iterator[None]:
+    """Held while one `server start` of `name` checks, starts and records its server: a second one at the same
+    moment is refused instead of starting a Triton nobody tracks."""
+    import fcntl
+
+    path = server_dir(name).with_suffix(".lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, files.new_file_mode())
+    except OSError as e:
+        raise TritonctlError(f"cannot use the state folder '{path.parent}': {files.describe(e)}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise TritonctlError(f"another tritonctl server start of '{name}' is running right now",
+                                 hint="wait for it, then see: tritonctl server list") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_state(state: ServerState) -> None:
+    path = server_dir(state.name) / STATE_FILE
+    try:
+        files.atomic_write(path, json.dumps(asdict(state), indent=2).encode())
+    except (OSError, TritonctlError) as e:
+        reason = files.describe(e) if isinstance(e, OSError) else e.message
+        raise TritonctlError(f"cannot record the server in '{path}': {reason}") from None
+
+
+def check_address(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        raise UsageError(f"--address '{address}' is not an IP address") from None
+    if not ip.is_loopback or ip.version != 4:
+        raise UsageError(f"--address {address}: a local server listens on a loopback address (127.0.0.1 to "
+                         "127.255.255.254) only; its model-control API would be open to the network otherwise")
+    return address
+
+
+def start_server(repo: str, *, name: str = DEFAULT_NAME, address: str = triton_binary.LOOPBACK,
+                 mode: str = "explicit", http_port: int | None = None, grpc_port: int | None = None,
+                 metrics_port: int | None = None, load: list[str] | None = None, timeout: float = 120.0,
+                 foreground: bool = False) -> Started:
+    check_name(name)
+    check_address(address)
+    if mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)}, not '{mode}'")
+    if not repo.startswith("s3://") and not Path(repo).is_dir():
+        raise TritonctlError(f"'{repo}' is not a folder; a model repository is a folder of model folders")
+    home = _make_dir(state_dir())
+    folder = _make_dir(server_dir(name))
+    with _start_lock(name):
+        present = read_state(name)
+        if present is not None:
+            raise TritonctlError(f"a local Triton named '{name}' is already running (pid {present.pid}, {present.url}, "
+                                 f"repository {present.repository})",
+                                 hint=f"stop it (tritonctl server stop --server {name}), or start another with "
+                                      "--name")
+        install = triton_binary.locate()
+        backends = triton_binary.prepare_backends(home / "backends", install)
+        ports = [p or triton_binary.free_port(address) for p in (http_port, grpc_port, metrics_port)]
+        repository = repo if repo.startswith("s3://") else str(Path(repo).resolve())
+        spec = triton_binary.ServerSpec(repository, backends, *ports, mode=mode, load=list(load or []),
+                                        address=address)
+        log = folder / LOG_FILE
+        try:
+            log.write_bytes(b"")
+        except OSError as e:
+            raise TritonctlError(f"cannot write the server log '{log}': {files.describe(e)}") from None
+        if foreground:  # Triton replaces this process (same pid), so later commands find it through the state file
+            me = process.identify(os.getpid(), exe=os.path.realpath(install.binary))
+            assert me is not None
+            _write_state(ServerState(name, os.getpid(), address, *ports, repository, str(log), mode, time.time(),
+                                     me.start_ticks, me.boot_id, me.exe))
+            os.execve(str(install.binary), spec.command(install), triton_binary.environment(install))
+        proc = triton_binary.spawn(spec, log, install)
+        try:
+            me = process.identify(proc.pid)
+            if me is None or not triton_binary.wait_ready(ports[0], proc, timeout, address):
+                raise TritonctlError(f"Triton did not start: {log_tail(log)}", hint=f"the whole log: {log}")
+            state = ServerState(name, proc.pid, address, *ports, repository, str(log), mode, time.time(),
+                                me.start_ticks, me.boot_id, me.exe)
+            _write_state(state)
+        except BaseException:
+            triton_binary.stop(proc)  # never leave a Triton running that no state file names
+            raise
+    started = Started(state)
+    if load:
+        with TritonClient(Endpoint(state.url)) as client:
+            index = client.index()
+        for model in load:
+            entries = [m for m in index if m.get("name") == model]
+            if any(m.get("state") == "READY" for m in entries):
+                started.loaded.append(model)
+            else:
+                reasons = [m.get("reason") for m in entries if m.get("reason")]
+                started.failed[model] = clean_reason(reasons[0]) if reasons else _why_not_loaded(
+                    repository, model, bool(entries))
+    return started
+
+
+def _why_not_loaded(repository: str, model: str, listed: bool) -> str:
+    """Why Triton did not load a model it gives no reason for: its config, read as Triton reads it, when the
+    repository is a folder (Triton's log says "failed to poll from model repository")."""
+    from tritonctl.errors import ConfigParseError, ConfigReadError
+    from tritonctl.repository import open_repository
+
+    if not listed:
+        return "not in the repository"
+    if repository.startswith("s3://"):
+        return "not loaded (see: tritonctl server logs)"
+    try:
+        open_repository(repository).model(model).read_config()
+    except (ConfigParseError, ConfigReadError) as e:
+        return e.message
+    except TritonctlError:
+        pass
+    return "not loaded (see: tritonctl server logs)"
+
+
+def log_tail(log: Path, max_bytes: int = 64 << 10) -> str:
+    """The last error line of a log (else its last line), read from its last `max_bytes` only."""
+    try:
+        with files.open_regular(log) as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - max_bytes))
+            lines = [line for line in f.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    errors = [line for line in lines if line.startswith("E") or line.startswith("error:")]
+    return (errors or lines or ["no log"])[-1][:500]
+
+
+def stop_server(name: str = DEFAULT_NAME, timeout: float = 30.0) -> ServerState:
+    was = recorded(name)
+    state = read_state(name)
+    if state is None:
+        if was is not None:
+            raise TritonctlError(f"no local Triton named '{name}' is running: the recorded one (pid {was.pid}) is "
+                                 "gone, and that pid is not its process any more; nothing was signalled, the record "
+                                 "is removed")
+        raise TritonctlError(f"no local Triton named '{name}' is running",
+                             hint="see the running ones: tritonctl server list")
+    process.send(state.identity, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while process.is_running(state.identity) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send(state.identity, signal.SIGKILL)  # only if it is still that process
+    forget(state)
+    return state
+
+
+def log_path(name: str = DEFAULT_NAME, *, last: bool = False) -> tuple[Path, bool]:
+    """The log of local server `name` and whether that server runs. A stopped server's log is refused unless
+    `last` (it may be hours old)."""
+    path = server_dir(name) / LOG_FILE
+    if read_state(name) is not None:
+        return path, True
+    if path.exists() and last:
+        return path, False
+    if path.exists():
+        raise TritonctlError(f"the local Triton '{name}' is stopped", hint=f"its last log: tritonctl server logs "
+                             f"--last{'' if name == DEFAULT_NAME else f' --server {name}'}")
+    raise TritonctlError(f"no local Triton named '{name}' has run here", hint="start one: tritonctl server start")
+
+
+@dataclass
+class Listed:
+    name: str
+    pid: int
+    url: str
+    repository: str
+    mode: str
+    uptime_s: float
+
+
+def list_servers() -> list[Listed]:
+    now = time.time()
+    return [Listed(s.name, s.pid, s.url, s.repository, s.mode, max(0.0, now - s.started)) for s in running()]

@@ -1,0 +1,186 @@
+"""What a running Triton serves beside what its repository selects, version by version, with drift named.
+
+Drift is computed from versions, for a model the server has loaded (or tried to):
+- a version the disk config selects that is not READY: `selected, not READY`;
+- a READY version the disk config does not select: `READY, not selected`;
+- a READY version whose folder is gone: `READY, gone from disk`;
+and for the model, `served config differs from disk` when the server's config differs from the disk config as
+Triton completes and normalizes it, the version policy aside (a load of chosen versions changes only that).
+LOADING and UNLOADING are states, not drift. A model the server never loaded is `loaded: false`, without drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tritonctl.errors import ConfigParseError, ConfigReadError, ServerRejected, TritonctlError
+from tritonctl.io.triton_client import Endpoint, TritonClient, clean_reason
+
+NOT_READY = "selected, not READY"
+NOT_SELECTED = "READY, not selected"
+GONE = "READY, gone from disk"
+CONFIG_DIFFERS = "served config differs from disk"
+TRANSITIONS = frozenset({"LOADING", "UNLOADING"})
+# fields a backend's auto-complete fills when the config leaves them out; compared only when the disk sets them
+_PYTHON_AUTOCOMPLETED = ("input", "output", "max_batch_size", "dynamic_batching", "model_transaction_policy")
+
+
+@dataclass
+class VersionStatus:
+    version: int
+    on_disk: bool
+    selected: bool  # by the disk config's version policy
+    state: str  # READY, UNAVAILABLE, LOADING, UNLOADING, or "" when the server has no state for it
+    reason: str  # Triton's reason on one line
+    inference_count: int
+    last_inference_ms: int
+    drift: list[str] = field(default_factory=list)
+    reason_full: str = ""  # as Triton wrote it (tracebacks included): shown under TRITONCTL_DEBUG=1 only
+
+
+@dataclass
+class ModelStatus:
+    name: str
+    policy: str | None  # the disk config's version policy; None when tritonctl does not know it
+    loaded: bool
+    versions: list[VersionStatus]
+    drift: list[str] = field(default_factory=list)
+    config_error: str | None = None  # the disk config's error (file:line:column: what), when it has one
+
+
+@dataclass
+class StatusReport:
+    url: str
+    server_version: str
+    repository: str | None
+    models: list[ModelStatus]
+
+
+@dataclass
+class _Disk:
+    versions: list[int]
+    selected: list[int] | None  # None when the config cannot be read
+    policy: str | None
+    config: dict | None  # as Triton's /config would return it
+    raw: object | None  # the ModelConfig as written
+    error: str | None
+
+
+def _disk_models(repo: Path | None) -> dict[str, _Disk]:
+    from tritonctl.io.config_json import to_triton_json
+    from tritonctl.normalize import served_config
+    from tritonctl.repository import describe_policy, open_repository, selected_versions
+
+    if repo is None:
+        return {}
+    out = {}
+    for model in open_repository(repo).models:
+        if model.read_error or model.is_hidden:
+            continue
+        numbers = [v.number for v in model.versions]
+        try:
+            text = model.read_config()
+            config, _notes = served_config(model)
+        except (ConfigParseError, ConfigReadError) as e:
+            out[model.name] = _Disk(numbers, None, None, None, None, e.message)
+            continue
+        except TritonctlError as e:
+            out[model.name] = _Disk(numbers, None, None, None, None, f"{model.config_path}: {e.message}")
+            continue
+        out[model.name] = _Disk(numbers, selected_versions(config.version_policy, numbers),
+                                describe_policy(config.version_policy), to_triton_json(config),
+                                text.config if text is not None else None, None)
+    return out
+
+
+def _differs(disk: _Disk, served: dict) -> bool:
+    ours, theirs = dict(disk.config or {}), dict(served)
+    for key in ("version_policy", "runtime"):  # runtime: the local stand-in reports its model.py
+        ours.pop(key, None)
+        theirs.pop(key, None)
+    if ours.get("backend") == "python":
+        for key in _PYTHON_AUTOCOMPLETED:
+            if disk.raw is None or not _is_set(disk.raw, key):
+                ours.pop(key, None)
+                theirs.pop(key, None)
+    return ours != theirs
+
+
+def _is_set(config, key: str) -> bool:
+    value = getattr(config, key)
+    if key in ("input", "output"):
+        return len(value) > 0
+    if key == "max_batch_size":
+        return value != 0
+    return config.HasField(key)
+
+
+def _version(text) -> int | None:
+    return int(text) if str(text).isdigit() else None
+
+
+def status(endpoint: Endpoint, repo: Path | None, model: str | None = None) -> StatusReport:
+    disk = _disk_models(repo)
+    with TritonClient(endpoint) as client:
+        meta = client.metadata()
+        index = client.index()
+        stats: dict[tuple[str, int], dict] = {}
+        try:
+            for s in client.statistics().get("model_stats", []):
+                number = _version(s.get("version", ""))
+                if isinstance(s, dict) and number is not None:
+                    stats[(s.get("name", ""), number)] = s
+        except ServerRejected:
+            pass
+        names = sorted({m["name"] for m in index} | set(disk))
+        if model is not None:
+            if model not in names:
+                raise TritonctlError(f"no model '{model}' on the server or in the repository")
+            names = [model]
+        models = [_model_status(client, name, [m for m in index if m["name"] == name], disk.get(name), stats,
+                                repo is not None) for name in names]
+    return StatusReport(endpoint.url, str(meta.get("version", "?")), str(repo) if repo else None, models)
+
+
+def _model_status(client: TritonClient, name: str, entries: list[dict], on_disk: _Disk | None,
+                  stats: dict, have_repo: bool) -> ModelStatus:
+    versions: dict[int, VersionStatus] = {}
+    selected = set(on_disk.selected or []) if on_disk else set()
+    for number in (on_disk.versions if on_disk else []):
+        versions[number] = VersionStatus(number, True, number in selected, "", "", 0, 0)
+    for entry in entries:
+        number = _version(entry.get("version", ""))
+        if number is None:
+            continue
+        vs = versions.setdefault(number, VersionStatus(number, False, False, "", "", 0, 0))
+        vs.state = str(entry.get("state", ""))
+        vs.reason_full = str(entry.get("reason", ""))
+        vs.reason = clean_reason(vs.reason_full)
+    for vs in versions.values():
+        s = stats.get((name, vs.version))
+        if s:
+            vs.inference_count = int(s.get("inference_count", 0))
+            vs.last_inference_ms = int(s.get("last_inference", 0))
+    loaded = any(vs.state in ("READY", *TRANSITIONS) or (vs.state == "UNAVAILABLE" and vs.reason != "unloaded")
+                 for vs in versions.values())
+    knows_selection = on_disk is not None and on_disk.selected is not None
+    for vs in versions.values():
+        if vs.state == "READY":
+            if have_repo and not vs.on_disk:
+                vs.drift.append(GONE)
+            elif knows_selection and not vs.selected:
+                vs.drift.append(NOT_SELECTED)
+        elif vs.state not in TRANSITIONS and loaded and vs.selected:
+            vs.drift.append(NOT_READY)
+    drift = []
+    if loaded and knows_selection and on_disk.config is not None and any(
+            vs.state == "READY" for vs in versions.values()):
+        try:
+            if _differs(on_disk, client.config(name)):
+                drift.append(CONFIG_DIFFERS)
+        except ServerRejected:
+            pass
+    return ModelStatus(name, on_disk.policy if on_disk else None, loaded,
+                       sorted(versions.values(), key=lambda v: v.version), drift,
+                       on_disk.error if on_disk else None)
