@@ -43,8 +43,21 @@ def _explain(error: ServerRejected, model: str) -> ServerRejected:
 
 
 def ready_versions(client: TritonClient, model: str) -> list[int]:
-    return sorted(int(m["version"]) for m in client.index() if m.get("name") == model and
-                  m.get("state") == "READY" and str(m.get("version", "")).isdigit())
+    return sorted(_states(client, model).get("READY", []))
+
+
+def _states(client: TritonClient, model: str) -> dict[str, list[int]]:
+    """Versions of `model` by state, as the repository index tells."""
+    out: dict[str, list[int]] = {}
+    for m in client.index():
+        if m.get("name") == model and str(m.get("version", "")).isdigit():
+            out.setdefault(str(m.get("state", "")), []).append(int(m["version"]))
+    return out
+
+
+def _settled(states: dict[str, list[int]], wanted: list[int]) -> bool:
+    """The wanted versions READY, no other READY, none still loading or unloading."""
+    return set(states.get("READY", [])) == set(wanted) and not states.get("UNLOADING") and not states.get("LOADING")
 
 
 def override_json(repo: Path, model: str, policy=None) -> tuple[str, list[int]]:
@@ -113,11 +126,12 @@ def load_model(endpoint: Endpoint, model: str, *, repo: Path | None, versions: l
             client.load(model, override)
         except ServerRejected as e:
             raise _explain(e, model) from None
-        ready = ready_versions(client, model)
+        states = _states(client, model)
         deadline = time.monotonic() + timeout
-        while wait and wanted and not set(wanted) <= set(ready) and time.monotonic() < deadline:
-            time.sleep(0.2)
-            ready = ready_versions(client, model)
+        while wait and wanted and not _settled(states, wanted) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            states = _states(client, model)
+        ready = sorted(states.get("READY", []))
         if wait and wanted and not set(wanted) <= set(ready):
             raise TritonctlError(f"'{model}' versions {', '.join(map(str, wanted))} were not READY within "
                                  f"{timeout:.0f} s (READY: {', '.join(map(str, ready)) or 'none'})")

@@ -83,12 +83,27 @@ def local_triton(tmp_path_factory):
         os.environ["TRITONCTL_STATE_DIR"] = old
 
 
-def stop_for_sure(state) -> None:
+def stop_for_sure(state, env: dict | None = None) -> None:
     """Stop a local server started by a test; kill it when `server stop` cannot (a test must leave nothing)."""
     import signal
 
     from tritonctl.io import process
 
-    tritonctl("server", "stop", "--server", state.name, check=False)
+    tritonctl("server", "stop", "--server", state.name, env=env, check=False)
     if process.is_running(state.identity):
         os.killpg(state.pid, signal.SIGKILL)
+
+
+def state_in(state_dir: Path, name: str):
+    """The state of local server `name` recorded under `state_dir` (None when it does not run)."""
+    from tritonctl.server_state import read_state
+
+    saved = os.environ.get("TRITONCTL_STATE_DIR")
+    os.environ["TRITONCTL_STATE_DIR"] = str(state_dir)
+    try:
+        return read_state(name)
+    finally:
+        if saved is None:
+            os.environ.pop("TRITONCTL_STATE_DIR")
+        else:
+            os.environ["TRITONCTL_STATE_DIR"] = saved

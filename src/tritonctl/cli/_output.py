@@ -348,9 +348,11 @@ def render_status(report, fmt: str) -> None:
         if m.config_error is not None:
             errors.append(f"{m.name}: {m.config_error}")
     console.print(table)
-    for line in [f"({n}) {reason}" for n, reason in enumerate(reasons, 1)] + errors:
-        text = safe(line)
+    for n, reason in enumerate(reasons, 1):  # cut to the table's width; the whole text: TRITONCTL_DEBUG=1
+        text = safe(f"({n}) {reason}")
         out(text if _debug() or len(text) <= width else text[: width - 1] + "…")
+    for line in errors:  # a config error whole: its position and what to change
+        out(line)
 
 
 def render_servers(servers, fmt: str) -> None:

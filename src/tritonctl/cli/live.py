@@ -104,8 +104,8 @@ def infer(
     model: ModelArg,
     version: Annotated[Optional[int], typer.Option("--version", "-v", metavar="VERSION",
                                                    help="Model version (default: the server's choice).")] = None,
-    input_: Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="NAME=FILE.npy",
-                                                        help="An input's values from a .npy file.")] = None,
+    input_: Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="NAME=FILE",
+                                                        help="An input's values from a .npy file (NumPy's format).")] = None,
     shape: Annotated[Optional[list[str]], typer.Option("--shape", "-s", metavar="NAME=D1,D2,...",
                                                        help="An input's shape for random values.")] = None,
     cast: Annotated[bool, typer.Option("--cast", help="Cast .npy values to the input's data type even when some "
