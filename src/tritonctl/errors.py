@@ -91,8 +91,8 @@ class ValidationRefused(TritonctlError):
 
     exit_code = ExitCode.FINDINGS
 
-    def __init__(self, message: str, findings: list) -> None:
-        super().__init__(message, hint="fix them, or add anyway with --no-validate")
+    def __init__(self, message: str, findings: list, hint: str = "fix them, or add anyway with --no-validate") -> None:
+        super().__init__(message, hint=hint)
         self.findings = findings
 
 

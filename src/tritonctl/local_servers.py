@@ -99,13 +99,12 @@ def check_address(address: str) -> str:
 def start_server(repo: str, *, name: str = DEFAULT_NAME, address: str = triton_binary.LOOPBACK,
                  mode: str = "explicit", http_port: int | None = None, grpc_port: int | None = None,
                  metrics_port: int | None = None, load: list[str] | None = None, timeout: float = 120.0,
-                 foreground: bool = False) -> Started:
+                 foreground: bool = False, endpoint_url: str | None = None) -> Started:
     check_name(name)
     check_address(address)
     if mode not in MODES:
         raise UsageError(f"--mode must be one of {', '.join(MODES)}, not '{mode}'")
-    if not repo.startswith("s3://") and not Path(repo).is_dir():
-        raise TritonctlError(f"'{repo}' is not a folder; a model repository is a folder of model folders")
+    source = _repository(repo, endpoint_url)
     home = _make_dir(state_dir())
     folder = _make_dir(server_dir(name))
     with _start_lock(name):
@@ -118,9 +117,9 @@ def start_server(repo: str, *, name: str = DEFAULT_NAME, address: str = triton_b
         install = triton_binary.locate()
         backends = triton_binary.prepare_backends(home / "backends", install)
         ports = [p or triton_binary.free_port(address) for p in (http_port, grpc_port, metrics_port)]
-        repository = repo if repo.startswith("s3://") else str(Path(repo).resolve())
-        spec = triton_binary.ServerSpec(repository, backends, *ports, mode=mode, load=list(load or []),
+        spec = triton_binary.ServerSpec(source.triton, backends, *ports, mode=mode, load=list(load or []),
                                         address=address)
+        repository = source.label
         log = folder / LOG_FILE
         try:
             log.write_bytes(b"")
@@ -130,15 +129,16 @@ def start_server(repo: str, *, name: str = DEFAULT_NAME, address: str = triton_b
             me = process.identify(os.getpid(), exe=os.path.realpath(install.binary))
             assert me is not None
             _write_state(ServerState(name, os.getpid(), address, *ports, repository, str(log), mode, time.time(),
-                                     me.start_ticks, me.boot_id, me.exe))
-            os.execve(str(install.binary), spec.command(install), triton_binary.environment(install))
-        proc = triton_binary.spawn(spec, log, install)
+                                     me.start_ticks, me.boot_id, me.exe, source.endpoint))
+            os.execve(str(install.binary), spec.command(install),
+                      triton_binary.environment(install, {**os.environ, **source.environment}))
+        proc = triton_binary.spawn(spec, log, install, env={**os.environ, **source.environment})
         try:
             me = process.identify(proc.pid)
             if me is None or not triton_binary.wait_ready(ports[0], proc, timeout, address):
                 raise TritonctlError(f"Triton did not start: {log_tail(log)}", hint=f"the whole log: {log}")
             state = ServerState(name, proc.pid, address, *ports, repository, str(log), mode, time.time(),
-                                me.start_ticks, me.boot_id, me.exe)
+                                me.start_ticks, me.boot_id, me.exe, source.endpoint)
             _write_state(state)
         except BaseException:
             triton_binary.stop(proc)  # never leave a Triton running that no state file names
@@ -166,7 +166,7 @@ def _why_not_loaded(repository: str, model: str, listed: bool) -> str:
 
     if not listed:
         return "not in the repository"
-    if repository.startswith("s3://"):
+    if repository.startswith("s3://"):  # Triton said why in its log; tritonctl would have to download the config
         return "not loaded (see: tritonctl server logs)"
     try:
         open_repository(repository).model(model).read_config()
@@ -175,6 +175,30 @@ def _why_not_loaded(repository: str, model: str, listed: bool) -> str:
     except TritonctlError:
         pass
     return "not loaded (see: tritonctl server logs)"
+
+
+@dataclass(frozen=True)
+class _Source:
+    label: str  # the repository as recorded and shown: a folder, or s3://bucket/prefix
+    triton: str  # as Triton is given it
+    endpoint: str = ""
+    environment: dict = field(default_factory=dict)  # credentials for Triton's S3 client, in its environment only
+
+
+def _repository(repo: str, endpoint_url: str | None) -> _Source:
+    """The repository to serve; an S3 one is checked first (Triton waits about 50 s for an endpoint that is down,
+    then exits with a message about credentials)."""
+    from tritonctl.io import s3
+
+    if not s3.is_s3(repo):
+        if not Path(repo).is_dir():
+            raise TritonctlError(f"'{repo}' is not a folder; a model repository is a folder of model folders")
+        folder = str(Path(repo).resolve())
+        return _Source(folder, folder)
+    url = s3.parse_url(repo)
+    client = s3.S3(endpoint_url, jobs=1, connect_timeout=3, attempts=2)
+    client.check_bucket(url)
+    return _Source(str(url), s3.triton_url(client.endpoint, url), client.endpoint, client.environment())
 
 
 def log_tail(log: Path, max_bytes: int = 64 << 10) -> str:

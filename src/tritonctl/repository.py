@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 CONFIG_FILE = "config.pbtxt"
 CONFIG_MAX_BYTES = 64 << 20  # tritonctl reads no larger config (Triton sets no limit; real ones are kilobytes)
 SKIPPED_SUBDIRS = frozenset({"warmup", "initial_state", "configs"})
-STAGING_PREFIX = ".tritonctl-staging-"  # a version being assembled by `tritonctl version add`
-REMOVED_PREFIX = ".tritonctl-removed-"  # a version being deleted by `tritonctl version rm`
+# tritonctl's own folders inside a model folder. '~' sorts after every digit and letter, so they never come first
+# among the subfolders (Triton guesses a backend from the first one) and never read as version numbers.
+STAGING_PREFIX = "~tritonctl-staging-"  # a version being assembled by `tritonctl version add`
+REMOVED_PREFIX = "~tritonctl-removed-"  # a version being deleted by `tritonctl version rm`
+OLD_PREFIXES = (".tritonctl-staging-", ".tritonctl-removed-")  # the same, written by tritonctl before 0.2
 MAX_VERSION = 2**63 - 1  # versions are int64: Triton reads folder names with std::stoll
 
 # platform -> backend, for the four backends whose platform Triton checks (R27)
@@ -110,7 +113,8 @@ class Model:
     @property
     def leftovers(self) -> list[str]:
         """Staging or set-aside folders of tritonctl's own (live or left by a process that died)."""
-        return [d.name for d in self.ignored_dirs if d.name.startswith((STAGING_PREFIX, REMOVED_PREFIX))]
+        return [d.name for d in self.ignored_dirs if d.name.startswith((STAGING_PREFIX, REMOVED_PREFIX,
+                                                                          *OLD_PREFIXES))]
 
     @property
     def config_path(self) -> Path:

@@ -63,6 +63,7 @@ class ServerState:
     start_ticks: int  # the process's identity: see io/process.py
     boot_id: str
     exe: str
+    s3_endpoint: str = ""  # the endpoint of an s3:// repository, as it was reached at start
 
     @property
     def url(self) -> str:

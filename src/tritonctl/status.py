@@ -11,6 +11,7 @@ LOADING and UNLOADING are states, not drift. A model the server never loaded is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,15 @@ class StatusReport:
     server_version: str
     repository: str | None
     models: list[ModelStatus]
+
+    def relabeled(self, label: Callable[[str], str]) -> StatusReport:
+        """The report with paths of a local copy shown as the repository it stands for (an S3 one)."""
+        import dataclasses
+
+        models = [dataclasses.replace(m, config_error=label(m.config_error) if m.config_error else None)
+                  for m in self.models]
+        return dataclasses.replace(self, repository=label(self.repository) if self.repository else None,
+                                   models=models)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import TritonctlError, UsageError
+from tritonctl.io.s3 import S3Url
 from tritonctl.io.triton_client import DEFAULT_URL, Endpoint, split_credentials
 from tritonctl.server_state import DEFAULT_NAME, ServerState, check_name, read_state, running
 
@@ -35,11 +36,16 @@ class Target:
     local: ServerState | None  # the local server, when the target is one
 
     @property
-    def repository(self) -> Path | None:
-        """The local server's repository, when it is a folder."""
-        if self.local is None or self.local.repository.startswith("s3://"):
-            return None
-        return Path(self.local.repository)
+    def s3_endpoint(self) -> str | None:
+        """The S3 endpoint the local server's repository was reached at, when it is in S3."""
+        return self.local.s3_endpoint or None if self.local is not None else None
+
+    @property
+    def repository(self) -> Path | S3Url | None:
+        """The local server's repository (a folder or an S3 prefix)."""
+        from tritonctl.locations import parse
+
+        return None if self.local is None else parse(self.local.repository)
 
 
 def endpoint(url: str, connection: Connection) -> Endpoint:
@@ -97,9 +103,11 @@ def resolve(url: str | None = None, server: str | None = None, connection: Conne
     return Target(endpoint(DEFAULT_URL, connection), None)
 
 
-def repository(repo: Path | None, target: Target) -> Path | None:
+def repository(repo: str | Path | None, target: Target) -> Path | S3Url | None:
     """`--repo` when given, else the target's own repository (a local server's), else None."""
-    return repo if repo is not None else target.repository
+    from tritonctl.locations import parse
+
+    return parse(repo) if repo is not None else target.repository
 
 
 def serving(repo: Path, url: str | None, server: str | None, connection: Connection) -> list[Target]:

@@ -1,6 +1,6 @@
 """Numbered version folders: add, list, remove — never a numbered folder that is half there.
 
-A new version is assembled in a hidden staging folder beside the version folders (`.tritonctl-staging-<pid>-
+A new version is assembled in a staging folder beside the version folders (`~tritonctl-staging-<pid>-
 <token>`), held by an flock for as long as the process lives, checked there as if it were in place, then
 renamed to its number while the model folder itself is locked (so two adds never pick the same number).
 Replacing a version swaps the folders in one rename where the kernel allows it; removing renames aside first.

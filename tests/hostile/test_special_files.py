@@ -152,7 +152,7 @@ def test_sigterm_during_an_add_cleans_its_staging_folder(repo, tmp_path):
     while not marker.exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
-    assert any(p.name.startswith(".tritonctl-staging-") for p in (repo / "text_recognition").iterdir())
+    assert any(p.name.startswith("~tritonctl-staging-") for p in (repo / "text_recognition").iterdir())
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=30)
     assert (proc.returncode, err) == (130, "error: terminated\n")

@@ -39,7 +39,7 @@ def test_add_stages_validates_and_publishes_under_the_expected_name(cli, repo):
     published = repo / "text_recognition" / "1" / "model.onnx"
     assert published.read_bytes() == GOOD
     assert published.stat().st_mtime > 2_000_000_000  # newer than anything in the model folder
-    assert [p.name for p in (repo / "text_recognition").iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in (repo / "text_recognition").iterdir() if p.name.startswith((".", "~"))] == []
     second = cli("version", "add", "text_recognition", "str.onnx", "-r", str(repo))
     assert "added version 2 of 'text_recognition'" in second.stdout
 
@@ -125,7 +125,7 @@ def test_a_read_only_repository_is_a_one_line_error(cli, repo, monkeypatch):
     real = Path.mkdir
 
     def read_only(self, *a, **k):
-        if ".tritonctl-staging-" in self.name:
+        if "~tritonctl-staging-" in self.name:
             raise OSError(30, "Read-only file system")
         return real(self, *a, **k)
 
@@ -163,11 +163,11 @@ def test_an_add_killed_mid_copy_leaves_no_numbered_folder(repo, tmp_path, cli):
     while not marker.exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
-    staging = [p for p in (repo / "text_recognition").iterdir() if p.name.startswith(".tritonctl-staging-")]
+    staging = [p for p in (repo / "text_recognition").iterdir() if p.name.startswith("~tritonctl-staging-")]
     assert len(staging) == 1 and (staging[0] / "model.onnx").stat().st_size == 1 << 20  # really mid-copy
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert sorted(p.name for p in (repo / "text_recognition").iterdir() if not p.name.startswith(".")) == [
+    assert sorted(p.name for p in (repo / "text_recognition").iterdir() if not p.name.startswith((".", "~"))) == [
         "config.pbtxt"]
     report = json.loads(cli("validate", str(repo), "-f", "json", "-m", "text_recognition").stdout)
     assert [f["code"] for f in report["findings"]] == ["TRT408", "TRT404"]

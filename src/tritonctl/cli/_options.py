@@ -12,10 +12,26 @@ from tritonctl.cli._help import TritonctlCommand
 
 COMMAND = {"cls": TritonctlCommand}  # every command: app.command("name", **COMMAND)
 
+def _writable(value):
+    """A repository the command writes: a folder (an s3:// address is a usage error, with a hint)."""
+    from tritonctl.locations import writable
+
+    return None if value is None else writable(value)
+
+
 RepoOpt = Annotated[
     Path,
-    typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO", help="Model repository folder."),
+    typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO", help="Model repository folder.",
+                 callback=_writable),
 ]
+ReadRepoOpt = Annotated[
+    str,
+    typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
+                 help="Model repository: a folder, or s3://bucket/prefix (read through a local copy)."),
+]
+EndpointOpt = Annotated[Optional[str], typer.Option(
+    "--endpoint-url", metavar="URL", help="The S3 endpoint of s3:// repositories (default: AWS_ENDPOINT_URL or the "
+    "AWS configuration).")]
 ModelArg = Annotated[str, typer.Argument(metavar="MODEL", help="Model name (its folder in the repository).")]
 
 
@@ -46,8 +62,9 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECOND
 SslOpt = Annotated[bool, typer.Option("--ssl", help="Use HTTPS.")]
 HeaderOpt = Annotated[Optional[list[str]], typer.Option("--header", "-H", metavar="KEY:VALUE",
                                                         help="An HTTP header sent with every request.")]
-ServerRepoOpt = Annotated[Optional[Path], typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
-                                                       help="Model repository (default: the local server's).")]
+ServerRepoOpt = Annotated[Optional[str], typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
+                                                      help="Model repository, a folder or s3://bucket/prefix "
+                                                           "(default: the local server's).")]
 
 
 def connection(timeout: float, ssl: bool, header: list[str] | None):

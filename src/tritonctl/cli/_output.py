@@ -420,3 +420,73 @@ def render_export(result) -> None:
         say(f"parity {p.output}: max abs {p.max_abs:.3g}, max rel {p.max_rel:.3g} ({', '.join(p.cases)}) {verdict}")
     say(f"exported {result.kind} in {result.seconds:.1f} s (opset {result.record['opset']}, IR "
         f"{result.record['ir_version']})")
+
+
+def sync_progress(fmt: str):
+    """(progress, planned) callbacks for a sync: a rich progress bar (bytes, files, rate) on a terminal, nothing
+    when stderr is piped or the output is JSON."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def manage():
+        if fmt == "json" or not sys.stderr.isatty():
+            yield (lambda _n: None), (lambda _plan: None)
+            return
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                   TransferSpeedColumn)
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                       TimeRemainingColumn(), console=_console(stderr=True), transient=True)
+        task = bar.add_task("syncing", total=None)
+
+        def planned(plan) -> None:
+            files = plan.count("upload")
+            bar.update(task, total=plan.bytes("upload"), description=f"syncing {files} file{'s' * (files != 1)}")
+
+        with bar:
+            yield (lambda n: bar.advance(task, n)), planned
+
+    return manage()
+
+
+def sync_json(result) -> dict:
+    plan = result.plan
+    return {
+        "source": plan.source,
+        "destination": plan.destination,
+        "dry_run": result.dry_run,
+        "seconds": round(result.seconds, 3),
+        "summary": {
+            "uploaded": plan.count("upload"), "copied": plan.count("copy"), "created": plan.count("mkdir"),
+            "deleted": plan.count("delete"), "unchanged": plan.unchanged,
+            "bytes_sent": plan.bytes("upload"), "bytes_unchanged": plan.unchanged_bytes,
+        },
+        "changes": [{"action": c.action, "path": c.rel, "size": c.size, "reason": c.reason} for c in plan.changes],
+        "warnings": list(plan.warnings),
+    }
+
+
+def render_sync(result, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(sync_json(result), indent=2))
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    plan = result.plan
+    verb = {"upload": "send", "copy": "copy", "mkdir": "create", "delete": "delete"} if result.dry_run else \
+        {"upload": "sent", "copy": "copied", "mkdir": "created", "delete": "deleted"}
+    if plan.changes:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("action", "path", "size", "why"):
+            table.add_column(column, justify="right" if column == "size" else "left")
+        for c in plan.changes:
+            table.add_row(*(Text(safe(cell)) for cell in (verb[c.action], c.rel, _size(c.size), c.reason)))
+        _console().print(table)
+    doc = sync_json(result)["summary"]
+    head = "would sync" if result.dry_run else "synced"
+    out(f"{head} {plan.source} -> {plan.destination}: {doc['uploaded']} sent ({_size(doc['bytes_sent'])}), "
+        f"{doc['copied']} copied in place, {doc['deleted']} deleted, {doc['unchanged']} unchanged "
+        f"({_size(doc['bytes_unchanged'])}) in {result.seconds:.1f} s")
+    for warning in plan.warnings:
+        say(f"warning: {warning}")

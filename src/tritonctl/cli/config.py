@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from tritonctl.cli._boundary import TritonctlGroup
-from tritonctl.cli._options import COMMAND, ModelArg, RepoOpt
+from tritonctl.cli._options import COMMAND, EndpointOpt, ModelArg, ReadRepoOpt, RepoOpt
 
 app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
                   help="Write configs from model files; show the config Triton will serve.")
@@ -57,7 +57,9 @@ def generate(
     from tritonctl.cli._output import render_generated
     from tritonctl.errors import UsageError
     from tritonctl.generate import generate_model_config
+    from tritonctl.locations import writable
 
+    path = writable(path, "PATH")  # an S3 model file: generate from a local copy
     if backend != "onnxruntime":
         raise UsageError(f"configs are generated from ONNX files only (backend onnxruntime), not '{backend}'",
                          hint="for other backends start from a template: tritonctl config init --backend B NAME")
@@ -72,7 +74,8 @@ def generate(
 @app.command("show", **COMMAND)
 def show(
     model: ModelArg,
-    repo: RepoOpt = Path("."),
+    repo: ReadRepoOpt = ".",
+    endpoint_url: EndpointOpt = None,
     normalized: Annotated[bool, typer.Option("--normalized", help="As Triton serves it: auto-completed and normalized.")] = False,
     gpus: Annotated[int, typer.Option("--gpus", min=0, metavar="N", help="GPUs of the serving host (for "
                                                                         "--normalized).")] = 0,
@@ -82,8 +85,13 @@ def show(
     """Show MODEL's config, or with --normalized the config Triton 2.51 will serve."""
     from tritonctl.cli._output import render_shown
     from tritonctl.generate import show_config
+    from tritonctl.locations import parse
+    from tritonctl.s3_cache import view
 
-    render_shown(show_config(repo, model, normalized=normalized, gpus=gpus, run_python=run_python), fmt.value)
+    local = view(parse(repo), endpoint_url=endpoint_url)
+    shown = show_config(local.path, model, normalized=normalized, gpus=gpus, run_python=run_python)
+    shown.notes = [local.label(note) for note in shown.notes]
+    render_shown(shown, fmt.value)
 
 
 @app.command("init", **COMMAND)

@@ -9,6 +9,7 @@ import typer
 from tritonctl.cli._options import (
     DataFormat,
     DataFormatOpt,
+    EndpointOpt,
     HeaderOpt,
     ModelArg,
     ServerOpt,
@@ -28,6 +29,7 @@ def load(
                                                           "(requests to MODEL fail meanwhile).")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the versions are READY.")] = True,
     repo: ServerRepoOpt = None,
+    endpoint_url: EndpointOpt = None,
     url: UrlOpt = None,
     server: ServerOpt = None,
     timeout: TimeoutOpt = 120.0,
@@ -43,18 +45,20 @@ def load(
     from tritonctl.errors import ServerRejected
     from tritonctl.io.triton_client import rejection_kind
     from tritonctl.loading import load_model
+    from tritonctl.s3_cache import view
     from tritonctl.targets import repository, resolve
 
     target = resolve(url, server, connection(timeout, ssl, header))
-    repo = repository(repo, target)
+    location = repository(repo, target)
+    local = view(location, endpoint_url=endpoint_url or target.s3_endpoint).path if location is not None else None
     try:
-        result = load_model(target.endpoint, model, repo=repo, versions=version, reload=reload, wait=wait,
+        result = load_model(target.endpoint, model, repo=local, versions=version, reload=reload, wait=wait,
                             timeout=timeout)
     except ServerRejected as e:
-        if rejection_kind(e) == "poll_failure" and repo is not None:
+        if rejection_kind(e) == "poll_failure" and local is not None:
             from tritonctl.cli._output import render_load_failure
 
-            render_load_failure(repo, model)
+            render_load_failure(local, model)
         raise
     if result.reloaded:
         say(f"'{model}' was unloaded, then loaded: requests to it failed meanwhile")
@@ -84,6 +88,7 @@ def unload(
 def status(
     model: Annotated[Optional[str], typer.Argument(metavar="MODEL", help="One model (default: all).")] = None,
     repo: ServerRepoOpt = None,
+    endpoint_url: EndpointOpt = None,
     fmt: DataFormatOpt = DataFormat.table,
     url: UrlOpt = None,
     server: ServerOpt = None,
@@ -93,11 +98,15 @@ def status(
 ) -> None:
     """What the server serves beside what the repository selects: versions, states, inferences, drift."""
     from tritonctl.cli._output import render_status
+    from tritonctl.s3_cache import view
     from tritonctl.status import status as server_status
     from tritonctl.targets import repository, resolve
 
     target = resolve(url, server, connection(timeout, ssl, header))
-    render_status(server_status(target.endpoint, repository(repo, target), model), fmt.value)
+    location = repository(repo, target)
+    local = view(location, endpoint_url=endpoint_url or target.s3_endpoint) if location is not None else None
+    report = server_status(target.endpoint, local.path if local else None, model)
+    render_status(report.relabeled(local.label) if local else report, fmt.value)
 
 
 def infer(

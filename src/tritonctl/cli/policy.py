@@ -10,8 +10,10 @@ import typer
 from tritonctl.cli._boundary import TritonctlGroup
 from tritonctl.cli._options import (
     COMMAND,
+    EndpointOpt,
     HeaderOpt,
     ModelArg,
+    ReadRepoOpt,
     RepoOpt,
     ServerOpt,
     ServerRepoOpt,
@@ -26,12 +28,18 @@ app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=Non
 
 
 @app.command("show", **COMMAND)
-def show(model: ModelArg, repo: RepoOpt = Path(".")) -> None:
+def show(model: ModelArg, repo: ReadRepoOpt = ".", endpoint_url: EndpointOpt = None) -> None:
     """Show MODEL's version policy and the versions it serves."""
-    from tritonctl.cli._output import render_policy
-    from tritonctl.policy import show_policy
+    from dataclasses import replace
 
-    render_policy(show_policy(repo, model))
+    from tritonctl.cli._output import render_policy
+    from tritonctl.locations import parse
+    from tritonctl.policy import show_policy
+    from tritonctl.s3_cache import view
+
+    local = view(parse(repo), endpoint_url=endpoint_url)
+    shown = show_policy(local.path, model)
+    render_policy(replace(shown, config_path=local.label(str(shown.config_path))))
 
 
 @app.command("set", **COMMAND)
@@ -54,6 +62,7 @@ def apply(
     spec: Annotated[str, typer.Argument(metavar="POLICY", help="latest:N | all | specific:1,3")],
     persist: Annotated[bool, typer.Option("--persist", help="Also write the policy to config.pbtxt.")] = False,
     repo: ServerRepoOpt = None,
+    endpoint_url: EndpointOpt = None,
     url: UrlOpt = None,
     server: ServerOpt = None,
     timeout: TimeoutOpt = 120.0,
@@ -65,18 +74,21 @@ def apply(
     from tritonctl.cli._output import out, render_policy_change
     from tritonctl.errors import UsageError
     from tritonctl.loading import load_model
+    from tritonctl.locations import writable
     from tritonctl.policy import set_policy
     from tritonctl.repository import parse_policy
+    from tritonctl.s3_cache import view
     from tritonctl.targets import repository, resolve
 
     wanted = parse_policy(spec)
     target = resolve(url, server, connection(timeout, ssl, header))
-    repo = repository(repo, target)
-    if repo is None:
+    location = repository(repo, target)
+    if location is None:
         raise UsageError("policy apply needs the repository (--repo): the load carries the model's config from there")
     if persist:  # check the edit before touching the server; written after the load succeeds
-        set_policy(repo, model, spec, dry_run=True)
-    result = load_model(target.endpoint, model, repo=repo, policy=wanted, timeout=timeout)
+        set_policy(writable(location), model, spec, dry_run=True)
+    local = view(location, endpoint_url=endpoint_url or target.s3_endpoint).path
+    result = load_model(target.endpoint, model, repo=local, policy=wanted, timeout=timeout)
     out(f"'{model}' now serves versions {', '.join(map(str, result.versions)) or 'none'}")
     if persist:
-        render_policy_change(set_policy(repo, model, spec), False)
+        render_policy_change(set_policy(writable(location), model, spec), False)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from tritonctl.cli._boundary import TritonctlGroup
-from tritonctl.cli._options import COMMAND, DataFormat, DataFormatOpt, ServerOpt, TimeoutOpt
+from tritonctl.cli._options import COMMAND, DataFormat, DataFormatOpt, EndpointOpt, ServerOpt, TimeoutOpt
 
 app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
                   help="Run local Triton 2.51 servers on the CPU, each under a name.")
@@ -25,8 +24,11 @@ class Mode(str, Enum):
 
 @app.command("start", **COMMAND)
 def start(
-    repo: Annotated[Path, typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
-                                       help="Model repository (a folder).")] = Path("."),
+    repo: Annotated[str, typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
+                                      help="Model repository: a folder, or s3://bucket/prefix (Triton reads S3 "
+                                           "itself; credentials from the AWS chain, passed in its environment).")]
+    = ".",
+    endpoint_url: EndpointOpt = None,
     name: NameOpt = "default",
     address: Annotated[str, typer.Option("--address", metavar="ADDRESS",
                                          help="Loopback address to listen on (127.0.0.1 to 127.255.255.254).")]
@@ -51,19 +53,21 @@ def start(
     from tritonctl.errors import ExitCode, ModelsNotLoaded
     from tritonctl.local_servers import start_server
 
-    repository = str(repo)
     if validate_first:
+        from tritonctl.locations import parse
+        from tritonctl.s3_cache import view
         from tritonctl.validate.engine import validate_repository
         from tritonctl.validate.model import Severity
 
-        report = validate_repository(repo, models=load or None)
+        local = view(parse(repo), endpoint_url=endpoint_url)
+        report = validate_repository(local.path, models=load or None).relabeled(local.label)
         if report.fails(Severity.ERROR):
             render_report(report, "table")
             say("not started: validate found errors (start without --validate to let Triton refuse them itself)")
             raise typer.Exit(int(ExitCode.FINDINGS))
-    started = start_server(repository, name=name, address=address, mode=mode.value, http_port=http_port,
+    started = start_server(repo, name=name, address=address, mode=mode.value, http_port=http_port,
                            grpc_port=grpc_port, metrics_port=metrics_port, load=load, timeout=timeout,
-                           foreground=foreground)
+                           foreground=foreground, endpoint_url=endpoint_url)
     s = started.state
     out(f"Triton '{s.name}' started: {s.url} (grpc {s.address}:{s.grpc_port}, metrics {s.address}:{s.metrics_port}),"
         f" pid {s.pid}, mode {s.mode}, repository {s.repository}")

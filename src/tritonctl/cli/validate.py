@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from tritonctl.cli._options import FindingsFormat, FindingsFormatOpt, RepoOpt
+from tritonctl.cli._options import EndpointOpt, FindingsFormat, FindingsFormatOpt, ReadRepoOpt
 
 
 class FailOn(str, Enum):
@@ -18,8 +17,11 @@ class FailOn(str, Enum):
 
 
 def validate(
-    repo_arg: Annotated[Optional[Path], typer.Argument(metavar="REPO", help="Model repository (default: --repo).")] = None,
-    repo: RepoOpt = Path("."),
+    repo_arg: Annotated[Optional[str], typer.Argument(metavar="REPO", help="Model repository, a folder or "
+                                                                           "s3://bucket/prefix (default: --repo).")]
+    = None,
+    repo: ReadRepoOpt = ".",
+    endpoint_url: EndpointOpt = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", metavar="MODEL",
                                                        help="Check only this model.")] = None,
     fmt: FindingsFormatOpt = None,
@@ -49,13 +51,18 @@ def validate(
     if fmt is None:
         fmt = FindingsFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else FindingsFormat.table
     backend_set = frozenset(b.strip() for b in backends.split(",") if b.strip()) if backends is not None else None
+    from tritonctl.locations import parse
+    from tritonctl.s3_cache import view
+
+    local = view(parse(repo_arg or repo), endpoint_url=endpoint_url)
     report = validate_repository(
-        repo_arg or repo,
+        local.path,
         models=model,
         options=Options(gpus=gpus, backends=backend_set, autocomplete=not no_autocomplete),
         select=select,
         ignore=ignore,
     )
+    report = report.relabeled(local.label)
     render_report(report, fmt.value)
     if report.fails(threshold):
         raise typer.Exit(int(ExitCode.FINDINGS))

@@ -12,8 +12,10 @@ from tritonctl.cli._options import (
     COMMAND,
     DataFormat,
     DataFormatOpt,
+    EndpointOpt,
     HeaderOpt,
     ModelArg,
+    ReadRepoOpt,
     RepoOpt,
     ServerOpt,
     SslOpt,
@@ -54,12 +56,15 @@ def add(
 
 
 @app.command("list", **COMMAND)
-def list_(model: ModelArg, repo: RepoOpt = Path("."), fmt: DataFormatOpt = DataFormat.table) -> None:
+def list_(model: ModelArg, repo: ReadRepoOpt = ".", endpoint_url: EndpointOpt = None,
+          fmt: DataFormatOpt = DataFormat.table) -> None:
     """List MODEL's versions: file, size, sha256, time, whether the version policy serves it."""
     from tritonctl.cli._output import render_versions
+    from tritonctl.locations import parse
+    from tritonctl.s3_cache import view
     from tritonctl.versions import list_versions
 
-    render_versions(model, list_versions(repo, model), fmt.value)
+    render_versions(model, list_versions(view(parse(repo), endpoint_url=endpoint_url).path, model), fmt.value)
 
 
 @app.command("rm", **COMMAND)

@@ -243,11 +243,11 @@ def copy_file(src: Path, dst: Path) -> int:
     return copied
 
 
-def plan_tree(src: Path) -> list[tuple[Path, str]]:
+def plan_tree(src: Path, *, within: Path | None = None) -> list[tuple[Path, str]]:
     """(file to read, path relative to `src`) for every file of folder `src`, checked before anything is copied:
-    symbolic links are followed only while their targets stay inside `src`, and every entry is a folder or a
-    regular file (UnsafePath otherwise; a link loop is refused too)."""
-    base = os.path.realpath(src)
+    symbolic links are followed only while their targets stay inside `within` (default: `src`), and every entry is
+    a folder or a regular file (UnsafePath otherwise; a link loop is refused too)."""
+    base = os.path.realpath(within if within is not None else src)
     plan: list[tuple[Path, str]] = []
 
     def walk(folder: Path, rel: str, ancestors: frozenset[tuple[int, int]]) -> None:
@@ -259,7 +259,8 @@ def plan_tree(src: Path) -> list[tuple[Path, str]]:
             name = os.path.join(rel, entry.name) if rel else entry.name
             path = Path(entry.path)
             if entry.is_symlink() and not is_inside(os.path.realpath(path), base):
-                raise UnsafePath(f"'{path}' is a symbolic link to '{os.path.realpath(path)}', outside '{src}'",
+                raise UnsafePath(f"'{path}' is a symbolic link to '{os.path.realpath(path)}', outside "
+                                 f"'{within if within is not None else src}'",
                                  hint="copy the file into the folder instead of linking it")
             try:
                 st = path.stat()

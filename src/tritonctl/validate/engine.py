@@ -125,6 +125,15 @@ def triton_stage(code: str, autocomplete: bool) -> int:
     return len(_STAGES)
 
 
+def repository_errors(path, *, models: list[str] | None = None, options: Options | None = None,
+                      relabel=None) -> list[Finding]:
+    """The errors validate finds in a repository (warnings left out): what refuses a publish."""
+    report = validate_repository(path, models=models, options=options)
+    if relabel is not None:
+        report = report.relabeled(relabel)
+    return [f for f in report.findings if f.severity is Severity.ERROR]
+
+
 def staged_version_errors(model, number: int, options: Options | None = None, config: str | None = None
                           ) -> list[Finding]:
     """Errors of version `number` of `model` (whose `versions` point that number at a staging folder), checked

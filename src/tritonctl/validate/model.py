@@ -67,6 +67,13 @@ class Report:
     models_checked: int = 0
     files_checked: int = 0
 
+    def relabeled(self, label) -> Report:
+        """The report with paths of a local copy shown as the repository it stands for (an S3 one)."""
+        import dataclasses
+
+        return dataclasses.replace(self, repository=label(self.repository),
+                                   findings=[dataclasses.replace(f, path=label(f.path)) for f in self.findings])
+
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
 

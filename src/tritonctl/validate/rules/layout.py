@@ -84,7 +84,8 @@ def stale_staging(ctx: ModelContext) -> Iterator[Problem]:
     a process killed midway leaves the staging folder (never a numbered one). Triton ignores it, but it
     holds disk space; the next `version add` clears it.
 
-    Bad:  text_detection/.tritonctl-staging-4242-1a2b3c4d/ with nobody holding its lock
+    Bad:  text_detection/~tritonctl-staging-4242-1a2b3c4d/ with nobody holding its lock (or .tritonctl-staging-…,
+          as tritonctl named them before 0.2)
     Good: run `tritonctl version add` again, or delete the folder
     """
     from tritonctl.io.files import is_locked

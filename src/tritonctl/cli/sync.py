@@ -1,0 +1,63 @@
+"""tritonctl sync SRC DST: a repository to a local folder or S3, by content, in an order Triton never loads half of."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from tritonctl.cli._options import DataFormat, DataFormatOpt, EndpointOpt
+
+
+def sync(
+    source: Annotated[str, typer.Argument(metavar="SRC", help="A repository folder, or s3://bucket/prefix.")],
+    destination: Annotated[str, typer.Argument(metavar="DST", help="A folder, or s3://bucket/prefix.")],
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", metavar="MODEL",
+                                                       help="Only this model.")] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove from DST what SRC does not have (within the "
+                                                          "models given with --model, when given).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, metavar="N",
+                                      help="Transfers at once (and parts of one large file).")] = 8,
+    endpoint_url: EndpointOpt = None,
+    fmt: DataFormatOpt = DataFormat.table,
+    no_validate: Annotated[bool, typer.Option("--no-validate", help="Publish even if validate finds errors.")]
+    = False,
+    gpus: Annotated[Optional[int], typer.Option("--gpus", min=0, metavar="N",
+                                                help="GPUs the target server has (as validate).")] = None,
+    backends: Annotated[Optional[str], typer.Option("--backends", metavar="LIST",
+                                                    help="Backends the target server has (as validate).")] = None,
+) -> None:
+    """Sync a model repository SRC to DST (each a folder or s3://bucket/prefix) by content: unchanged bytes are
+    never sent again, whatever their mtime. A version's model file goes last, a model's config after its versions,
+    deletions (--delete) last; local destinations get each version whole, in one rename. Refuses a source that
+    validate finds errors in."""
+    from tritonctl.cli._output import render_report_findings, render_sync, sync_progress
+    from tritonctl.errors import ValidationRefused
+    from tritonctl.locations import parse
+    from tritonctl.s3_cache import hash_cache
+    from tritonctl.sync import publish
+
+    check = None
+    if not no_validate:
+        from tritonctl.validate.context import Options
+        from tritonctl.validate.engine import repository_errors
+
+        names = frozenset(b.strip() for b in backends.split(",") if b.strip()) if backends is not None else None
+        options = Options(gpus=gpus, backends=names)
+
+        def check(folder, models):
+            return repository_errors(folder, models=models, options=options)
+
+    hashes = hash_cache()
+    try:
+        with sync_progress(fmt.value) as (progress, planned):
+            result = publish(parse(source), parse(destination), models=model, delete=delete, dry_run=dry_run,
+                             endpoint_url=endpoint_url, jobs=jobs, check=check, hashes=hashes, progress=progress,
+                             planned=planned)
+    except ValidationRefused as e:
+        render_report_findings(e.findings)
+        raise
+    finally:
+        hashes.close()
+    render_sync(result, fmt.value)

@@ -1,0 +1,238 @@
+"""S3 through boto3, in one URL form: `s3://bucket/prefix`.
+
+The endpoint comes from `--endpoint-url`, `AWS_ENDPOINT_URL` or the AWS configuration (boto3 resolves the last two
+itself); credentials from boto3's usual chain, never printed. Throttling, 5xx answers and dropped connections are
+retried with backoff (botocore's standard retry mode); large files go through boto3's transfer manager (multipart,
+parts in parallel). Every failure becomes one tritonctl error naming the bucket or endpoint, not the keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tritonctl.errors import TritonctlError, UsageError
+
+SHA256_KEY = "sha256"  # the object metadata tritonctl writes: x-amz-meta-sha256
+MULTIPART_THRESHOLD = 8 << 20
+# S3's bucket naming rules; Triton's S3 URL regex takes lowercase names only (core src/filesystem/implementations/s3.h)
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class S3Url:
+    bucket: str
+    prefix: str  # without leading or trailing "/"; "" is the bucket's root
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    def key(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    def rel(self, key: str) -> str:
+        return key[len(self.prefix) + 1:] if self.prefix else key
+
+
+def is_s3(text: str) -> bool:
+    return str(text).startswith("s3://")
+
+
+def parse_url(text: str) -> S3Url:
+    """`s3://bucket/prefix` as an S3Url; a usage error for any other form (an endpoint belongs in --endpoint-url)."""
+    if not is_s3(text):
+        raise UsageError(f"'{text}' is not an s3://bucket/prefix address")
+    rest = text[len("s3://"):]
+    if rest.startswith(("http://", "https://")) or re.match(r"^[^/]+:\d+/", rest):
+        raise UsageError(f"'{text}': write s3://bucket/prefix and give the endpoint with --endpoint-url (or "
+                         "AWS_ENDPOINT_URL)")
+    bucket, _, prefix = rest.partition("/")
+    prefix = prefix.strip("/")
+    if not _BUCKET.match(bucket):
+        raise UsageError(f"'{bucket}' is not a bucket name (3-63 lowercase letters, digits, '.' and '-')")
+    parts = prefix.split("/") if prefix else []
+    if any(p in ("", ".", "..") for p in parts):
+        raise UsageError(f"'{text}': the prefix has an empty, '.' or '..' part")
+    return S3Url(bucket, prefix)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+
+
+def _error(e: Exception, what: str, endpoint: str) -> TritonctlError:
+    """One line for a failure of boto3 or botocore; credentials and signatures never appear in it."""
+    from botocore import exceptions as bx
+
+    if isinstance(e, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return TritonctlError(f"{what}: no AWS credentials found",
+                              hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile")
+    if isinstance(e, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ConnectionClosedError |
+                  bx.ReadTimeoutError):
+        return TritonctlError(f"{what}: no answer from the S3 endpoint {endpoint}",
+                              hint="check --endpoint-url (or AWS_ENDPOINT_URL) and that the endpoint runs")
+    if isinstance(e, bx.ClientError):
+        error = e.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code in ("NoSuchBucket", "404", "NotFound"):
+            return TritonctlError(f"{what}: no such bucket at {endpoint}")
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "InvalidToken",
+                    "ExpiredToken"):
+            return TritonctlError(f"{what}: the S3 endpoint {endpoint} refused the credentials ({code})",
+                                  hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile")
+        return TritonctlError(f"{what}: S3 answered {code or 'an error'}: {error.get('Message', '')}".rstrip(": "))
+    if isinstance(e, bx.BotoCoreError):
+        return TritonctlError(f"{what}: {type(e).__name__}: {e}")
+    if isinstance(e, OSError):
+        return TritonctlError(f"{what}: {e.strerror or e}")
+    raise e
+
+
+class S3:
+    """A client for one endpoint, safe to share between threads."""
+
+    def __init__(self, endpoint_url: str | None = None, *, jobs: int = 8, connect_timeout: float = 5.0,
+                 attempts: int = 6) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.jobs = max(1, jobs)
+        self._session = boto3.session.Session()
+        config = Config(retries={"mode": "standard", "max_attempts": attempts},
+                        max_pool_connections=max(10, 2 * self.jobs),
+                        connect_timeout=connect_timeout, read_timeout=60, signature_version="s3v4",
+                        s3={"addressing_style": "path"})
+        try:
+            self.client = self._session.client("s3", endpoint_url=endpoint_url or None, config=config)
+        except Exception as e:  # noqa: BLE001 - a bad endpoint URL or region: one line
+            raise _error(e, "cannot use S3", endpoint_url or "(default)") from None
+        self.endpoint = self.client.meta.endpoint_url
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - mapped to one line, or re-raised when not an S3 failure
+            raise _error(e, what, self.endpoint) from None
+
+    def transfer_config(self):
+        from boto3.s3.transfer import TransferConfig
+
+        return TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD,
+                              max_concurrency=self.jobs, use_threads=True)
+
+    def check_bucket(self, url: S3Url) -> None:
+        self._call(f"bucket '{url.bucket}'", self.client.head_bucket, Bucket=url.bucket)
+
+    def list(self, url: S3Url) -> dict[str, ObjectInfo]:
+        """Every object under the prefix, by key relative to it."""
+        out: dict[str, ObjectInfo] = {}
+        prefix = url.key("") if url.prefix else ""
+
+        def run():
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=url.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    if key.endswith("/"):
+                        continue  # a folder marker written by another tool
+                    out[url.rel(key)] = ObjectInfo(key, int(obj["Size"]), str(obj.get("ETag", "")))
+
+        self._call(f"listing {url}", run)
+        return out
+
+    def sha256_of(self, url: S3Url, rel: str) -> str | None:
+        """The sha256 tritonctl recorded in an object's metadata (None when another tool wrote it)."""
+        head = self._call(f"reading {url.key(rel)}", self.client.head_object, Bucket=url.bucket, Key=url.key(rel))
+        value = head.get("Metadata", {}).get(SHA256_KEY)
+        return value if value and re.fullmatch(r"[0-9a-f]{64}", value) else None
+
+    def read(self, url: S3Url, rel: str, max_bytes: int) -> bytes | None:
+        """A small object's bytes (None when it does not exist)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=url.bucket, Key=url.key(rel))["Body"]
+            data = body.read(max_bytes + 1)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise _error(e, f"reading {url.key(rel)}", self.endpoint) from None
+        except Exception as e:  # noqa: BLE001
+            raise _error(e, f"reading {url.key(rel)}", self.endpoint) from None
+        if len(data) > max_bytes:
+            raise TritonctlError(f"{url}/{rel} is larger than the {max_bytes:,} bytes read here")
+        return data
+
+    def write(self, url: S3Url, rel: str, data: bytes, sha256: str) -> str:
+        """Put a small object; returns its ETag."""
+        result = self._call(f"writing {url.key(rel)}", self.client.put_object, Bucket=url.bucket, Key=url.key(rel),
+                            Body=data, Metadata={SHA256_KEY: sha256})
+        return str(result.get("ETag", ""))
+
+    def upload(self, path: Path, url: S3Url, rel: str, sha256: str,
+               progress: Callable[[int], None] | None = None) -> None:
+        self._call(f"uploading {path} to {url.key(rel)}", self.client.upload_file, str(path), url.bucket, url.key(rel),
+                   ExtraArgs={"Metadata": {SHA256_KEY: sha256}}, Config=self.transfer_config(), Callback=progress)
+
+    def download(self, url: S3Url, rel: str, path: Path, progress: Callable[[int], None] | None = None) -> None:
+        self._call(f"downloading {url.key(rel)}", self.client.download_file, url.bucket, url.key(rel), str(path),
+                   Config=self.transfer_config(), Callback=progress)
+
+    def copy(self, url: S3Url, source_rel: str, rel: str) -> None:
+        """A server-side copy within the bucket: no byte goes through this machine (metadata kept)."""
+        self._call(f"copying {url.key(source_rel)} to {url.key(rel)}", self.client.copy,
+                   {"Bucket": url.bucket, "Key": url.key(source_rel)}, url.bucket, url.key(rel),
+                   Config=self.transfer_config())
+
+    def head_etag(self, url: S3Url, rel: str) -> str:
+        head = self._call(f"reading {url.key(rel)}", self.client.head_object, Bucket=url.bucket, Key=url.key(rel))
+        return str(head.get("ETag", ""))
+
+    def delete(self, url: S3Url, rels: list[str]) -> None:
+        for start in range(0, len(rels), 1000):
+            batch = [{"Key": url.key(r)} for r in rels[start:start + 1000]]
+            result = self._call(f"deleting under {url}", self.client.delete_objects, Bucket=url.bucket,
+                                Delete={"Objects": batch, "Quiet": True})
+            failed = result.get("Errors", [])
+            if failed:
+                first = failed[0]
+                raise TritonctlError(f"deleting {first.get('Key')} under {url}: {first.get('Code')} "
+                                     f"{first.get('Message', '')}".rstrip())
+
+    def environment(self) -> dict[str, str]:
+        """The credentials and region as the environment variables Triton's S3 client reads (for a child process
+        only: never on a command line, never printed)."""
+        credentials = self._session.get_credentials()
+        env: dict[str, str] = {}
+        if credentials is not None:
+            frozen = credentials.get_frozen_credentials()
+            env["AWS_ACCESS_KEY_ID"] = frozen.access_key
+            env["AWS_SECRET_ACCESS_KEY"] = frozen.secret_key
+            if frozen.token:
+                env["AWS_SESSION_TOKEN"] = frozen.token
+        region = self.client.meta.region_name or "us-east-1"
+        env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = region
+        return env
+
+
+_TRITON_PART = re.compile(r"^[0-9a-zA-Z.\-_]+$")
+
+
+def triton_url(endpoint: str, url: S3Url) -> str:
+    """`url` as Triton 2.51 reads an S3 repository: `s3://http://HOST:PORT/bucket/prefix` for an endpoint of its own
+    (core src/filesystem/implementations/s3.h, its URL regex), plain `s3://bucket/prefix` for AWS's."""
+    from urllib.parse import urlsplit
+
+    for part in url.prefix.split("/") if url.prefix else []:
+        if not _TRITON_PART.match(part):
+            raise UsageError(f"{url}: Triton reads S3 prefixes of letters, digits, '.', '-' and '_' only, not '{part}'")
+    parts = urlsplit(endpoint)
+    if (parts.hostname or "").endswith("amazonaws.com"):
+        return str(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"s3://{parts.scheme}://{parts.hostname}:{port}/{url.bucket}" + (f"/{url.prefix}" if url.prefix else "")
