@@ -2,7 +2,8 @@
 
 Counts are taken at the wire, not from the client's log: requests by method, and the bytes of request bodies.
 Faults: answer the next N requests matching a test with 503 SlowDown; drop the connection after part of a request
-body was read (a connection lost mid-upload); stop listening (the endpoint gone).
+body was read (a connection lost mid-upload); refuse an access key (403 InvalidAccessKeyId, as S3 does for unknown
+credentials: moto accepts any); stop listening (the endpoint gone).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ class Stats:
     requests: Counter = field(default_factory=Counter)  # method -> count
     body_bytes: int = 0
     writes: int = 0  # PUT, POST, DELETE requests
+    log: list = field(default_factory=list)  # (method, path) in the order they arrived
 
     def reset(self) -> None:
         self.requests.clear()
         self.body_bytes = 0
         self.writes = 0
+        self.log.clear()
 
 
 class S3Proxy:
@@ -42,6 +45,8 @@ class S3Proxy:
         self.stats = Stats()
         self.faults: list[Fault] = []
         self.injected = Counter()
+        self.refused_keys: set[str] = set()
+        self.down = False
         self._lock = threading.Lock()
         proxy = self
 
@@ -62,7 +67,10 @@ class S3Proxy:
 
             def _relay(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                fault = self._fault()
+                fault = "drop" if proxy.down else self._fault()
+                if fault == "down":  # from now on every connection is dropped: the endpoint is gone
+                    proxy.down = True
+                    fault = "drop"
                 if fault == "drop":
                     self.rfile.read(min(length, max(1, length // 2)))
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -72,12 +80,19 @@ class S3Proxy:
                 with proxy._lock:
                     proxy.stats.requests[self.command] += 1
                     proxy.stats.body_bytes += len(body)
+                    proxy.stats.log.append((self.command, self.path))
                     if self.command in ("PUT", "POST", "DELETE"):
                         proxy.stats.writes += 1
-                if fault == "503":
-                    payload = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
-                               b"<Message>Please reduce your request rate.</Message></Error>")
-                    self.send_response(503)
+                authorization = self.headers.get("Authorization", "")
+                if any(f"Credential={key}/" in authorization for key in proxy.refused_keys):
+                    fault = "403"
+                if fault in ("503", "403"):
+                    code, status, text = (("SlowDown", 503, "Please reduce your request rate.") if fault == "503" else
+                                          ("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not "
+                                                                      "exist in our records."))
+                    payload = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+                               f"<Message>{text}</Message></Error>").encode()
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
@@ -113,6 +128,15 @@ class S3Proxy:
     def fail(self, kind: str, when: Callable[[str, str], bool] = lambda m, p: True, times: int = 1) -> None:
         with self._lock:
             self.faults.append(Fault(kind, when, times))
+
+    def up(self) -> None:
+        """The endpoint is back (after a "down" fault)."""
+        self.down = False
+
+    def refuse(self, access_key: str) -> None:
+        """Answer requests signed with `access_key` with 403 InvalidAccessKeyId."""
+        with self._lock:
+            self.refused_keys.add(access_key)
 
     def stop(self) -> None:
         """Stop listening: the endpoint is gone."""

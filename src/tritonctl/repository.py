@@ -121,6 +121,11 @@ class Model:
         return self.path / CONFIG_FILE
 
     @property
+    def looks_like_a_model(self) -> bool:
+        """A config.pbtxt or a version folder (an unreadable folder counts: what it holds is unknown)."""
+        return self.read_error is not None or self.config_path.exists() or bool(self.versions)
+
+    @property
     def is_hidden(self) -> bool:
         return self.name.startswith(".")
 

@@ -141,8 +141,11 @@ def materialize(url: S3Url, *, endpoint_url: str | None = None, jobs: int = 8,
                     hashes.sha256(present[rel]) == rf.sha256:
                 continue
             todo.append((rel, rf))
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            list(pool.map(lambda item: _download(s3, url, root, item[0], item[1], progress), todo))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                list(pool.map(lambda item: _download(s3, url, root, item[0], item[1], progress), todo))
+        finally:
+            s3.close()
         wanted = {rel for rel in remote.files if not rel.endswith(FOLDER)}
         for rel, path in present.items():
             if rel not in wanted:

@@ -109,31 +109,46 @@ class _Layout:
     specific: set[int] = field(default_factory=set)  # versions its config names explicitly
 
 
-def scan_source(root: Path, models: list[str] | None, hashes: HashCache) -> tuple[dict[str, SourceFile],
-                                                                                  dict[str, _Layout]]:
+class _Layouts(dict):
+    """Each source model's layout, read (its config parsed) when first asked for: a sync with nothing to write
+    parses no config."""
+
+    def __init__(self, models: dict) -> None:
+        super().__init__()
+        self.models = models
+
+    def __missing__(self, name: str) -> _Layout:
+        self[name] = layout = _layout(self.models[name])
+        return layout
+
+    def __contains__(self, name) -> bool:
+        return name in self.models
+
+    def names(self) -> set[str]:
+        return set(self.models)
+
+
+def scan_source(root: Path, models: list[str] | None, hashes: HashCache) -> tuple[dict[str, SourceFile], _Layouts]:
     """Every file of the source repository's chosen models, with its sha256; links that leave the repository,
     FIFOs and devices are refused (naming them) before anything is sent."""
     repo = open_repository(root)
     chosen = [repo.model(name) for name in models] if models else [m for m in repo.models if not _own(m.name)]
     out: dict[str, SourceFile] = {}
-    layouts: dict[str, _Layout] = {}
+    planned: list[tuple[Path, str]] = []
     for model in chosen:
         if model.read_error is not None:
             raise TritonctlError(f"cannot read model folder '{model.path}': {model.read_error}")
-        layout = _layout(model)
-        layouts[model.name] = layout
-        for path, rel in files.plan_tree(model.path, within=root):
-            full = f"{model.name}/{rel.replace(os.sep, '/')}"
-            if _own(full):
-                continue
-            out[full] = SourceFile(full, path, path.stat().st_size, hashes.sha256(path))
-        for folder in _empty_folders(model.path):
-            full = f"{model.name}/{folder}/"
-            if not _own(full):
-                out[full] = SourceFile(full, model.path / folder, 0, "")
-        if not any(rel.startswith(f"{model.name}/") for rel in out):
-            out[f"{model.name}/"] = SourceFile(f"{model.name}/", model.path, 0, "")
-    return out, layouts
+        found = [(path, f"{model.name}/{rel.replace(os.sep, '/')}")
+                 for path, rel in files.plan_tree(model.path, within=root)]
+        planned += [(path, full) for path, full in found if not _own(full)]
+        empty = [f"{model.name}/{folder}/" for folder in _empty_folders(model.path)]
+        for full in [e for e in empty if not _own(e)] or ([] if found else [f"{model.name}/"]):
+            out[full] = SourceFile(full, root / full, 0, "")
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:  # hashlib releases the GIL
+        digests = list(pool.map(lambda item: hashes.sha256(item[0]), planned))
+    for (path, full), digest in zip(planned, digests):
+        out[full] = SourceFile(full, path, path.stat().st_size, digest)
+    return dict(sorted(out.items())), _Layouts({m.name: m for m in chosen})
 
 
 def _layout(model) -> _Layout:
@@ -172,11 +187,11 @@ def _empty_folders(root: Path) -> list[str]:
     return out
 
 
-def _is_model_file(rel: str, layouts: dict[str, _Layout]) -> bool:
+def _is_model_file(rel: str, layouts: _Layouts) -> bool:
     model = rel.split("/", 1)[0]
-    layout = layouts.get(model)
-    if layout is None:
+    if model not in layouts:
         return False
+    layout = layouts[model]
     return any(rel == m or rel.startswith(m + "/") for m in layout.model_files)  # a model folder (savedmodel)
 
 
@@ -233,8 +248,7 @@ class S3Destination:
         self.s3 = s3
         self.url = url
         self.label = str(url)
-        s3.check_bucket(url)
-        self.remote = remote_state(s3, url)
+        self.remote = remote_state(s3, url)  # its listing fails, one line, on a missing bucket
 
     def state(self) -> dict[str, _DestFile]:
         return {rel: _DestFile(f.size, lambda sha=f.sha256: sha) for rel, f in self.remote.files.items()}
@@ -243,7 +257,7 @@ class S3Destination:
 # ---- the plan ----------------------------------------------------------------------------------------------------
 
 
-def make_plan(source: dict[str, SourceFile], layouts: dict[str, _Layout], dest, dest_files: dict[str, _DestFile], *,
+def make_plan(source: dict[str, SourceFile], layouts: _Layouts, dest, dest_files: dict[str, _DestFile], *,
               models: list[str] | None, delete: bool, source_label: str) -> Plan:
     plan = Plan(source_label, dest.label)
     by_content: dict[tuple[str, int], str] = {}
@@ -275,7 +289,7 @@ def make_plan(source: dict[str, SourceFile], layouts: dict[str, _Layout], dest, 
             plan.changes.append(Change("copy", rel, sf.size, reason, phase, copy_from=twin))
         else:
             plan.changes.append(Change("upload", rel, sf.size, reason, phase))
-    scope = set(layouts)
+    scope = layouts.names()
     for rel in sorted(dest_files):
         model = rel.split("/", 1)[0]
         if rel in source or (models and model not in models):
@@ -302,7 +316,8 @@ def make_plan(source: dict[str, SourceFile], layouts: dict[str, _Layout], dest, 
             plan.warnings.append(f"the destination has models the source does not ({', '.join(extra[:5])}"
                                  f"{', …' if len(extra) > 5 else ''}); --delete removes them")
     plan.pending = sorted(touched_versions)
-    ensembles = {name for name, layout in layouts.items() if layout.ensemble}
+    ensembles = {model for c in plan.changes if c.phase == CONFIG
+                 and layouts[model := c.rel.split("/", 1)[0]].ensemble}
     plan.changes.sort(key=lambda c: (c.phase, c.phase == CONFIG and c.rel.split("/", 1)[0] in ensembles, c.rel))
     return plan
 
@@ -537,20 +552,11 @@ def apply_s3(plan: Plan, source: dict[str, SourceFile], dest: S3Destination, *, 
     if plan.pending:
         journal = manifest.Manifest(_entries(remote), sorted(set(plan.pending) | set(remote.manifest.pending)))
         s3.write(url, manifest.MANIFEST, journal.dumps(), _sha(journal.dumps()))
-    with ThreadPoolExecutor(max_workers=s3.jobs) as pool:
-        for phase in (PAYLOAD, MODEL_FILE, MODEL_LEVEL, CONFIG):
-            batch = [c for c in plan.changes if c.phase == phase and c.action != "delete"]
-            if phase == CONFIG:
-                ensembles = [c for c in batch if _ensemble_config(source.get(c.rel))]
-                groups = [[c for c in batch if c not in ensembles], ensembles]
-            else:
-                groups = [batch]
-            for group in groups:
-                for future in [pool.submit(_write_object, s3, url, c, source, progress, pause) for c in group]:
-                    future.result()
-                for c in group:
-                    if c.action != "mkdir":
-                        known[c.rel] = source[c.rel].sha256
+    writes = [c for c in plan.changes if c.action != "delete"]
+    for change in _in_dependency_order(writes, _dependencies(writes, source), s3.jobs,
+                                       lambda c: _write_object(s3, url, c, source, progress, pause)):
+        if change.action != "mkdir":
+            known[change.rel] = source[change.rel].sha256
     deletions = [c.rel for c in plan.changes if c.action == "delete"]
     if deletions:
         s3.delete(url, deletions)
@@ -560,6 +566,55 @@ def apply_s3(plan: Plan, source: dict[str, SourceFile], dest: S3Destination, *, 
     done = manifest.Manifest(entries, [])
     data = done.dumps()
     s3.write(url, manifest.MANIFEST, data, _sha(data))
+
+
+def _dependencies(writes: list[Change], source: dict[str, SourceFile]) -> dict[str, set[str]]:
+    """What must be written before each write: a version's other files before its model file; everything of a
+    model before its config; every other config before an ensemble's."""
+    deps: dict[str, set[str]] = {c.rel: set() for c in writes}
+    ensembles = {c.rel for c in writes if c.phase == CONFIG and _ensemble_config(source.get(c.rel))}
+    for c in writes:
+        model, version = c.rel.split("/", 1)[0], _version_of(c.rel)
+        if c.phase == MODEL_FILE:
+            deps[c.rel] = {o.rel for o in writes if o.phase == PAYLOAD and _version_of(o.rel) == version}
+        elif c.phase == CONFIG:
+            deps[c.rel] = {o.rel for o in writes if o.rel != c.rel and o.rel.split("/", 1)[0] == model}
+            if c.rel in ensembles:
+                deps[c.rel] |= {o.rel for o in writes if o.phase == CONFIG and o.rel not in ensembles}
+    return deps
+
+
+def _in_dependency_order(writes: list[Change], deps: dict[str, set[str]], jobs: int,
+                         write: Callable[[Change], None]):
+    """Run `write` for every change, `jobs` at a time, each once what it depends on is written (the largest
+    first among those ready). Yields each change once written; the first failure stops new writes and is raised
+    once the writes under way have ended."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    waiting = sorted(writes, key=lambda c: -c.size)
+    done: set[str] = set()
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        running: dict = {}
+        while waiting or running:
+            ready = [c for c in waiting if deps[c.rel] <= done]
+            for change in ready:
+                running[pool.submit(write, change)] = change
+            waiting = [c for c in waiting if c not in ready]
+            if not running:
+                raise TritonctlError("sync: writes depend on each other in a circle (a bug in tritonctl)")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                change = running.pop(future)
+                try:
+                    future.result()
+                except BaseException:
+                    waiting = []
+                    for other in running:
+                        other.cancel()
+                    wait(running)
+                    raise
+                done.add(change.rel)
+                yield change
 
 
 def _ensemble_config(sf: SourceFile | None) -> bool:
@@ -606,6 +661,9 @@ def check_sides(source: Path | S3Url, destination: Path | S3Url) -> None:
             raise TritonctlError(f"source '{source}' does not exist")
         if not source.is_dir():
             raise TritonctlError(f"source '{source}' is a file, not a model repository folder")
+        if not any(m.looks_like_a_model for m in open_repository(source).models):
+            raise TritonctlError(f"source '{source}' is no model repository (no subfolder has a config.pbtxt or a "
+                                 "version folder)")
     if isinstance(destination, Path) and destination.exists() and not destination.is_dir():
         raise TritonctlError(f"destination '{destination}' is a file, not a folder")
     if isinstance(source, Path) and isinstance(destination, Path):
@@ -637,12 +695,16 @@ def sync(source_root: Path, destination: Path | S3Url, *, source_label: str, mod
         dest = LocalDestination(destination, hashes)
     plan = make_plan(source, layouts, dest, dest.state(), models=models, delete=delete, source_label=source_label)
     planned(plan)
-    if not dry_run and not plan.empty:
-        pause = _Pause()
+    try:
+        if not dry_run and not plan.empty:
+            pause = _Pause()
+            if isinstance(dest, S3Destination):
+                apply_s3(plan, source, dest, progress=progress, pause=pause)
+            else:
+                apply_local(plan, source, destination, progress=progress, pause=pause)
+    finally:
         if isinstance(dest, S3Destination):
-            apply_s3(plan, source, dest, progress=progress, pause=pause)
-        else:
-            apply_local(plan, source, destination, progress=progress, pause=pause)
+            dest.s3.close()
     return SyncResult(plan, dry_run, time.monotonic() - start)
 
 

@@ -112,6 +112,7 @@ class S3:
         except Exception as e:  # noqa: BLE001 - a bad endpoint URL or region: one line
             raise _error(e, "cannot use S3", endpoint_url or "(default)") from None
         self.endpoint = self.client.meta.endpoint_url
+        self._transfers = None  # one transfer manager for every upload and download: `jobs` requests at once
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:
@@ -174,14 +175,43 @@ class S3:
                             Body=data, Metadata={SHA256_KEY: sha256})
         return str(result.get("ETag", ""))
 
+    def _manager(self):
+        if self._transfers is None:
+            from s3transfer.manager import TransferManager
+
+            self._transfers = TransferManager(self.client, self.transfer_config())
+        return self._transfers
+
+    @staticmethod
+    def _subscribers(progress: Callable[[int], None] | None) -> list:
+        if progress is None:
+            return []
+        from s3transfer.subscribers import BaseSubscriber
+
+        class Progress(BaseSubscriber):
+            def on_progress(self, future, bytes_transferred, **kwargs):
+                progress(bytes_transferred)
+
+        return [Progress()]
+
     def upload(self, path: Path, url: S3Url, rel: str, sha256: str,
                progress: Callable[[int], None] | None = None) -> None:
-        self._call(f"uploading {path} to {url.key(rel)}", self.client.upload_file, str(path), url.bucket, url.key(rel),
-                   ExtraArgs={"Metadata": {SHA256_KEY: sha256}}, Config=self.transfer_config(), Callback=progress)
+        """Upload a file (multipart past 8 MiB, its parts in parallel), with its sha256 in the object's metadata.
+        Safe to call from several threads: the uploads share one transfer manager."""
+        future = self._manager().upload(str(path), url.bucket, url.key(rel),
+                                        extra_args={"Metadata": {SHA256_KEY: sha256}},
+                                        subscribers=self._subscribers(progress))
+        self._call(f"uploading {path} to {url.key(rel)}", future.result)
 
     def download(self, url: S3Url, rel: str, path: Path, progress: Callable[[int], None] | None = None) -> None:
-        self._call(f"downloading {url.key(rel)}", self.client.download_file, url.bucket, url.key(rel), str(path),
-                   Config=self.transfer_config(), Callback=progress)
+        future = self._manager().download(url.bucket, url.key(rel), str(path),
+                                          subscribers=self._subscribers(progress))
+        self._call(f"downloading {url.key(rel)}", future.result)
+
+    def close(self) -> None:
+        if self._transfers is not None:
+            self._transfers.shutdown()
+            self._transfers = None
 
     def copy(self, url: S3Url, source_rel: str, rel: str) -> None:
         """A server-side copy within the bucket: no byte goes through this machine (metadata kept)."""

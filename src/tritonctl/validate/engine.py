@@ -21,7 +21,7 @@ def validate_repository(
     options = options or Options()
     rules = select_rules(select, ignore)
     repo = open_repository(path)
-    if not any(_looks_like_a_model(m) for m in repo.models):
+    if not any(m.looks_like_a_model for m in repo.models):
         from tritonctl.errors import RepositoryNotFound
 
         what = "no subfolder has a config.pbtxt or a numeric version folder" if repo.models else "it has no subfolder"
@@ -37,12 +37,6 @@ def validate_repository(
         report.models_checked += 1
         report.files_checked += 1 if ctx.has_config_file else 0
     return report
-
-
-def _looks_like_a_model(model) -> bool:
-    if model.read_error is not None:
-        return True  # cannot tell: let TRT407 say so
-    return (model.path / "config.pbtxt").exists() or bool(model.versions)
 
 
 STRAY_RULES = frozenset({"TRT401", "TRT407"})

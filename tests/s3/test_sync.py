@@ -1,0 +1,300 @@
+"""tritonctl sync against a real S3 endpoint (moto on loopback), counted at the wire by a proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import write_tree
+from json_schemas import check
+from s3.conftest import CREDENTIALS, model_tree, python_model, run
+from s3_proxy import S3Proxy
+
+pytestmark = pytest.mark.s3
+
+WEIGHTS = os.urandom(3 << 20)
+
+
+@pytest.fixture
+def proxy(bucket):
+    host, port = bucket.endpoint.removeprefix("http://").split(":")
+    p = S3Proxy(host, int(port))
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def source(tmp_path) -> Path:
+    """Two models: one python model with weights in each version, one with a single file per version."""
+    root = model_tree(tmp_path / "src", "weighted", {1: {"model.py": python_model(), "weights.bin": WEIGHTS},
+                                                     2: {"model.py": python_model(), "weights.bin": WEIGHTS[::-1]}})
+    model_tree(root, "plain", {1: {"model.py": python_model()}})
+    return root
+
+
+def sync(*args: str, cli=None, env: dict | None = None):
+    result = run("sync", *args, "-f", "json", env=env)
+    doc = json.loads(result.stdout) if result.stdout.startswith("{") else None
+    return result, doc
+
+
+def test_by_content_initial_noop_touched_and_one_byte_changed(bucket, proxy, source):
+    url = bucket.url()
+    first, doc = sync(str(source), url, "--endpoint-url", proxy.url)
+    assert first.returncode == 0, first.stderr
+    check(doc, "sync")
+    assert doc["summary"]["uploaded"] == 7 and doc["summary"]["unchanged"] == 0
+    assert set(bucket.keys("models/")) == {f"models/{k}" for k in (
+        "weighted/config.pbtxt", "weighted/1/model.py", "weighted/1/weights.bin", "weighted/2/model.py",
+        "weighted/2/weights.bin", "plain/config.pbtxt", "plain/1/model.py", ".tritonctl-manifest.json")}
+    proxy.stats.reset()
+    again, doc = sync(str(source), url, "--endpoint-url", proxy.url)
+    assert again.returncode == 0 and doc["summary"]["uploaded"] == doc["summary"]["copied"] == 0
+    assert (proxy.stats.writes, proxy.stats.body_bytes) == (0, 0)  # nothing to do writes nothing, the manifest neither
+    for path in source.rglob("*"):
+        os.utime(path)  # every mtime newer: aws s3 sync sends everything again
+    proxy.stats.reset()
+    touched, doc = sync(str(source), url, "--endpoint-url", proxy.url)
+    assert touched.returncode == 0 and doc["summary"]["uploaded"] == 0
+    assert (proxy.stats.writes, proxy.stats.body_bytes) == (0, 0)
+    weights = source / "weighted/2/weights.bin"
+    before = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[1000] ^= 0xFF  # same size, and the mtime put back: only the content tells
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+    proxy.stats.reset()
+    changed, doc = sync(str(source), url, "--endpoint-url", proxy.url)
+    assert changed.returncode == 0
+    assert [(c["action"], c["path"]) for c in doc["changes"]] == [("upload", "weighted/2/weights.bin")]
+    assert bucket.keys("models/weighted/2/weights.bin")["models/weighted/2/weights.bin"] == bytes(data)
+    assert proxy.stats.body_bytes < len(data) + 64 << 10  # that file and the manifest
+
+
+def test_a_manifest_that_disagrees_with_the_objects_is_not_trusted(bucket, source):
+    url = bucket.url()
+    assert sync(str(source), url)[0].returncode == 0
+    tampered = bytes(reversed(WEIGHTS))  # same size, other bytes, written by another tool (no tritonctl metadata)
+    bucket.put("models/weighted/1/weights.bin", tampered)
+    result, doc = sync(str(source), url)
+    assert result.returncode == 0
+    assert [(c["action"], c["path"], c["reason"]) for c in doc["changes"]] == [
+        ("upload", "weighted/1/weights.bin", "changed")]
+    assert bucket.keys("models/weighted/1/weights.bin")["models/weighted/1/weights.bin"] == WEIGHTS
+
+
+def test_order_other_files_then_model_files_then_configs_then_deletions(bucket, proxy, source):
+    url = bucket.url()
+    bucket.put("models/gone/config.pbtxt", b'backend: "python"\n')
+    bucket.put("models/gone/1/model.py", b"")
+    proxy.stats.reset()
+    result, doc = sync(str(source), url, "--endpoint-url", proxy.url, "--delete")
+    assert result.returncode == 0, result.stderr
+    writes = [(m, p.split("?")[0].split(f"/{bucket.name}/models/", 1)[-1], p) for m, p in proxy.stats.log
+              if m in ("PUT", "POST", "DELETE")]
+    order = [p for _, p, _ in writes if not p.startswith(".tritonctl-manifest")]
+    for version in ("weighted/1", "weighted/2"):  # each version's model file after its other files
+        assert order.index(f"{version}/weights.bin") < order.index(f"{version}/model.py")
+    for model in ("weighted", "plain"):  # each config after everything of its model
+        assert max(i for i, p in enumerate(order) if p.startswith(model + "/") and not p.endswith("config.pbtxt")) < \
+            order.index(f"{model}/config.pbtxt")
+    configs = [order.index(p) for p in order if p.endswith("config.pbtxt")]
+    assert writes[0][1].startswith(".tritonctl-manifest.json")  # the journal first: versions in flight
+    deletes = [p for m, p, raw in writes if m == "POST" and raw.endswith("?delete")]
+    assert deletes and order.index(deletes[0]) > max(configs)
+    assert not any(k.startswith("models/gone/") for k in bucket.keys("models/"))
+
+
+def test_dry_run_changes_nothing_and_model_limits_the_sync(bucket, proxy, source):
+    url = bucket.url()
+    result, doc = sync(str(source), url, "--endpoint-url", proxy.url, "--dry-run")
+    assert result.returncode == 0 and doc["dry_run"] is True and doc["summary"]["uploaded"] == 7
+    assert proxy.stats.writes == 0 and bucket.keys("models/") == {}
+    only, doc = sync(str(source), url, "--model", "plain")
+    assert only.returncode == 0 and {c["path"].split("/")[0] for c in doc["changes"]} == {"plain"}
+    bucket.put("models/other/config.pbtxt", b"")
+    kept, doc = sync(str(source), url, "--model", "plain", "--delete")
+    assert "models/other/config.pbtxt" in bucket.keys("models/")  # --delete stays within the named models
+
+
+def test_s3_to_local_local_to_local_and_s3_to_s3(bucket, source, tmp_path):
+    assert sync(str(source), bucket.url())[0].returncode == 0
+    down, doc = sync(bucket.url(), str(tmp_path / "down"))
+    assert down.returncode == 0, down.stderr
+    assert doc["source"] == bucket.url()
+    for path in source.rglob("*"):
+        if path.is_file():
+            assert (tmp_path / "down" / path.relative_to(source)).read_bytes() == path.read_bytes()
+    assert not list(tmp_path.glob(".down.tritonctl-work*"))  # the work folder goes away
+    local, _ = sync(str(tmp_path / "down"), str(tmp_path / "copy"))
+    assert local.returncode == 0
+    other, doc = sync(bucket.url(), bucket.url("mirror"))
+    assert other.returncode == 0, other.stderr
+    assert doc["summary"]["copied"] + doc["summary"]["uploaded"] == 7
+
+
+def test_a_source_validate_refuses_is_not_published(bucket, source):
+    (source / "plain/config.pbtxt").write_text('backend: "python"\nmax_batch_size: -1\n')
+    refused, _ = sync(str(source), bucket.url())
+    assert refused.returncode == 1
+    assert "error TRT106" in refused.stderr
+    assert refused.stderr.rstrip().endswith("hint: fix them, or sync anyway with --no-validate")
+    assert bucket.keys("models/") == {}
+    forced, _ = sync(str(source), bucket.url(), "--no-validate")
+    assert forced.returncode == 0
+
+
+@pytest.mark.parametrize("case", ["unknown bucket", "endpoint down", "wrong credentials", "not a repository",
+                                  "destination is a file", "same folder", "nested", "bad url"])
+def test_bad_input_is_one_line_and_exit_3(bucket, proxy, source, tmp_path, case):
+    args = {
+        "unknown bucket": [str(source), "s3://no-such-bucket-here/x"],
+        "endpoint down": [str(source), bucket.url(), "--endpoint-url", "http://127.0.0.1:9"],
+        "wrong credentials": [str(source), bucket.url(), "--endpoint-url", proxy.url],
+        "not a repository": [str(write_tree(tmp_path / "notes", {"readme.txt": "x"})), bucket.url()],
+        "destination is a file": [str(source), str(write_tree(tmp_path / "f", {"x": "y"}) / "x")],
+        "same folder": [str(source), str(source)],
+        "nested": [str(source), str(source / "plain" / "copy")],
+        "bad url": [str(source), "s3://http://127.0.0.1:9/b/p"],
+    }[case]
+    proxy.refuse("testing")
+    started = time.monotonic()
+    result = run("sync", *args)
+    assert result.returncode == (2 if case == "bad url" else 3), result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) <= 2, result.stderr
+    assert "Traceback" not in result.stderr and CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in result.stderr
+    assert time.monotonic() - started < 40
+
+
+def test_credentials_never_appear_even_under_debug(bucket, proxy, source):
+    proxy.refuse("testing")
+    result = run("sync", str(source), bucket.url(), "--endpoint-url", proxy.url, env={"TRITONCTL_DEBUG": "1"})
+    assert result.returncode == 3
+    assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in result.stdout + result.stderr
+    assert "refused the credentials (" in result.stderr
+
+
+def test_keys_and_links_that_leave_the_repository_are_refused(bucket, source, tmp_path):
+    bucket.put("models/plain/../../escape.txt", b"x")
+    result = run("sync", bucket.url(), str(tmp_path / "down"))
+    assert result.returncode == 3 and "would leave the repository prefix" in result.stderr
+    assert not (tmp_path / "escape.txt").exists()
+    assert run("validate", bucket.url()).returncode == 3
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"secret")
+    os.symlink(outside, source / "plain/1/leak.bin")
+    linked = run("sync", str(source), bucket.url("other"))
+    assert linked.returncode == 3 and f"'{source}/plain/1/leak.bin' is a symbolic link" in linked.stderr
+    (source / "plain/1/leak.bin").unlink()
+    os.symlink("../../weighted/1/weights.bin", source / "plain/1/shared.bin")  # inside the repository: followed
+    inside, doc = sync(str(source), bucket.url("other"))
+    assert inside.returncode == 0, inside.stderr
+    assert bucket.keys("other/plain/1/shared.bin")["other/plain/1/shared.bin"] == WEIGHTS
+
+
+def test_commands_that_write_refuse_an_s3_repository(bucket, tmp_path):
+    (tmp_path / "m.onnx").write_bytes(b"x")
+    for args in (["version", "add", "m", str(tmp_path / "m.onnx"), "-r", bucket.url()],
+                 ["version", "rm", "m", "1", "-r", bucket.url()],
+                 ["policy", "set", "m", "all", "-r", bucket.url()],
+                 ["config", "init", "new", "-r", bucket.url()],
+                 ["config", "generate", bucket.url() + "/m/1/model.onnx", "--write"],
+                 ["export", "str", "--random-weights", "-r", bucket.url()]):
+        result = run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "S3 repositories are read-only here" in result.stderr
+        assert f"hint: edit a local copy, then publish it: tritonctl sync LOCAL_COPY {bucket.url()}" in result.stderr
+
+
+def test_an_unfinished_version_is_reported_and_finished_by_the_next_run(bucket, source, tmp_path):
+    url = bucket.url()
+    assert sync(str(source), url)[0].returncode == 0
+    write_tree(source, {"weighted/3/model.py": python_model(), "weighted/3/weights.bin": WEIGHTS[:1000]})
+    marker = tmp_path / "paused"
+    proc = subprocess.Popen([sys.executable, "-m", "tritonctl", "sync", str(source), url],
+                            env={**os.environ, "TRITONCTL_TEST_PAUSE_AFTER_FILES": "1",
+                                 "TRITONCTL_TEST_PAUSE_MARKER": str(marker)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    keys = bucket.keys("models/")
+    journal = json.loads(keys["models/.tritonctl-manifest.json"])
+    assert journal["pending"] == ["weighted/3"]
+    assert "models/weighted/3/weights.bin" in keys and "models/weighted/3/model.py" not in keys  # never half loaded
+    report = run("validate", url, "-f", "json")
+    assert [(f["code"], f["path"]) for f in json.loads(report.stdout)["findings"]] == [
+        ("TRT405", f"{url}/weighted/3")]
+    again, doc = sync(str(source), url)
+    assert again.returncode == 0, again.stderr
+    finished = bucket.keys("models/")
+    assert json.loads(finished["models/.tritonctl-manifest.json"])["pending"] == []
+    assert finished["models/weighted/3/model.py"] == python_model().encode()
+    assert run("validate", url).returncode == 0
+
+
+def test_a_local_sync_killed_midway_leaves_no_version_half_there(source, tmp_path):
+    dst = tmp_path / "dst"
+    marker = tmp_path / "paused"
+    proc = subprocess.Popen([sys.executable, "-m", "tritonctl", "sync", str(source), str(dst)],
+                            env={**os.environ, "TRITONCTL_TEST_PAUSE_AFTER_FILES": "3",
+                                 "TRITONCTL_TEST_PAUSE_MARKER": str(marker),
+                                 "TRITONCTL_STATE_DIR": str(tmp_path / "state")},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for version in dst.glob("*/*"):  # whatever is in place is whole
+        if version.is_dir():
+            assert (version / "model.py").exists(), version
+    again = run("sync", str(source), str(dst), env={"TRITONCTL_STATE_DIR": str(tmp_path / "state")})
+    assert again.returncode == 0, again.stderr
+    assert run("validate", str(dst)).returncode == 0
+    assert not (tmp_path / ".dst.tritonctl-work").exists()
+
+
+def _same_content(bucket, source: Path, prefix: str = "models") -> None:
+    keys = bucket.keys(prefix + "/")
+    for path in source.rglob("*"):
+        if path.is_file():
+            assert keys[f"{prefix}/{path.relative_to(source)}"] == path.read_bytes(), path
+
+
+def test_throttling_and_a_connection_dropped_mid_upload_are_retried(bucket, proxy, source):
+    proxy.fail("503", when=lambda method, path: method == "PUT", times=3)
+    proxy.fail("drop", when=lambda method, path: method == "PUT" and "weights.bin" in path, times=1)
+    result, doc = sync(str(source), bucket.url(), "--endpoint-url", proxy.url)
+    assert result.returncode == 0, result.stderr
+    assert dict(proxy.injected) == {"503": 3, "drop": 1}
+    _same_content(bucket, source)
+
+
+def test_an_endpoint_that_goes_away_midway_leaves_a_consistent_destination(bucket, proxy, source):
+    proxy.fail("down", when=lambda method, path: method == "PUT" and "weights.bin" in path, times=1)
+    started = time.monotonic()
+    result, _ = sync(str(source), bucket.url(), "--endpoint-url", proxy.url)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith("error: ") and "no answer from the S3 endpoint" in result.stderr
+    assert time.monotonic() - started < 60
+    keys = bucket.keys("models/")
+    for key in keys:  # a version whose model file is there has all its files: none can load half
+        if key.endswith("/model.py"):
+            folder = source / key.removeprefix("models/").rsplit("/", 1)[0]
+            assert all(f"models/{p.relative_to(source)}" in keys for p in folder.iterdir()), key
+    proxy.up()
+    again, _ = sync(str(source), bucket.url(), "--endpoint-url", proxy.url)
+    assert again.returncode == 0, again.stderr
+    _same_content(bucket, source)
