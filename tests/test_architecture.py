@@ -35,11 +35,12 @@ def test_layers_import_downwards_only():
     from pathlib import Path
 
     src = Path(__file__).resolve().parents[1] / "src" / "tritonctl"
-    order = ["cli", "validate|versions|policy|generate|export|local_servers|loading|status|inference",
-             "repository|normalize|server_state|targets", "io", "errors"]
+    order = ["cli", "validate|versions|policy|generate|export|local_servers|loading|status|inference|sync",
+             "repository|normalize|onnxruntime_backend|server_state|targets|locations|s3_cache", "io", "errors"]
     rank = {"cli": 0, "validate": 1, "versions": 1, "policy": 1, "generate": 1, "export": 1, "local_servers": 1,
-            "loading": 1, "status": 1, "inference": 1,
-            "repository": 2, "normalize": 2, "server_state": 2, "targets": 2, "io": 3,
+            "loading": 1, "status": 1, "inference": 1, "sync": 1,
+            "repository": 2, "normalize": 2, "onnxruntime_backend": 2, "server_state": 2, "targets": 2,
+            "locations": 2, "s3_cache": 2, "io": 3,
             "errors": 4}
 
     def layer(module: str) -> str | None:

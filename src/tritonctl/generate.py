@@ -85,26 +85,26 @@ def generate_config(
     kind: str | None = None,
 ) -> ModelConfig:
     from tritonctl.io.proto.model_config_pb2 import ModelConfig, ModelInstanceGroup
-    from tritonctl.normalize import ort_autocomplete, ort_can_batch
+    from tritonctl.onnxruntime_backend import autocomplete, can_batch
 
     config = ModelConfig(name=name, backend="onnxruntime")
-    can_batch = ort_can_batch(sig.inputs, sig.outputs)
+    batches = can_batch(sig.inputs, sig.outputs)
     if max_batch_size is not None:
-        if max_batch_size > 0 and not can_batch:
+        if max_batch_size > 0 and not batches:
             shapes = ", ".join(f"{t.name} {list(t.dims or ())}" for t in [*sig.inputs, *sig.outputs])
             raise UsageError(f"the model cannot batch (first dimensions are not all variable: {shapes}); "
                              "use --max-batch-size 0")
         config.max_batch_size = max_batch_size
         if max_batch_size == 0:
-            can_batch = False
-    if not can_batch and max_batch_size is None:
+            batches = False
+    if not batches and max_batch_size is None:
         config.max_batch_size = 0
     probe = ModelConfig(name=name, max_batch_size=config.max_batch_size)
     if max_batch_size == 0:
         # autocomplete would raise the batch size: fill IO as for a non-batching model
         _fill_without_batching(probe, sig)
     else:
-        error = ort_autocomplete(probe, sig)
+        error = autocomplete(probe, sig)
         if error:
             raise TritonctlError(error)
     config.max_batch_size = probe.max_batch_size
@@ -262,9 +262,9 @@ def update_config(folder: Path, sig: OnnxSignature, *, max_batch_size: int | Non
     old_text = _read_config_file(path)
     old = pbtxt.parse(old_text, str(path))
     if max_batch_size is None:  # keep a batch size the model allows; 0 when it cannot batch
-        from tritonctl.normalize import ort_can_batch
+        from tritonctl.onnxruntime_backend import can_batch
 
-        max_batch_size = (old.max_batch_size or None) if ort_can_batch(sig.inputs, sig.outputs) else 0
+        max_batch_size = (old.max_batch_size or None) if can_batch(sig.inputs, sig.outputs) else 0
     fresh = generate_config(sig, name=old.name or folder.name, max_batch_size=max_batch_size)
     new = type(old)()
     new.CopyFrom(old)

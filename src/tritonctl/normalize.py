@@ -168,60 +168,15 @@ def normalize_instance_groups(config: ModelConfig, gpus: int) -> None:
             group.gpus.extend(available)
 
 
-def ort_can_batch(inputs, outputs) -> bool:
-    """Triton's onnxruntime auto-complete: the model batches when every input and output has rank >= 1
-    and a variable first dimension."""
-    tensors = [*inputs, *outputs]
-    return all(t.dims is not None and len(t.dims) >= 1 and t.dims[0] == -1 for t in tensors)
-
-
-def ort_autocomplete(config: ModelConfig, signature, default_max_batch_size: int = 4) -> str | None:
-    """Complete max_batch_size, inputs and outputs from an ONNX signature as Triton 2.51's onnxruntime
-    backend does (validation_rules.md §19c). Returns Triton's error text when it refuses, else None."""
-    from tritonctl.io.proto.model_config_pb2 import DataType
-
-    if (len(config.input) + len(config.batch_input)) > 0 and len(config.output) > 0:
-        return None
-    can_batch = ort_can_batch(signature.inputs, signature.outputs)
-    if can_batch:
-        if config.max_batch_size == 0:
-            config.max_batch_size = max(default_max_batch_size, 0)
-        scheduling = config.WhichOneof("scheduling_choice")
-        if config.max_batch_size > 1 and scheduling is None:
-            config.dynamic_batching.SetInParent()
-    elif config.max_batch_size != 0:
-        return (f"autofill failed for model '{config.name}': model does not support batching while non-zero "
-                "max_batch_size is specified")
-
-    def fill(target, tensors) -> None:
-        for t in tensors:
-            io = target.add()
-            io.name = t.name
-            io.data_type = DataType.Value(t.triton_type) if t.triton_type else DataType.TYPE_INVALID
-            dims = list(t.dims or ())
-            if config.max_batch_size > 0 and dims:
-                dims = dims[1:]
-            if not dims:
-                io.dims.append(1)
-                if config.max_batch_size > 0:
-                    io.reshape.SetInParent()
-            else:
-                io.dims.extend(dims)
-
-    if len(config.input) + len(config.batch_input) == 0:
-        fill(config.input, signature.inputs)
-    if len(config.output) == 0:
-        fill(config.output, signature.outputs)
-    return None
-
-
 def finish(config: ModelConfig, signature, gpus: int) -> str | None:
     """After backend fields and N1-N4: the onnxruntime backend's auto-complete from `signature` (when given),
     normalization again, then instance groups for a host with `gpus` GPUs. Returns Triton's error text when
     the auto-complete refuses, else None."""
+    from tritonctl.onnxruntime_backend import autocomplete
+
     error = None
     if signature is not None:
-        error = ort_autocomplete(config, signature)
+        error = autocomplete(config, signature)
         normalize_model_config(config)
     normalize_instance_groups(config, gpus)
     return error

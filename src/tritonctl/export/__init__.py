@@ -16,8 +16,8 @@ from pathlib import Path
 
 from tritonctl.errors import ExportError, MissingDependency, UsageError
 from tritonctl.io.files import sha256_file
+from tritonctl.onnxruntime_backend import MAX_OPSET
 
-MAX_OPSET = 21  # onnxruntime 1.19.2 in Triton 2.51
 EAST_OPSET = 15  # tf2onnx 1.17's default
 STR_OPSET = 17
 ABS_TOL, REL_TOL = 1e-4, 1e-3

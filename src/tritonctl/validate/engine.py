@@ -39,9 +39,6 @@ def validate_repository(
     return report
 
 
-STRAY_RULES = frozenset({"TRT401", "TRT407"})
-
-
 def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
     findings: list[Finding] = []
     config_path = ctx.model.config_path
@@ -49,7 +46,7 @@ def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
     for rule in rules:
         if rule.needs_config and ctx.config is None:
             continue
-        if ctx.is_stray and rule.code not in STRAY_RULES:
+        if ctx.is_stray and not rule.stray:
             continue
         for problem in rule.fn(ctx):
             line = column = None
@@ -82,41 +79,12 @@ def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
                 )
             )
     # Triton stops at its first error: mark it
+    stages = {rule.code: rule.stage_for(ctx.options.autocomplete) for rule in rules}
     candidates = [i for i, f in enumerate(findings) if f.severity is Severity.ERROR and f.triton_message]
     if candidates:
-        first = min(candidates, key=lambda i: (triton_stage(findings[i].code, ctx.options.autocomplete),
-                                               findings[i].order, i))
+        first = min(candidates, key=lambda i: (stages[findings[i].code], findings[i].order, i))
         findings[first] = Finding(**{**findings[first].__dict__, "triton_first": True})
     return findings
-
-
-# The order of Triton's load steps (validation_rules.md §1), by rule code prefix: reading and validating the
-# config (poll), ensemble dependencies, versions, backend library and instance groups, the backend's model
-# initialisation, the core's IO checks (Model::Init), instance creation and warmup, the scheduler, ensembles
-# against their loaded steps. Under strict mode (no auto-complete) the IO checks run at poll.
-_STAGES = [
-    ("TRT00", "TRT102", "TRT103", "TRT104", "TRT105", "TRT106", "TRT30", "TRT310", "TRT311", "TRT312", "TRT313",
-     "TRT314", "TRT315", "TRT316", "TRT32", "TRT601", "TRT602", "TRT603", "TRT604", "TRT605"),
-    ("TRT101",),
-    ("TRT610", "TRT611", "TRT612"),
-    ("TRT404",),
-    ("TRT107", "TRT33"),
-    ("TRT52", "TRT510", "TRT405", "TRT50"),
-    ("TRT2",),
-    ("TRT511", "TRT530", "TRT340"),
-    ("TRT317",),
-    ("TRT61",),
-]
-_IO = ("TRT201", "TRT202", "TRT204", "TRT205")
-
-
-def triton_stage(code: str, autocomplete: bool) -> int:
-    if not autocomplete and code.startswith(_IO):
-        return 0
-    for index, prefixes in enumerate(_STAGES):
-        if code.startswith(prefixes):
-            return index
-    return len(_STAGES)
 
 
 def repository_errors(path, *, models: list[str] | None = None, options: Options | None = None,

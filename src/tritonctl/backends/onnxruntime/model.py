@@ -4,8 +4,8 @@ Triton 2.51 runs `<backend-dir>/onnxruntime/model.py` for models whose backend i
 libtriton_onnxruntime.so is installed (the local Triton from the nvidia-pytriton wheel has only the python
 backend). It behaves like the C++ backend where a repository can tell: it completes missing inputs, outputs and
 max_batch_size from the model, and refuses at load, with the C++ backend's messages, what that backend
-(onnxruntime 1.19.2) refuses. The checks are tritonctl's own (`tritonctl.validate.rules.onnx`), so `validate`
-and this backend agree by construction; the real server remains the reference for them.
+(onnxruntime 1.19.2) refuses. What it decides comes from `tritonctl.onnxruntime_backend`, the one emulation of the C++
+backend that `validate` uses too; its tests hold outcomes written from the C++ backend's source.
 """
 
 import json
@@ -13,8 +13,6 @@ import os
 
 import triton_python_backend_utils as pb_utils
 
-MAX_IR_VERSION = 10
-MAX_OPSET = 21
 _TRITON_TO_NUMPY = {  # numpy dtype names
     "TYPE_BOOL": "bool", "TYPE_UINT8": "uint8", "TYPE_UINT16": "uint16", "TYPE_UINT32": "uint32",
     "TYPE_UINT64": "uint64", "TYPE_INT8": "int8", "TYPE_INT16": "int16", "TYPE_INT32": "int32",
@@ -44,24 +42,18 @@ def _refuse(message):
 
 def _load_checks(path):
     from tritonctl.io.onnxsig import read_signature
+    from tritonctl.onnxruntime_backend import version_errors
 
     sig = read_signature(path)
-    if sig.ir_version > MAX_IR_VERSION:
-        _refuse(f"onnx runtime error 1: Load model from {path} failed:Unsupported model IR version: "
-                f"{sig.ir_version}, max supported IR version: {MAX_IR_VERSION}")
-    if sig.opset > MAX_OPSET:
-        _refuse(f"onnx runtime error 1: Load model from {path} failed:ONNX Runtime only *guarantees* support for "
-                f"models stamped with official released onnx opset versions. Opset {sig.opset} is under development "
-                "and support for this is limited. The operator schemas and or other functionality may change before "
-                "next ONNX release and in this case ONNX Runtime will not guarantee backward compatibility. Current "
-                f"official support for domain ai.onnx is till opset {MAX_OPSET}.")
+    for _what, message in version_errors(sig, path):
+        _refuse(message)
     return sig
 
 
 class TritonPythonModel:
     @staticmethod
     def auto_complete_config(auto_complete_model_config):
-        from tritonctl.normalize import ort_autocomplete
+        from tritonctl.onnxruntime_backend import autocomplete
 
         current = auto_complete_model_config.as_dict()
         path = _model_path_from_cmdline()
@@ -72,7 +64,7 @@ class TritonPythonModel:
         config = _config_message(current)
         before_inputs, before_outputs = len(config.input), len(config.output)
         sig = _load_checks(path)
-        error = ort_autocomplete(config, sig)
+        error = autocomplete(config, sig)
         if error:
             _refuse(error)
         auto_complete_model_config.set_max_batch_size(config.max_batch_size)
@@ -90,7 +82,7 @@ class TritonPythonModel:
     def initialize(self, args):
         import onnxruntime as ort
 
-        from tritonctl.validate.rules.onnx import ort_load_errors
+        from tritonctl.onnxruntime_backend import load_errors
 
         self.config = json.loads(args["model_config"])
         filename = self.config.get("default_model_filename") or "model.onnx"
@@ -100,7 +92,7 @@ class TritonPythonModel:
         if not os.path.exists(path):
             _refuse(f"unable to find '{path}' for model instance '{args.get('model_instance_name', '')}'")
         sig = _load_checks(path)
-        errors = ort_load_errors(_config_message(self.config), sig)
+        errors = load_errors(_config_message(self.config), sig)
         if errors:
             _refuse(errors[0][2])
         options = ort.SessionOptions()

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from tritonctl.repository import PLATFORM_BACKEND
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 KNOWN_BACKENDS = frozenset(PLATFORM_BACKEND.values())
 
 
 @rule("TRT102", "backend-unresolved", Severity.ERROR,
-      "Triton must be able to tell the backend from the config, the model file or the model name")
+      "Triton must be able to tell the backend from the config, the model file or the model name",
+      stage=Stage.CONFIG)
 def backend_unresolved(ctx: ModelContext) -> Iterator[Problem]:
     """Why: with no backend, platform or default_model_filename, Triton looks at the first version folder
     for a known model file (model.onnx, model.plan, model.pt, model.py, ...) and, finding none, takes the
@@ -29,7 +30,7 @@ def backend_unresolved(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT103", "platform-without-backend", Severity.ERROR,
-      "a platform Triton does not know needs a backend")
+      "a platform Triton does not know needs a backend", stage=Stage.CONFIG)
 def platform_without_backend(ctx: ModelContext) -> Iterator[Problem]:
     """Why: after auto-fill the backend is still empty when the platform is not one Triton maps to a
     backend (tensorflow_graphdef, tensorflow_savedmodel, tensorrt_plan, onnxruntime_onnx, pytorch_libtorch)
@@ -45,7 +46,8 @@ def platform_without_backend(ctx: ModelContext) -> Iterator[Problem]:
                       " or set 'backend'", f"unexpected platform type '{c.platform}' for {c.name}")
 
 
-@rule("TRT104", "ensemble-with-backend", Severity.ERROR, "an ensemble has platform 'ensemble' and no backend")
+@rule("TRT104", "ensemble-with-backend", Severity.ERROR, "an ensemble has platform 'ensemble' and no backend",
+      stage=Stage.CONFIG)
 def ensemble_with_backend(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses an ensemble that also names a backend ("must have platform type 'ensemble' and
     empty backend type").
@@ -60,7 +62,7 @@ def ensemble_with_backend(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT105", "platform-backend-pair", Severity.ERROR,
-      "platform and backend must name the same backend")
+      "platform and backend must name the same backend", stage=Stage.CONFIG)
 def platform_backend_pair(ctx: ModelContext) -> Iterator[Problem]:
     """Why: for the backends tensorflow, tensorrt, onnxruntime and pytorch Triton checks that the platform
     maps to the same backend; an unknown platform fails too ("unexpected 'platform' and 'backend' pair").
@@ -78,7 +80,7 @@ def platform_backend_pair(ctx: ModelContext) -> Iterator[Problem]:
                       f"unexpected 'platform' and 'backend' pair, got:{c.platform}, {c.backend}")
 
 
-@rule("TRT106", "max-batch-size-negative", Severity.ERROR, "max_batch_size must be 0 or more")
+@rule("TRT106", "max-batch-size-negative", Severity.ERROR, "max_batch_size must be 0 or more", stage=Stage.CONFIG)
 def max_batch_size_negative(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a negative max_batch_size. 0 means the model does not batch and dims are the
     full shape; N > 0 adds an implicit batch dimension in front of every dims.

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 
 def _ensemble(ctx: ModelContext):
@@ -17,7 +17,7 @@ def _ensemble(ctx: ModelContext):
 
 
 @rule("TRT601", "ensemble-scheduling-missing", Severity.ERROR,
-      "an ensemble needs ensemble_scheduling, and only an ensemble may have it")
+      "an ensemble needs ensemble_scheduling, and only an ensemble may have it", stage=Stage.CONFIG)
 def ensemble_scheduling_missing(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses platform "ensemble" without ensemble_scheduling, and ensemble_scheduling on any
     other platform.
@@ -37,7 +37,7 @@ def ensemble_scheduling_missing(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT602", "ensemble-forbidden-field", Severity.ERROR,
-      "an ensemble has no instance_group, optimization or model_warmup")
+      "an ensemble has no instance_group, optimization or model_warmup", stage=Stage.CONFIG)
 def ensemble_forbidden_field(ctx: ModelContext) -> Iterator[Problem]:
     """Why: an ensemble runs no code of its own, so Triton refuses instance_group, optimization and
     model_warmup on it.
@@ -64,7 +64,7 @@ def _forbidden(c) -> bool:
 
 
 @rule("TRT603", "ensemble-step-incomplete", Severity.ERROR,
-      "an ensemble has steps, and each names a model, an input_map and an output_map")
+      "an ensemble has steps, and each names a model, an input_map and an output_map", stage=Stage.CONFIG)
 def ensemble_step_incomplete(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses an ensemble with no step, or a step without model_name, input_map or output_map.
 
@@ -94,7 +94,7 @@ def _complete_steps(c) -> bool:
 
 
 @rule("TRT604", "ensemble-tensor-written-twice", Severity.ERROR,
-      "an ensemble tensor is written by one output_map entry only")
+      "an ensemble tensor is written by one output_map entry only", stage=Stage.CONFIG)
 def ensemble_tensor_written_twice(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses two steps (or two outputs of one step) writing the same ensemble tensor ("can
     appear in an output map only once").
@@ -160,7 +160,8 @@ def _unconnected(c, tensor: str, ready: set[str], producer: dict[str, int], seen
 
 
 @rule("TRT605", "ensemble-data-flow", Severity.ERROR,
-      "every ensemble input is used, every output is written from the inputs, no tensor dangles")
+      "every ensemble input is used, every output is written from the inputs, no tensor dangles",
+      stage=Stage.CONFIG)
 def ensemble_data_flow(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton follows the tensors from the ensemble's inputs through the steps; it refuses an input no
     step reads, an output no step writes or that cannot be computed from the inputs, and an intermediate

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 
 def _step_configs(ctx: ModelContext):
@@ -24,7 +24,7 @@ def _step_configs(ctx: ModelContext):
 
 
 @rule("TRT613", "ensemble-step-batch-size", Severity.ERROR,
-      "a batching step model allows at least the ensemble's max_batch_size")
+      "a batching step model allows at least the ensemble's max_batch_size", stage=Stage.STEPS)
 def ensemble_step_batch_size(ctx: ModelContext) -> Iterator[Problem]:
     """Why: the ensemble passes whole batches to its steps; Triton refuses a step model that batches but
     allows fewer than the ensemble's max_batch_size (steps with max_batch_size 0 are fine).
@@ -43,7 +43,8 @@ def ensemble_step_batch_size(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT614", "ensemble-step-mapping", Severity.ERROR,
-      "input_map and output_map keys are tensors of the step model; required inputs are all mapped")
+      "input_map and output_map keys are tensors of the step model; required inputs are all mapped",
+      stage=Stage.STEPS)
 def ensemble_step_mapping(ctx: ModelContext) -> Iterator[Problem]:
     """Why: the keys of a step's input_map and output_map are the step model's own tensor names; Triton
     refuses a key the model does not have and a required (non-optional) input left unmapped. Unmapped
@@ -88,7 +89,7 @@ def _compatible(a: list[int], b: list[int]) -> bool:
 
 
 @rule("TRT615", "ensemble-tensor-consistency", Severity.ERROR,
-      "an ensemble tensor has one data type and compatible shapes wherever it is used")
+      "an ensemble tensor has one data type and compatible shapes wherever it is used", stage=Stage.STEPS)
 def ensemble_tensor_consistency(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton infers each ensemble tensor's data type and shape from the ensemble's inputs and outputs
     and from every step that reads or writes it; a different data type, or shapes that differ where neither

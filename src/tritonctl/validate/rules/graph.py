@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 
 def _steps(ctx: ModelContext):
@@ -17,7 +17,8 @@ def _steps(ctx: ModelContext):
     return c, list(c.ensemble_scheduling.step)
 
 
-@rule("TRT610", "ensemble-step-missing", Severity.ERROR, "every ensemble step names a model of the repository")
+@rule("TRT610", "ensemble-step-missing", Severity.ERROR, "every ensemble step names a model of the repository",
+      stage=Stage.ENSEMBLE)
 def ensemble_step_missing(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses an ensemble whose steps name models that are not in the repository, or whose
     config Triton cannot read or accept (the step model's own findings say why): "contains models that are
@@ -36,19 +37,13 @@ def ensemble_step_missing(ctx: ModelContext) -> Iterator[Problem]:
                       f"ensemble {c.name} contains models that are not available or ambiguous: {', '.join(missing)}")
 
 
-POLL_STAGE = ("TRT001", "TRT002", "TRT101", "TRT102", "TRT103", "TRT104", "TRT105", "TRT106", "TRT30", "TRT31",
-              "TRT32", "TRT601", "TRT602", "TRT603", "TRT604", "TRT605")
-STRICT_POLL_STAGE = ("TRT003", "TRT201", "TRT202", "TRT204", "TRT205")
-
-
 def fails_at_poll(peer: ModelContext) -> bool:
     """Whether Triton refuses `peer` when it reads the repository (its config does not parse or validate),
     before anything is loaded; such a model is "not available" to an ensemble."""
     from tritonctl.validate.registry import RULES
 
-    stages = POLL_STAGE + (() if peer.options.autocomplete else STRICT_POLL_STAGE)
-    for code, check in RULES.items():
-        if not code.startswith(stages) or check.severity is not Severity.ERROR:
+    for check in RULES.values():
+        if not check.stage_for(peer.options.autocomplete).at_poll or check.severity is not Severity.ERROR:
             continue
         if check.needs_config and peer.config is None:
             continue
@@ -63,7 +58,8 @@ def _uses(ctx: ModelContext) -> set[str]:
     return {s.model_name for s in steps if s.model_name}
 
 
-@rule("TRT611", "ensemble-cycle", Severity.ERROR, "ensembles do not depend on themselves, directly or not")
+@rule("TRT611", "ensemble-cycle", Severity.ERROR, "ensembles do not depend on themselves, directly or not",
+      stage=Stage.ENSEMBLE)
 def ensemble_cycle(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses ensembles that contain themselves through their steps ("circular dependency
     between ensembles").
@@ -99,7 +95,7 @@ def ensemble_cycle(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT612", "ensemble-step-version", Severity.ERROR,
-      "a step's model_version is one the step model's version policy serves")
+      "a step's model_version is one the step model's version policy serves", stage=Stage.ENSEMBLE)
 def ensemble_step_version(ctx: ModelContext) -> Iterator[Problem]:
     """Why: a step pinned to a version (model_version other than -1) needs that version loaded; Triton
     refuses the ensemble otherwise ("whose required version ... is not loaded").

@@ -6,14 +6,14 @@ from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 STANDARD_BACKENDS = frozenset({"onnxruntime", "pytorch", "tensorflow", "tensorrt", "python", "openvino", "fil",
                                "dali", "identity", "repeat", "square"})
 
 
 @rule("TRT107", "backend-not-installed", Severity.ERROR,
-      "the backend is installed on the target server (--backends)")
+      "the backend is installed on the target server (--backends)", stage=Stage.BACKEND)
 def backend_not_installed(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton looks for libtriton_<backend>.so (or a Python-based model.py) in the model folder and the
     backend directory; without it the load fails ("unable to find backend library for backend"). Checked
@@ -47,7 +47,7 @@ def _groups(ctx: ModelContext):
 
 
 @rule("TRT330", "instance-group-kind", Severity.ERROR,
-      "KIND_CPU and KIND_MODEL groups list no gpus; the kind is a known one")
+      "KIND_CPU and KIND_MODEL groups list no gpus; the kind is a known one", stage=Stage.BACKEND)
 def instance_group_kind(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a KIND_CPU or KIND_MODEL instance group that lists gpus, and an undefined kind.
 
@@ -71,7 +71,7 @@ def instance_group_kind(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT331", "instance-group-gpus", Severity.ERROR,
-      "KIND_GPU groups name GPUs the target has (checked with --gpus)")
+      "KIND_GPU groups name GPUs the target has (checked with --gpus)", stage=Stage.BACKEND)
 def instance_group_gpus(ctx: ModelContext) -> Iterator[Problem]:
     """Why: on a server with no GPU Triton refuses KIND_GPU ("has kind KIND_GPU but no GPUs are available"),
     and it refuses a gpu id the server does not have. KIND_AUTO falls back to the CPU instead. Checked only
@@ -105,7 +105,7 @@ def instance_group_gpus(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT332", "instance-group-profile", Severity.ERROR,
-      "profile is for TensorRT models and holds non-negative integers")
+      "profile is for TensorRT models and holds non-negative integers", stage=Stage.BACKEND)
 def instance_group_profile(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses an instance group's profile on any platform other than tensorrt_plan, and a
     profile that is not a non-negative integer.
@@ -143,7 +143,7 @@ def instance_group_profile(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT333", "instance-count-default", Severity.WARNING,
-      "instance count of 0 or less is replaced by the default", triton_core=False)
+      "instance count of 0 or less is replaced by the default", triton_core=False, stage=Stage.BACKEND)
 def instance_count_default(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton accepts count 0 or negative and silently uses its default (1, or 2 for KIND_CPU with
     onnxruntime or tensorflow): probably not what was meant.

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 
 @rule("TRT401", "stray-folder", Severity.WARNING,
-      "every folder in the repository is a model, hidden ones included", triton_core=False, needs_config=False)
+      "every folder in the repository is a model, hidden ones included", triton_core=False, needs_config=False,
+      stage=Stage.ADVICE, stray=True)
 def stray_folder(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton reads every subfolder of the repository as a model, hidden ones included
     (.ipynb_checkpoints, .git). In POLL mode, or with --load-model=*, it tries to load them and logs errors.
@@ -26,7 +27,7 @@ def stray_folder(ctx: ModelContext) -> Iterator[Problem]:
 
 @rule("TRT402", "version-folder-ignored", Severity.WARNING,
       "version folders are integers without leading zeros; others are ignored", triton_core=False,
-      needs_config=False)
+      needs_config=False, stage=Stage.ADVICE)
 def version_folder_ignored(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton ignores, with only a warning in its log, a version folder named with leading zeros
     ("ignore version directory '01' which contains leading zeros in its directory name") or not a number.
@@ -49,7 +50,7 @@ def version_folder_ignored(ctx: ModelContext) -> Iterator[Problem]:
 
 @rule("TRT403", "version-folder-misread", Severity.WARNING,
       "a version folder whose name only starts with a number is read as that number", triton_core=False,
-      needs_config=False)
+      needs_config=False, stage=Stage.ADVICE)
 def version_folder_misread(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton reads version folder names with C++ std::stoll, which accepts a numeric prefix: '1abc'
     and '1.5' become version 1, '-1' version -1. Triton then looks for the files in a folder named
@@ -66,7 +67,7 @@ def version_folder_misread(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT407", "model-folder-unreadable", Severity.ERROR, "every model folder can be listed",
-      triton_core=False, needs_config=False)
+      triton_core=False, needs_config=False, stage=Stage.ADVICE, stray=True)
 def model_folder_unreadable(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton lists each model folder to find its versions; a folder it cannot read fails the model.
 
@@ -78,7 +79,8 @@ def model_folder_unreadable(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT408", "stale-staging", Severity.WARNING,
-      "no folder left behind by an interrupted tritonctl version add or rm", triton_core=False)
+      "no folder left behind by an interrupted tritonctl version add or rm", triton_core=False,
+      stage=Stage.ADVICE)
 def stale_staging(ctx: ModelContext) -> Iterator[Problem]:
     """Why: `tritonctl version add` assembles a version in a hidden staging folder and renames it into place;
     a process killed midway leaves the staging folder (never a numbered one). Triton ignores it, but it
@@ -97,7 +99,8 @@ def stale_staging(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT409", "stale-temporary-file", Severity.WARNING,
-      "no temporary file left by an interrupted tritonctl write", triton_core=False, needs_config=False)
+      "no temporary file left by an interrupted tritonctl write", triton_core=False, needs_config=False,
+      stage=Stage.ADVICE)
 def stale_temporary_file(ctx: ModelContext) -> Iterator[Problem]:
     """Why: tritonctl replaces a file (config.pbtxt by `policy set` or `config generate --write`, ...) by writing a
     hidden temporary file beside it and renaming it into place; a process killed midway leaves the temporary

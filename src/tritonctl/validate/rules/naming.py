@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 
-@rule("TRT101", "name-mismatch", Severity.ERROR, "'name' must equal the model's folder name")
+@rule("TRT101", "name-mismatch", Severity.ERROR, "'name' must equal the model's folder name", stage=Stage.NAME)
 def name_mismatch(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a model whose config names it differently from its folder ("unexpected
     directory name"). Leaving `name` out is fine: Triton takes the folder name.

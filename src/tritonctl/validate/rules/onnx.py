@@ -7,14 +7,13 @@ from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
-MAX_IR_VERSION = 10  # onnxruntime 1.19.2
-MAX_OPSET = 21
+from tritonctl.onnxruntime_backend import MAX_IR_VERSION, MAX_OPSET, load_errors, opset_message
 
 
 @rule("TRT405", "model-file-missing", Severity.ERROR,
-      "every served version folder holds the model file the config names")
+      "every served version folder holds the model file the config names", stage=Stage.MODEL_INIT)
 def model_file_missing(ctx: ModelContext) -> Iterator[Problem]:
     """Why: the backend opens <version>/<default_model_filename> (model.onnx, model.plan, model.pt,
     model.py, ...) for each version the policy serves; a missing file fails the load ("unable to find
@@ -57,7 +56,7 @@ def _onnx_versions(ctx: ModelContext):
 
 
 @rule("TRT501", "onnx-unreadable", Severity.ERROR, "the model file is a readable ONNX model",
-      triton_core=False)
+      triton_core=False, stage=Stage.MODEL_INIT)
 def onnx_unreadable(ctx: ModelContext) -> Iterator[Problem]:
     """Why: onnxruntime cannot open a file that is not an ONNX protobuf (truncated, another format, empty)
     and Triton refuses the model.
@@ -74,7 +73,8 @@ def onnx_unreadable(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT502", "onnx-ir-version", Severity.ERROR,
-      f"the ONNX IR version is at most {MAX_IR_VERSION} (onnxruntime 1.19 in Triton 2.51)", triton_core=False)
+      f"the ONNX IR version is at most {MAX_IR_VERSION} (onnxruntime 1.19 in Triton 2.51)", triton_core=False,
+      stage=Stage.MODEL_INIT)
 def onnx_ir_version(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton 2.51 ships onnxruntime 1.19.2, which refuses models of IR version 11 and later ("Unsupported
     model IR version"). Newer onnx and torch write newer IR versions by default (onnx.helper: IR 14).
@@ -91,7 +91,8 @@ def onnx_ir_version(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT503", "onnx-opset", Severity.ERROR,
-      f"the ai.onnx opset is at most {MAX_OPSET} (onnxruntime 1.19 in Triton 2.51)", triton_core=False)
+      f"the ai.onnx opset is at most {MAX_OPSET} (onnxruntime 1.19 in Triton 2.51)", triton_core=False,
+      stage=Stage.MODEL_INIT)
 def onnx_opset(ctx: ModelContext) -> Iterator[Problem]:
     """Why: onnxruntime 1.19.2 refuses models stamped with an ai.onnx opset newer than 21.
 
@@ -102,15 +103,12 @@ def onnx_opset(ctx: ModelContext) -> Iterator[Problem]:
         if sig.opset > MAX_OPSET:
             yield Problem(None, f"opset {sig.opset} is newer than Triton 2.51's onnxruntime supports "
                           f"({MAX_OPSET}); re-export with opset <= {MAX_OPSET}",
-                          "ONNX Runtime only *guarantees* support for models stamped with official released onnx "
-                          f"opset versions. Opset {sig.opset} is under development and support for this is limited."
-                          " The operator schemas and or other functionality may change before next ONNX release "
-                          "and in this case ONNX Runtime will not guarantee backward compatibility. Current official"
-                          f" support for domain ai.onnx is till opset {MAX_OPSET}.", file=_rel(ctx, number))
+                          opset_message(sig.opset), file=_rel(ctx, number))
 
 
 @rule("TRT504", "onnx-external-data", Severity.ERROR,
-      "every external-data file the ONNX model references is inside its version folder", triton_core=False)
+      "every external-data file the ONNX model references is inside its version folder", triton_core=False,
+      stage=Stage.MODEL_INIT)
 def onnx_external_data(ctx: ModelContext) -> Iterator[Problem]:
     """Why: large models (and torch's dynamo exporter, even for small ones) keep weights in separate files
     named inside the .onnx; onnxruntime opens them next to the model file, and a missing one fails the load.
@@ -137,141 +135,9 @@ def _rel(ctx: ModelContext, number: int) -> str:
     return str(path.relative_to(ctx.model.path)) if path else str(number)
 
 
-def _shape(dims) -> str:
-    return "[" + ",".join(str(d) for d in dims) + "]"
-
-
-def compare_dims(model: str, tensor: str, model_shape, dims, max_batch_size: int, exact: bool) -> str | None:
-    """Triton's onnxruntime CompareDimsSupported: None when the config's dims fit the model's shape."""
-    dims = list(dims)
-    model_shape = list(model_shape)
-    if max_batch_size > 0:
-        if not model_shape or model_shape[0] != -1:
-            return (f"model '{model}', tensor '{tensor}': for the model to support batching the shape should have "
-                    "at least 1 dimension and the first dimension must be -1; but shape expected by the model is "
-                    f"{_shape(model_shape)}")
-        full = [-1, *dims]
-        ok = len(model_shape) == len(full) and all(
-            m == f for m, f in zip(model_shape, full) if exact or m != -1)
-        if not ok:
-            return (f"model '{model}', tensor '{tensor}': the model expects {len(model_shape)} dimensions (shape "
-                    f"{_shape(model_shape)}) but the model configuration specifies {len(full)} dimensions (an initial "
-                    "batch dimension because max_batch_size > 0 followed by the explicit tensor shape, making "
-                    f"complete shape {_shape(full)})")
-        return None
-    ok = len(model_shape) == len(dims) and all(m == d for m, d in zip(model_shape, dims) if exact or m != -1)
-    if not ok:
-        return (f"model '{model}', tensor '{tensor}': the model expects {len(model_shape)} dimensions (shape "
-                f"{_shape(model_shape)}) but the model configuration specifies {len(dims)} dimensions (shape "
-                f"{_shape(dims)})")
-    return None
-
-
-def ort_load_errors(config, sig) -> list[tuple[str | None, str, str]]:
-    """What Triton 2.51's onnxruntime backend refuses when it creates an instance of `config` over a model
-    with signature `sig`, in its order: (field, what to change, Triton's message). Used by validate and by
-    tritonctl's onnxruntime stand-in backend."""
-    from tritonctl.io.onnxsig import ONNX_TO_TRITON
-    from tritonctl.io.proto.model_config_pb2 import DataType, ModelSequenceBatching
-
-    m = config.name
-    errors: list[tuple[str | None, str, str]] = []
-    for t in [*sig.inputs, *sig.outputs]:
-        if t.kind != "ONNX_TYPE_TENSOR":
-            return [(None, f"'{t.name}' is a {t.kind}; Triton serves tensors only",
-                     f"Unsupported ONNX Type '{t.kind}' for I/O '{t.name}', expected 'ONNX_TYPE_TENSOR'.")]
-    model_inputs = {t.name: t for t in sig.inputs}
-    model_outputs = {t.name: t for t in sig.outputs}
-    sb = config.sequence_batching if config.HasField("sequence_batching") else None
-    controls = []
-    if sb is not None:
-        for ci in sb.control_input:
-            for control in ci.control:
-                controls.append((ci.name, control))
-    kinds = ModelSequenceBatching.Control
-    for name, control in controls:
-        t = model_inputs.get(name)
-        if t is None:
-            return [("sequence_batching", f"control '{name}' is not an input of the model",
-                     f"configuration specified sequence control '{name}', but model does not provide that input")]
-        debatched = list(t.dims or ())[1 if config.max_batch_size > 0 else 0:]
-        if debatched != [1]:
-            return [("sequence_batching", f"control '{name}' must have dims [1] in the model",
-                     f"unable to load model '{m}', sequence control '{name}' in model has dims {_shape(debatched)} but"
-                     " dims [1] is expected")]
-        if control.kind == kinds.CONTROL_SEQUENCE_CORRID:
-            want = DataType.Name(control.data_type)
-        elif control.int32_false_true:
-            want = "TYPE_INT32"
-        elif control.fp32_false_true:
-            want = "TYPE_FP32"
-        else:
-            want = "TYPE_BOOL"
-        if ONNX_TO_TRITON.get(t.elem_type) != want:
-            return [("sequence_batching", f"control '{name}' is {t.onnx_type} in the model, not {want}",
-                     f"unable to load model '{m}', sequence control '{name}', the model expects data-type "
-                     f"{t.onnx_type} but the model configuration specifies data-type {want}")]
-    expected = (len(config.input) - sum(1 for io in config.input if io.optional) + len(config.batch_input)
-                + len({name for name, _ in controls}) + (len(sb.state) if sb is not None else 0))
-    if expected != len(model_inputs):
-        return [("input", f"the model has {len(model_inputs)} inputs ({', '.join(sorted(model_inputs))}); list "
-                 "each one once", f"unable to load model '{m}', configuration expects {expected} inputs, model "
-                 f"provides {len(model_inputs)}")]
-    for kind, ios, model_ios in (("input", config.input, model_inputs), ("output", config.output, model_outputs)):
-        for i, io in enumerate(ios):
-            where = f"{kind}[{i}]"
-            t = model_ios.get(io.name)
-            if t is None:
-                allowed = ", ".join(sorted(model_ios))
-                return [(f"{where}.name", f"'{io.name}' is not an {kind} of the model ({allowed})",
-                         f"unexpected inference {kind} '{io.name}', allowed {kind}s are: {allowed}")]
-            if kind == "input" and io.optional and config.max_batch_size > 0:
-                return [(f"{where}.optional", "optional inputs need max_batch_size: 0 with onnxruntime",
-                         f"unable to load model '{m}', optional input '{io.name}' is not supported for models that "
-                         "support batching")]
-            dtype = DataType.Name(io.data_type) if io.data_type in DataType.values() else str(io.data_type)
-            if io.data_type not in {DataType.Value(v) for v in ONNX_TO_TRITON.values()}:
-                return [(f"{where}.data_type", f"onnxruntime has no {dtype}",
-                         f"unsupported datatype {dtype} for {kind} '{io.name}' for model '{m}'")]
-            model_type = ONNX_TO_TRITON.get(t.elem_type, "TYPE_INVALID")
-            if DataType.Value(model_type) != io.data_type:
-                shown = "TYPE_BYTES" if model_type == "TYPE_STRING" else model_type
-                return [(f"{where}.data_type", f"the model's '{io.name}' is {model_type}; use that",
-                         f"unable to load model '{m}', configuration expects datatype {dtype} for {kind} "
-                         f"'{io.name}', model provides {shown}")]
-            if kind == "input" and io.allow_ragged_batch:
-                if io.optional:
-                    return [(f"{where}.allow_ragged_batch", "a ragged input cannot be optional",
-                             f"unable to load model '{m}', configuration expects model provides input with shape [-1]"
-                             f" for ragged input '{io.name}', which is not supported for optional input")]
-                if list(t.dims or ()) != [-1]:
-                    return [(f"{where}.allow_ragged_batch", "a ragged input needs model shape [-1]",
-                             f"unable to load model '{m}', configuration expects model provides input with shape "
-                             f"[-1]  for ragged input '{io.name}', model provides {_shape(t.dims or ())}")]
-                continue
-            dims = list(io.reshape.shape) if io.HasField("reshape") else list(io.dims)
-            if t.dims is None:
-                continue
-            if len(t.dims) == 0:
-                if any(d != 1 for d in dims):
-                    return [(f"{where}.dims", "the model tensor is a scalar: use dims: [1]",
-                             f"unable to load model '{m}', scalar tensor '{io.name}', should only provide 1 in the "
-                             f"model configuration when the model doesn't support batching. Model configuration "
-                             f"provided: {_shape(dims)}.")]
-                continue
-            problem = compare_dims(m, io.name, t.dims, dims, config.max_batch_size, exact=kind == "output")
-            if problem:
-                model_dims = list(t.dims)
-                hint = (f"use dims {_shape(model_dims[1:])} (the model's shape {_shape(model_dims)} without the batch "
-                        "dimension)" if config.max_batch_size > 0 and model_dims and model_dims[0] == -1
-                        else f"use dims {_shape(model_dims)} with max_batch_size: 0" if model_dims and
-                        model_dims[0] != -1 else f"match the model's shape {_shape(model_dims)}")
-                return [(f"{where}.dims", hint, problem)]
-    return errors
-
-
 @rule("TRT510", "onnx-autofill", Severity.ERROR,
-      "a model whose shapes cannot batch has max_batch_size 0 (onnxruntime auto-complete)", triton_core=False)
+      "a model whose shapes cannot batch has max_batch_size 0 (onnxruntime auto-complete)", triton_core=False,
+      stage=Stage.MODEL_INIT)
 def onnx_autofill(ctx: ModelContext) -> Iterator[Problem]:
     """Why: when inputs or outputs are left out, Triton's onnxruntime backend completes them from the model;
     it refuses a non-zero max_batch_size for a model whose first dimensions are not all variable ("autofill
@@ -288,12 +154,15 @@ def onnx_autofill(ctx: ModelContext) -> Iterator[Problem]:
 
 @rule("TRT511", "onnx-signature", Severity.ERROR,
       "inputs and outputs match the ONNX model: count, names, data types, dims, batch dimension",
-      triton_core=False)
+      triton_core=False, stage=Stage.INSTANCES)
 def onnx_signature(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton's onnxruntime backend compares the config with the model when it creates an instance: the
     number of inputs, each name, data type and dims (the model's -1 accepts any config value for inputs;
     outputs must match exactly), a variable first dimension when max_batch_size > 0, scalars, optional and
     ragged inputs, sequence controls. Any difference fails the load.
+
+    Every disagreement is listed (Triton reports the first; the others are what it reports next). When they are all
+    in the inputs and outputs, `tritonctl config generate MODEL_FOLDER --update` rewrites those from the model.
 
     Bad:  max_batch_size: 8 input [ { name: "input.1" dims: [-1, 1, 32, 100] ... } ]  (batch dim listed twice)
     Good: max_batch_size: 8 input [ { name: "input.1" dims: [1, 32, 100] ... } ]
@@ -304,9 +173,17 @@ def onnx_signature(ctx: ModelContext) -> Iterator[Problem]:
     for number, sig in _onnx_versions(ctx):
         if sig.ir_version > MAX_IR_VERSION or sig.opset > MAX_OPSET:
             continue
-        for field, fix, triton in ort_load_errors(final, sig):
-            yield Problem(field, f"version {number}: {fix}", triton)
-            return
+        mismatches = load_errors(final, sig)
+        if not mismatches:
+            continue
+        fixable = all(field is not None and field.startswith(("input", "output")) for field, _f, _t in mismatches)
+        for i, (field, fix, triton) in enumerate(mismatches):
+            message = f"version {number}: {fix}"
+            if i == 0 and fixable and len(mismatches) > 1:
+                message += (f" ({len(mismatches)} disagreements with the model; tritonctl config generate "
+                            f"{ctx.model.path} --update rewrites the inputs and outputs from it)")
+            yield Problem(field, message, triton, order=(i,))
+        return
 
 
 ORT_INT_PARAMS = {"execution_mode": None, "intra_op_thread_count": None, "inter_op_thread_count": None,
@@ -326,7 +203,7 @@ TRT_EA_PARAMS = frozenset({
 
 
 @rule("TRT520", "onnxruntime-parameters", Severity.ERROR,
-      "onnxruntime parameters hold values the backend can parse", triton_core=False)
+      "onnxruntime parameters hold values the backend can parse", triton_core=False, stage=Stage.MODEL_INIT)
 def onnxruntime_parameters(ctx: ModelContext) -> Iterator[Problem]:
     """Why: the onnxruntime backend parses some parameters: execution_mode must be 0 or 1, thread counts and
     other integers must be numbers, enable_mem_arena/enable_mem_pattern booleans; otherwise the load fails.
@@ -363,7 +240,8 @@ def onnxruntime_parameters(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT521", "onnxruntime-accelerators", Severity.ERROR,
-      "execution accelerators are ones onnxruntime knows, with known parameters", triton_core=False)
+      "execution accelerators are ones onnxruntime knows, with known parameters", triton_core=False,
+      stage=Stage.MODEL_INIT)
 def onnxruntime_accelerators(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton's onnxruntime backend accepts GPU accelerators 'tensorrt' and 'cuda' and the CPU accelerator
     'openvino'; the TensorRT accelerator takes a fixed list of parameters and precision_mode FP32, FP16 or INT8.
@@ -401,7 +279,8 @@ def onnxruntime_accelerators(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT522", "op-library-missing", Severity.ERROR,
-      "model_operations.op_library_filename names files that exist", triton_core=False)
+      "model_operations.op_library_filename names files that exist", triton_core=False,
+      stage=Stage.MODEL_INIT)
 def op_library_missing(ctx: ModelContext) -> Iterator[Problem]:
     """Why: the onnxruntime backend registers each custom-op library listed in model_operations when it
     loads the model; a missing file fails the load.
@@ -422,7 +301,7 @@ def op_library_missing(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT530", "pytorch-outputs", Severity.ERROR, "a pytorch model's config lists at least one output",
-      triton_core=False)
+      triton_core=False, stage=Stage.INSTANCES)
 def pytorch_outputs(ctx: ModelContext) -> Iterator[Problem]:
     """Why: the pytorch backend does not complete configs and refuses one without outputs ("model
     configuration must contain at least one output, none were specified.").

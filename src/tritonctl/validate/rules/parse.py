@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from tritonctl.repository import CONFIG_FILE
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 @rule("TRT001", "config-parse-error", Severity.ERROR,
-      "config.pbtxt must parse as Triton's ModelConfig (text format)", needs_config=False)
+      "config.pbtxt must parse as Triton's ModelConfig (text format)", needs_config=False,
+      stage=Stage.CONFIG)
 def config_parse_error(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses the model with "failed to read text proto from <path>" and logs the parser's
     detail only in the server log (unknown field, unknown enum value, a field given twice, two members of
@@ -26,7 +27,7 @@ def config_parse_error(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT002", "config-unreadable", Severity.ERROR, "config.pbtxt must be a readable file",
-      needs_config=False)
+      needs_config=False, stage=Stage.CONFIG)
 def config_unreadable(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton cannot read the file and refuses the model ("failed to open text file for read").
 
@@ -39,7 +40,8 @@ def config_unreadable(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT003", "config-missing", Severity.ERROR,
-      "a model without config.pbtxt loads only when its backend can complete the config", needs_config=False)
+      "a model without config.pbtxt loads only when its backend can complete the config", needs_config=False,
+      stage=Stage.CONFIG)
 def config_missing(ctx: ModelContext) -> Iterator[Problem]:
     """Why: without config.pbtxt Triton starts from an empty config and lets the backend complete it
     (onnxruntime, tensorrt, openvino, TensorFlow SavedModel; python runs the model's auto_complete_config

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 STRATEGY_PARAM = "TRITON_BATCH_STRATEGY_PATH"
 
@@ -17,7 +17,7 @@ def _db(ctx: ModelContext):
 
 
 @rule("TRT301", "preferred-batch-size-positive", Severity.ERROR,
-      "dynamic_batching preferred_batch_size values must be positive")
+      "dynamic_batching preferred_batch_size values must be positive", stage=Stage.CONFIG)
 def preferred_batch_size_positive(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a preferred batch size of 0 or less ("dynamic batching preferred size must be
     positive").
@@ -34,7 +34,7 @@ def preferred_batch_size_positive(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT302", "preferred-batch-size-too-large", Severity.ERROR,
-      "dynamic_batching preferred_batch_size values must not exceed max_batch_size")
+      "dynamic_batching preferred_batch_size values must not exceed max_batch_size", stage=Stage.CONFIG)
 def preferred_batch_size_too_large(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a preferred batch size above max_batch_size ("dynamic batching preferred size
     must be <= max batch size"); with max_batch_size 0 any preferred size fails.
@@ -55,7 +55,7 @@ def preferred_batch_size_too_large(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT303", "default-priority-level", Severity.ERROR,
-      "with priority_levels, default_priority_level must be in [1, priority_levels]")
+      "with priority_levels, default_priority_level must be in [1, priority_levels]", stage=Stage.CONFIG)
 def default_priority_level(ctx: ModelContext) -> Iterator[Problem]:
     """Why: when priority_levels is set Triton needs a default level inside the range; leaving it unset (0)
     fails ("default priority level must be in range").
@@ -74,7 +74,7 @@ def default_priority_level(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT304", "priority-queue-policy-level", Severity.ERROR,
-      "priority_queue_policy keys must be levels in [1, priority_levels]")
+      "priority_queue_policy keys must be levels in [1, priority_levels]", stage=Stage.CONFIG)
 def priority_queue_policy_level(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a queue policy for a priority level that does not exist ("priority queue policy
     must have priority level in range"). With priority_levels 0 the keys are not checked.
@@ -95,7 +95,7 @@ def priority_queue_policy_level(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT305", "preserve-ordering-priorities", Severity.ERROR,
-      "preserve_ordering allows one priority level only")
+      "preserve_ordering allows one priority level only", stage=Stage.CONFIG)
 def preserve_ordering_priorities(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses preserve_ordering with more than one priority level ("Only one priority level is
     allowed when 'preserve_ordering' is true").
@@ -112,7 +112,7 @@ def preserve_ordering_priorities(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT306", "preserve-ordering-delay", Severity.ERROR,
-      "preserve_ordering forbids a queue policy that DELAYs timed-out requests")
+      "preserve_ordering forbids a queue policy that DELAYs timed-out requests", stage=Stage.CONFIG)
 def preserve_ordering_delay(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a queue policy with timeout_action DELAY and a non-zero default timeout when
     preserve_ordering is on ("Queue policy can not have DELAY as timeout action").
@@ -138,7 +138,8 @@ def preserve_ordering_delay(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT307", "batch-strategy-path", Severity.ERROR,
-      "TRITON_BATCH_STRATEGY_PATH must name an existing file and not be used with sequence batching")
+      "TRITON_BATCH_STRATEGY_PATH must name an existing file and not be used with sequence batching",
+      stage=Stage.CONFIG)
 def batch_strategy_path(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton loads a custom batching library from the path in the TRITON_BATCH_STRATEGY_PATH
     parameter; a missing file fails the load ("Batching library path not found"), and the parameter
@@ -181,7 +182,8 @@ def _kind_name(kind: int) -> str:
     return ModelSequenceBatching.Control.Kind.Name(kind)
 
 
-@rule("TRT310", "sequence-control-name", Severity.ERROR, "every sequence control_input needs a name")
+@rule("TRT310", "sequence-control-name", Severity.ERROR, "every sequence control_input needs a name",
+      stage=Stage.CONFIG)
 def sequence_control_name(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a control_input without a name ("sequence batching control tensor must have a
     name").
@@ -198,7 +200,7 @@ def sequence_control_name(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT311", "sequence-control-tensor-reused", Severity.ERROR,
-      "a sequence control tensor name is used by one control_input only")
+      "a sequence control tensor name is used by one control_input only", stage=Stage.CONFIG)
 def sequence_control_tensor_reused(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a tensor name used by two control_input entries ("is specified for multiple
     control kinds").
@@ -219,7 +221,7 @@ def sequence_control_tensor_reused(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT312", "sequence-control-kind-repeated", Severity.ERROR,
-      "each sequence control kind (START, END, READY, CORRID) appears once")
+      "each sequence control kind (START, END, READY, CORRID) appears once", stage=Stage.CONFIG)
 def sequence_control_kind_repeated(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses two controls of the same kind ("sequence batching specifies multiple
     CONTROL_SEQUENCE_END tensors").
@@ -239,7 +241,8 @@ def sequence_control_kind_repeated(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT313", "sequence-control-false-true", Severity.ERROR,
-      "START/END/READY controls carry exactly one *_false_true list of exactly 2 values")
+      "START/END/READY controls carry exactly one *_false_true list of exactly 2 values",
+      stage=Stage.CONFIG)
 def sequence_control_false_true(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton needs the false and true values of a START, END or READY control in exactly one of
     int32_false_true, fp32_false_true or bool_false_true, with exactly 2 entries.
@@ -277,7 +280,7 @@ def sequence_control_false_true(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT314", "sequence-corrid-control", Severity.ERROR,
-      "the CORRID control has a data_type and no *_false_true values")
+      "the CORRID control has a data_type and no *_false_true values", stage=Stage.CONFIG)
 def sequence_corrid_control(ctx: ModelContext) -> Iterator[Problem]:
     """Why: the correlation-ID control carries the sequence id, so Triton refuses *_false_true values on it
     and needs a data_type of TYPE_UINT64, TYPE_INT64, TYPE_UINT32, TYPE_INT32 or TYPE_STRING.
@@ -308,7 +311,7 @@ def sequence_corrid_control(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT315", "sequence-oldest-preferred-size", Severity.ERROR,
-      "oldest preferred_batch_size values are positive and at most max_batch_size")
+      "oldest preferred_batch_size values are positive and at most max_batch_size", stage=Stage.CONFIG)
 def sequence_oldest_preferred_size(ctx: ModelContext) -> Iterator[Problem]:
     """Why: as for dynamic batching, Triton refuses preferred sizes of the oldest sequence strategy that are
     not positive or exceed max_batch_size.
@@ -332,7 +335,7 @@ def sequence_oldest_preferred_size(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT316", "sequence-slot-utilization", Severity.ERROR,
-      "direct minimum_slot_utilization is between 0.0 and 1.0")
+      "direct minimum_slot_utilization is between 0.0 and 1.0", stage=Stage.CONFIG)
 def sequence_slot_utilization(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a minimum slot utilization outside [0, 1] (its message says (0.0, 1.0], but 0.0
     is accepted).
@@ -350,7 +353,7 @@ def sequence_slot_utilization(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT317", "sequence-initial-state", Severity.ERROR,
-      "sequence state initial_state entries are complete and match their state")
+      "sequence state initial_state entries are complete and match their state", stage=Stage.SCHEDULER)
 def sequence_initial_state(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton builds the initial value of each implicit state from initial_state when it creates the
     scheduler; it refuses more than one entry, a missing name or data, a data_type or shape that differs
@@ -446,7 +449,7 @@ def byte_size(data_type: int, dims: list[int]) -> int:
 
 
 @rule("TRT320", "response-cache-sequence", Severity.ERROR,
-      "the response cache cannot be enabled for a sequence-batching model")
+      "the response cache cannot be enabled for a sequence-batching model", stage=Stage.CONFIG)
 def response_cache_sequence(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses response_cache { enable: true } together with sequence_batching ("Response Cache
     does not currently support model ... with sequence batching scheduler").
@@ -462,7 +465,7 @@ def response_cache_sequence(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT321", "response-cache-decoupled", Severity.ERROR,
-      "the response cache cannot be enabled for a decoupled model")
+      "the response cache cannot be enabled for a decoupled model", stage=Stage.CONFIG)
 def response_cache_decoupled(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses response_cache { enable: true } with model_transaction_policy { decoupled: true }.
 

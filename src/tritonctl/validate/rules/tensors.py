@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 WILDCARD = -1
 
@@ -83,7 +83,8 @@ def io_shape_error(io, max_batch_size: int, prefix: str) -> tuple[str, str, str]
 
 
 @rule("TRT201", "tensor-shape", Severity.ERROR,
-      "every input and output has a name, a data_type and valid dims (and a reshape that fits them)")
+      "every input and output has a name, a data_type and valid dims (and a reshape that fits them)",
+      stage=Stage.IO, strict_stage=Stage.CONFIG)
 def tensor_shape(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a tensor without name, data_type or dims, a dimension that is 0 or below -1, an
     empty reshape when the model does not batch, and a reshape whose element count differs from dims.
@@ -101,7 +102,8 @@ def tensor_shape(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT202", "tensor-format", Severity.ERROR,
-      "FORMAT_NHWC/NCHW inputs have 3 dims; shape tensors and non-linear IO are for TensorRT only")
+      "FORMAT_NHWC/NCHW inputs have 3 dims; shape tensors and non-linear IO are for TensorRT only",
+      stage=Stage.IO, strict_stage=Stage.CONFIG)
 def tensor_format(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses an image format on an input that does not have exactly 3 dims, is_shape_tensor
     or is_non_linear_format_io outside platform tensorrt_plan, and non-linear IO without 3 dims.
@@ -134,7 +136,7 @@ def tensor_format(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT203", "duplicate-tensor-name", Severity.WARNING,
-      "input and output names are unique", triton_core=False)
+      "input and output names are unique", triton_core=False, stage=Stage.IO)
 def duplicate_tensor_name(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton's core accepts duplicate names and silently keeps the first; onnxruntime then counts
     the inputs and refuses, other backends may serve something you did not mean.
@@ -167,7 +169,8 @@ def _enum_name(enum, value: int) -> str:
 
 
 @rule("TRT204", "batch-input", Severity.ERROR,
-      "batch_input entries have a known kind, one source input that exists, and INT32 or FP32 data")
+      "batch_input entries have a known kind, one source input that exists, and INT32 or FP32 data",
+      stage=Stage.IO, strict_stage=Stage.CONFIG)
 def batch_input(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a batch input whose kind is unknown, that does not have exactly one
     source_input, whose data_type is not TYPE_INT32 or TYPE_FP32, or whose source is not a model input.
@@ -204,7 +207,8 @@ def batch_input(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT205", "batch-output", Severity.ERROR,
-      "batch_output entries scatter one existing input onto existing outputs, each named once")
+      "batch_output entries scatter one existing input onto existing outputs, each named once",
+      stage=Stage.IO, strict_stage=Stage.CONFIG)
 def batch_output(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a batch output whose kind is unknown, that has not exactly one source input,
     whose source is not an input, or whose target names are not outputs or repeat.
@@ -248,7 +252,8 @@ def batch_output(ctx: ModelContext) -> Iterator[Problem]:
             targets.add(target)
 
 
-@rule("TRT206", "label-file", Severity.ERROR, "an output's label_filename exists in the model folder")
+@rule("TRT206", "label-file", Severity.ERROR, "an output's label_filename exists in the model folder",
+      stage=Stage.IO)
 def label_file(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton reads label_filename relative to the model folder (not the version folder) when it
     loads the model; a missing file fails the load, and so do two label files for one output name.

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from tritonctl.repository import selected_versions
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 
 
 @rule("TRT404", "no-version-available", Severity.ERROR,
-      "the version policy must select at least one version folder that exists")
+      "the version policy must select at least one version folder that exists", stage=Stage.VERSIONS)
 def no_version_available(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton refuses a model whose version policy selects no existing version folder ("at least
     one version must be available under the version policy"). An ensemble needs an empty version folder
@@ -38,7 +38,7 @@ def no_version_available(ctx: ModelContext) -> Iterator[Problem]:
 
 
 @rule("TRT406", "specific-version-missing", Severity.WARNING,
-      "versions listed under specific exist as folders", triton_core=False)
+      "versions listed under specific exist as folders", triton_core=False, stage=Stage.ADVICE)
 def specific_version_missing(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton skips a version listed in version_policy { specific } whose folder is missing, logging
     only an error line, and serves the others: the version you meant to serve is silently not there.

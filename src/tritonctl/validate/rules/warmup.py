@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
-from tritonctl.validate.registry import rule
+from tritonctl.validate.registry import Stage, rule
 from tritonctl.validate.rules.scheduling import data_file_problem
 
 
 @rule("TRT340", "warmup-sample", Severity.ERROR,
-      "warmup inputs have fixed dims, a data source, and data files large enough")
+      "warmup inputs have fixed dims, a data source, and data files large enough", stage=Stage.INSTANCES)
 def warmup_sample(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton runs the warmup samples when it creates each instance, as real requests: it refuses an
     input with a variable (-1) dimension, a data type or shape that the model's input does not accept, one
