@@ -330,17 +330,12 @@ class ShownConfig:
     notes: list[str]
 
 
-def show_config(repo: Path, name: str, *, normalized: bool, gpus: int = 0, run_python: bool = False) -> ShownConfig:
-    """The model's config as parsed, or (normalized) as Triton 2.51 serves it on a host with `gpus` GPUs."""
+def show_config(repo: Path, name: str) -> ShownConfig:
+    """The model's config as Triton parses it (an empty one when it has no config file)."""
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
-    from tritonctl.normalize import served_config
     from tritonctl.repository import open_repository
 
-    model = open_repository(repo).model(name)
-    if normalized:
-        config, notes = served_config(model, gpus=gpus, run_python=run_python)
-        return ShownConfig(config, notes)
-    text = model.read_config()
+    text = open_repository(repo).model(name).read_config()
     if text is None:
         return ShownConfig(ModelConfig(), [f"'{name}' has no {CONFIG_FILE}: Triton starts from an empty config"])
     return ShownConfig(text.config, [])

@@ -8,6 +8,7 @@ lexicographically first subdirectory of the model folder), `normalize_model_conf
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -182,50 +183,99 @@ def finish(config: ModelConfig, signature, gpus: int) -> str | None:
     return error
 
 
-def served_config(model: Model, *, gpus: int = 0, run_python: bool = False) -> tuple[ModelConfig, list[str]]:
-    """The config Triton 2.51 serves for `model` on a host with `gpus` GPUs (auto-complete on), and notes on
-    what could not be applied. Raises TritonctlError with Triton's message where Triton refuses."""
-    from tritonctl.errors import TritonctlError
-    from tritonctl.io.onnxsig import read_signature
-    from tritonctl.io.proto.model_config_pb2 import ModelConfig
-    from tritonctl.repository import CONFIG_FILE, default_model_filename, selected_versions
+@dataclass
+class Served:
+    """What Triton 2.51 makes of a model folder: the config it serves, or why it cannot, and what it read for it.
 
-    text = model.read_config()
-    config = ModelConfig()
+    The only place that turns a model folder into its served config: `config show --normalized`, `status`, `validate`
+    (its ModelContext), `version add/list` (the model file's name) all read it."""
+
+    completed: ModelConfig | None  # backend fields filled and normalized, before the backend's auto-complete
+    config: ModelConfig | None  # what Triton serves: auto-completed, normalized, instance groups placed
+    versions: list[int] = field(default_factory=list)  # the versions its policy selects
+    notes: list[str] = field(default_factory=list)
+    backend_error: str | None = None  # Triton cannot tell the backend (its message)
+    autofill_error: str | None = None  # the onnxruntime backend's auto-complete refused (its message)
+    python_error: str | None = None  # the python model's auto_complete_config failed (Triton's message)
+    python_missing: str | None = None  # a module the python model imports is not installed here
+    python_failure: str | None = None  # its auto_complete_config hung or crashed (our words)
+    signature: object = None  # what the onnxruntime auto-complete read: an OnnxSignature, a ModelFileError, None
+
+    @property
+    def model_filename(self) -> str | None:
+        from tritonctl.repository import default_model_filename
+
+        return default_model_filename(self.completed) if self.completed is not None else None
+
+
+def served(model: Model, config: ModelConfig | None = None, *, gpus: int = 0, autocomplete: bool = True,
+           run_python: bool = False, only_version: int | None = None, python=None) -> Served:
+    """What Triton serves for `model` (its parsed `config`; read from the folder when None) on a host with `gpus`
+    GPUs. `autocomplete` False is Triton's --disable-auto-complete-config; `only_version` checks that version as
+    the one served (a staged `version add`); `python` runs a python model's auto_complete_config (a
+    PythonAutoComplete; one is made for this call when `run_python` and none is given)."""
+    from tritonctl.errors import ModelFileError
+    from tritonctl.io.onnxsig import OnnxSignature, read_signature
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
+    from tritonctl.repository import CONFIG_FILE, selected_versions
+
     notes: list[str] = []
-    if text is not None:
-        config.CopyFrom(text.config)
-    else:
-        notes.append(f"'{model.name}' has no {CONFIG_FILE}: Triton starts from an empty config")
+    if config is None:
+        text = model.read_config()
+        config = text.config if text is not None else ModelConfig()
+        if text is None:
+            notes.append(f"'{model.name}' has no {CONFIG_FILE}: Triton starts from an empty config")
+    completed = ModelConfig()
+    completed.CopyFrom(config)
     try:
-        autocomplete_backend_fields(config, model)
+        autocomplete_backend_fields(completed, model)
     except BackendUnresolved as e:
-        raise TritonctlError(str(e)) from None
-    normalize_model_config(config)
-    served = selected_versions(config.version_policy, [v.number for v in model.versions])
+        return Served(None, None, [], notes, backend_error=str(e))
+    normalize_model_config(completed)
+    result = Served(completed, None, notes=notes)
+    numbers = [v.number for v in model.versions]
+    result.versions = [only_version] if only_version is not None else selected_versions(completed.version_policy,
+                                                                                         numbers)
+    final = ModelConfig()
+    final.CopyFrom(completed)
     sig = None
-    needs_io = (len(config.input) + len(config.batch_input)) == 0 or len(config.output) == 0
-    if config.backend == "onnxruntime" and needs_io:
-        if not served:
+    filename = result.model_filename
+    needs_io = (len(final.input) + len(final.batch_input)) == 0 or len(final.output) == 0
+    if autocomplete and final.backend == "onnxruntime" and needs_io:
+        if not result.versions:
             notes.append("no version folder: the onnxruntime auto-complete could not read a model file")
         else:
-            path = model.path / str(served[-1]) / (default_model_filename(config) or "model.onnx")
+            path = _version_folder(model, result.versions[-1]) / (filename or "model.onnx")
             if path.exists():
-                sig = read_signature(path)
+                try:
+                    sig = read_signature(path)
+                except ModelFileError as e:
+                    sig = e  # the model file's own finding says why
             else:
                 notes.append(f"'{path}' is missing: the onnxruntime auto-complete could not run")
-    if config.backend == "python":
-        if run_python and served:
-            from tritonctl.io.python_autocomplete import run_auto_complete
+    result.signature = sig
+    if autocomplete and final.backend == "python":
+        if (run_python or python is not None) and result.versions:
+            from tritonctl.io.python_autocomplete import PythonAutoComplete
 
-            error = run_auto_complete(model.path / str(served[-1]) / (config.default_model_filename or "model.py"),
-                                      config)
-            if error:
-                raise TritonctlError(error)
-            normalize_model_config(config)
-        else:
+            runner = python or PythonAutoComplete(workers=1)
+            try:
+                outcome = runner.run(_version_folder(model, result.versions[-1]) / (final.default_model_filename
+                                                                                    or "model.py"), final)
+            finally:
+                if python is None:
+                    runner.close()
+            result.python_error, result.python_missing = outcome.error, outcome.missing
+            result.python_failure = outcome.failure
+            if outcome.error is None and outcome.missing is None and outcome.failure is None:
+                normalize_model_config(final)
+        elif not run_python and python is None:
             notes.append("python auto_complete_config was not applied (pass --run-python to run it)")
-    error = finish(config, sig, gpus)
-    if error:
-        raise TritonctlError(error)
-    return config, notes
+    result.autofill_error = finish(final, sig if isinstance(sig, OnnxSignature) else None, gpus)
+    result.config = final
+    return result
+
+
+def _version_folder(model: Model, number: int) -> Path:
+    found = model.version(number)
+    return found.path if found is not None else model.path / str(number)

@@ -79,7 +79,7 @@ class _Disk:
 
 def _disk_models(repo: Path | None) -> dict[str, _Disk]:
     from tritonctl.io.config_json import to_triton_json
-    from tritonctl.normalize import served_config
+    from tritonctl.normalize import served
     from tritonctl.repository import describe_policy, open_repository, selected_versions
 
     if repo is None:
@@ -91,13 +91,15 @@ def _disk_models(repo: Path | None) -> dict[str, _Disk]:
         numbers = [v.number for v in model.versions]
         try:
             text = model.read_config()
-            config, _notes = served_config(model)
         except (ConfigParseError, ConfigReadError) as e:
             out[model.name] = _Disk(numbers, None, None, None, None, e.message)
             continue
-        except TritonctlError as e:
-            out[model.name] = _Disk(numbers, None, None, None, None, f"{model.config_path}: {e.message}")
+        result = served(model, text.config if text is not None else None)
+        error = result.backend_error or result.autofill_error
+        if error or result.config is None:
+            out[model.name] = _Disk(numbers, None, None, None, None, f"{model.config_path}: {error}")
             continue
+        config = result.config
         out[model.name] = _Disk(numbers, selected_versions(config.version_policy, numbers),
                                 describe_policy(config.version_policy), to_triton_json(config),
                                 text.config if text is not None else None, None)

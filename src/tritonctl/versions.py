@@ -25,7 +25,6 @@ from tritonctl.repository import (
     STAGING_PREFIX,
     Model,
     VersionDir,
-    default_model_filename,
     open_repository,
     read_model,
     selected_versions,
@@ -83,16 +82,10 @@ def _config(model: Model) -> ModelConfig:
 
 
 def _expected_filename(model: Model, config: ModelConfig) -> str | None:
-    from tritonctl.errors import BackendUnresolved
-    from tritonctl.normalize import autocomplete_backend_fields
+    from tritonctl.normalize import served
 
-    completed = type(config)()
-    completed.CopyFrom(config)
-    try:
-        autocomplete_backend_fields(completed, model)
-    except BackendUnresolved:
-        return config.default_model_filename or None
-    return default_model_filename(completed)
+    result = served(model, config, autocomplete=False)
+    return result.model_filename if result.completed is not None else (config.default_model_filename or None)
 
 
 def stale_staging(model: Model) -> list[Path]:

@@ -28,6 +28,15 @@ class TritonPythonModel:
         return responses
 """
 PY = {"1/model.py": PY_MODEL}
+AUTO_COMPLETE = PY_MODEL + """
+
+    @staticmethod
+    def auto_complete_config(config):
+        config.add_input({{{add}}})
+        config.add_output({{"name": "y", "data_type": "TYPE_FP32", "dims": [4]}})
+        return config
+"""
+X_FP32_4 = '"name": "x", "data_type": "TYPE_FP32", "dims": [4]'
 
 
 @dataclass
@@ -128,6 +137,12 @@ CASES: dict[str, Case] = {
                     "1/model.savedmodel/saved_model.pb": ""}, py('backend: "python"\n'), [1],
                    "unable to find backend library for backend 'tensorflow', try specifying runtime on the model "
                    "configuration.", options={"backends": frozenset({"python"})}),
+    "TRT108": Case(py('backend: "python"\n', **{"1/model.py": AUTO_COMPLETE.format(add='"name": "x", "dims": [4]')}),
+                   py('backend: "python"\n', **{"1/model.py": AUTO_COMPLETE.format(add=X_FP32_4)}), [0],
+                   "ValueError: input 'x' in auto-complete-config function for model '{model}' is missing "
+                   "'data_type' property.", options={"run_python": True}),
+    "TRT109": Case(py('backend: "python"\n', **{"1/model.py": "import not_installed_anywhere\n" + PY_MODEL}),
+                   py('backend: "python"\n'), [0], options={"run_python": True}, live=False),
     # TRT2: tensors
     "TRT201": Case(py(io_config(in_dims="[ 0, 3 ]")), py(io_config()), [7],
                    "model input 'x' dimension must be integer >= 1, or -1 to indicate a variable-size dimension "
@@ -334,4 +349,139 @@ CASES: dict[str, Case] = {
     "TRT615": Case(ensemble(step(), in_type="TYPE_INT32"), ensemble(step()), [10],
                    "in ensemble {model}, ensemble tensor in: inconsistent data type: TYPE_INT32 is inferred from "
                    "model {model} while TYPE_FP32 is inferred from model ens_step", extra={"ens_step": ENSEMBLE_STEP}),
+}
+
+
+@dataclass
+class Branch:
+    """Another way a rule's check fails: a failing model named `<code>_fail_<branch>` (lower case)."""
+
+    fail: dict
+    lines: list[int]
+    triton: str | None = None
+
+
+def state(initial: str, dims: str = "[ 1 ]", more: str = "") -> str:
+    return seq(f'  state [ {{ input_name: "S_IN" output_name: "S_OUT" data_type: TYPE_INT32 dims: {dims}\n'
+               f"    initial_state: {initial} }}{more} ]\n")
+
+
+def ort_model(config: str, inputs=X4, outputs=Y4, **kwargs) -> dict:
+    return {"config.pbtxt": ORT + config, "1/model.onnx": onnx_file(inputs, outputs, **kwargs)}
+
+
+def ort_io(inputs: str, outputs: str = '{ name: "y" data_type: TYPE_FP32 dims: [ 4 ] }', mbs: int = 8) -> str:
+    return f"max_batch_size: {mbs}\ninput [ {inputs} ]\noutput [ {outputs} ]\n"
+
+
+X_IN = '{ name: "x" data_type: TYPE_FP32 dims: [ 4 ] }'
+INIT = 'name: "init" data_type: TYPE_INT32 dims: [ 1 ] zero_data: true'
+BRANCHES: dict[str, dict[str, Branch]] = {
+    "TRT108": {
+        "raises": Branch(py('backend: "python"\n', **{"1/model.py": PY_MODEL + """
+    @staticmethod
+    def auto_complete_config(config):
+        raise ValueError("no weights for this size")
+"""}), [0], "ValueError: no weights for this size"),
+        "returns_none": Branch(py('backend: "python"\n', **{"1/model.py": PY_MODEL + """
+    @staticmethod
+    def auto_complete_config(config):
+        config.set_max_batch_size(4)
+"""}), [0], "auto_complete_config function in model '{model}' must return a valid pb.ModelConfig object."),
+        "conflict": Branch(py(io_config(mbs=0, in_dims="[ 3 ]"), **{"1/model.py": AUTO_COMPLETE.format(add=X_FP32_4)}),
+                           [0], "ValueError: model '{model}', tensor 'x': the model expects dims [4] but the model "
+                           "configuration specifies dims [3]"),
+    },
+    "TRT313": {
+        "several": Branch(py(seq('  control_input [\n    { name: "R" control [ { kind: CONTROL_SEQUENCE_READY '
+                                 "int32_false_true: [ 0, 1 ] fp32_false_true: [ 0, 1 ] } ] }\n  ]\n")), [19],
+                          "sequence batching specifies more than one from 'int32_false_true', 'fp32_false_true' and "
+                          "'bool_false_true' for CONTROL_SEQUENCE_READY for {model}"),
+        "count": Branch(py(seq('  control_input [\n    { name: "R" control [ { kind: CONTROL_SEQUENCE_READY '
+                               "int32_false_true: [ 0, 1, 1 ] } ] }\n  ]\n")), [19],
+                        "sequence batching control 'int32_false_true' must have exactly 2 entries for "
+                        "CONTROL_SEQUENCE_READY for {model}"),
+    },
+    "TRT317": {
+        "two": Branch(py(state(f"[ {{ {INIT} }}, {{ {INIT} }} ]")), [19],
+                      "initial_state field for state input 'S_IN' must contain exactly one or zero element. Found "
+                      "'2' elements."),
+        "name": Branch(py(state("{ data_type: TYPE_INT32 dims: [ 1 ] zero_data: true }")), [19],
+                       "Field 'name' must be set when using initial_state for state input 'S_IN'."),
+        "input_twice": Branch(py(state(f"{{ {INIT} }}", more=f', {{ input_name: "S_IN" output_name: "S_OUT2" '
+                                       f"data_type: TYPE_INT32 dims: [ 1 ] initial_state: {{ {INIT} }} }}")), [19],
+                              "State input name 'S_IN' specified more than once."),
+        "rank": Branch(py(state('{ name: "init" data_type: TYPE_INT32 dims: [ 1, 1 ] zero_data: true }')), [19],
+                       "Number of dimensions in 'initial_state' doesn't match the size of 'state' dimensions for "
+                       "state input 'S_IN'. 2 != 1"),
+        "variable": Branch(py(state('{ name: "init" data_type: TYPE_INT32 dims: [ -1 ] zero_data: true }',
+                                    dims="[ -1 ]")), [19],
+                           "'initial_state' field for state input name 'S_IN' contains variable dimensions."),
+        "dim": Branch(py(state('{ name: "init" data_type: TYPE_INT32 dims: [ 3 ] zero_data: true }', dims="[ 2 ]")),
+                      [19], "'initial_state' dim for input name 'S_IN' doesn't match 'state' dim description. 3 != 2"),
+        "no_data": Branch(py(state('{ name: "init" data_type: TYPE_INT32 dims: [ 1 ] }')), [19],
+                          "initial_state setting expects state'S_IN' to have state_data set"),
+        "file_missing": Branch(py(state('{ name: "init" data_type: TYPE_INT32 dims: [ 1 ] data_file: "none.bin" }')),
+                               [19], "failed to open text file for read {dir}/initial_state/none.bin: No such file or "
+                               "directory"),
+        "file_short": Branch(py(state('{ name: "init" data_type: TYPE_INT32 dims: [ 2 ] data_file: "two.bin" }',
+                                      dims="[ 2 ]"), **{"initial_state/two.bin": b"\x01\x00\x00\x00"}), [19],
+                             "initial_state setting expects 8 bytes, but the data provided from two.binonly has 4 "
+                             "bytes."),
+    },
+    "TRT511": {
+        "count": Branch(ort_model(ort_io(X_IN), inputs=[("x", [-1, 4]), ("x2", [-1, 4])]), [3],
+                        "unable to load model '{model}', configuration expects 1 inputs, model provides 2"),
+        "control_missing": Branch(ort_model(ort_io(X_IN) + 'sequence_batching { control_input [ { name: "START" '
+                                            "control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] "
+                                            "} ] }\n"), [5, 3],
+                                  "configuration specified sequence control 'START', but model does not provide that "
+                                  "input"),
+        "control_dims": Branch(ort_model(ort_io(X_IN) + 'sequence_batching { control_input [ { name: "S" control '
+                                         "[ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] } ] }\n",
+                                         inputs=[("x", [-1, 4]), ("S", [-1, 2])]), [5],
+                               "unable to load model '{model}', sequence control 'S' in model has dims [2] but dims "
+                               "[1] is expected"),
+        "control_type": Branch(ort_model(ort_io(X_IN) + 'sequence_batching { control_input [ { name: "S" control '
+                                         "[ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] } ] }\n",
+                                         inputs=[("x", [-1, 4]), ("S", [-1, 1])]), [5],
+                               "unable to load model '{model}', sequence control 'S', the model expects data-type "
+                               "FLOAT but the model configuration specifies data-type TYPE_INT32"),
+        "name": Branch(ort_model(ort_io('{ name: "q" data_type: TYPE_FP32 dims: [ 4 ] }')), [3],
+                       "unexpected inference input 'q', allowed inputs are: x"),
+        "optional": Branch(ort_model(ort_io('{ name: "x" data_type: TYPE_FP32 dims: [ 4 ] optional: true }')
+                                     + 'batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: "n" data_type: TYPE_FP32 '
+                                       'source_input: "x" } ]\n'), [3],
+                           "unable to load model '{model}', optional input 'x' is not supported for models that "
+                           "support batching"),
+        "unsupported_type": Branch(ort_model(ort_io('{ name: "x" data_type: TYPE_BF16 dims: [ 4 ] }')), [3],
+                                   "unsupported datatype TYPE_BF16 for input 'x' for model '{model}'"),
+        "type": Branch(ort_model(ort_io('{ name: "x" data_type: TYPE_INT32 dims: [ 4 ] }')), [3],
+                       "unable to load model '{model}', configuration expects datatype TYPE_INT32 for input 'x', "
+                       "model provides TYPE_FP32"),
+        "ragged_shape": Branch(ort_model(ort_io('{ name: "x" data_type: TYPE_FP32 dims: [ 4 ] '
+                                                "allow_ragged_batch: true }")), [3],
+                               "unable to load model '{model}', configuration expects model provides input with shape "
+                               "[-1]  for ragged input 'x', model provides [-1,4]"),
+        "scalar": Branch(ort_model(ort_io('{ name: "x" data_type: TYPE_FP32 dims: [ 4 ] }',
+                                          '{ name: "y" data_type: TYPE_FP32 dims: [ 1 ] }', mbs=0),
+                                   inputs=[("x", [])], outputs=[("y", [])]), [3],
+                         "unable to load model '{model}', scalar tensor 'x', should only provide 1 in the model "
+                         "configuration when the model doesn't support batching. Model configuration provided: [4]."),
+        "batch_axis": Branch(ort_model(ort_io(X_IN), inputs=[("x", [2, 4])], outputs=[("y", [2, 4])]), [3, 4],
+                             "model '{model}', tensor 'x': for the model to support batching the shape should have at "
+                             "least 1 dimension and the first dimension must be -1; but shape expected by the model "
+                             "is [2,4]"),
+        "no_batch": Branch(ort_model(ort_io('{ name: "x" data_type: TYPE_FP32 dims: [ 3 ] }',
+                                            '{ name: "y" data_type: TYPE_FP32 dims: [ 4 ] }', mbs=0),
+                                     inputs=[("x", [4])], outputs=[("y", [4])]), [3],
+                           "model '{model}', tensor 'x': the model expects 1 dimensions (shape [4]) but the model "
+                           "configuration specifies 1 dimensions (shape [3])"),
+        "output_exact": Branch(ort_model(ort_io(X_IN, '{ name: "y" data_type: TYPE_FP32 dims: [ 4 ] }'),
+                                         outputs=[("y", [-1, -1])]), [4],
+                               "model '{model}', tensor 'y': the model expects 2 dimensions (shape [-1,-1]) but the "
+                               "model configuration specifies 2 dimensions (an initial batch dimension because "
+                               "max_batch_size > 0 followed by the explicit tensor shape, making complete shape "
+                               "[-1,4])"),
+    },
 }

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import write_tree
-from validate.cases import CASES
+from validate.cases import BRANCHES, CASES
 
 
 def fixture_names(code: str) -> tuple[str, str]:
@@ -22,4 +22,11 @@ def fixtures_repo(tmp_path_factory):
         for name, files in case.extra.items():
             if not (root / name).exists():
                 write_tree(root / name, files)
+    for code, branches in BRANCHES.items():
+        for branch, case in branches.items():
+            write_tree(root / branch_name(code, branch), case.fail)
     return root
+
+
+def branch_name(code: str, branch: str) -> str:
+    return f"{code.lower()}_fail_{branch}"

@@ -7,8 +7,8 @@ import pytest
 
 import triton_harness
 from tritonctl.validate.registry import RULES, all_rules
-from validate.cases import CASES
-from validate.conftest import fixture_names
+from validate.cases import BRANCHES, CASES
+from validate.conftest import branch_name, fixture_names
 
 all_rules()
 LIVE = sorted(code for code, case in CASES.items() if RULES[code].triton_core and case.live is True
@@ -67,6 +67,43 @@ def test_onnxruntime_standin_refuses_what_validate_reports(triton, fixtures_repo
     triton.unload(fail)
     assert status != 200
     assert finding.triton_message in error or finding.triton_message in log, f"API: {error}\nLOG: {log[-2000:]}"
+    status, error = triton.load(passing)
+    triton.unload(passing)
+    assert status == 200, error
+
+
+LIVE_BRANCHES = sorted((code, branch) for code, branches in BRANCHES.items() for branch in branches)
+
+
+@pytest.mark.parametrize(("code", "branch"), LIVE_BRANCHES, ids=[f"{c}-{b}" for c, b in LIVE_BRANCHES])
+def test_triton_refuses_each_way_a_rule_fails_with_the_message_validate_reports(triton, fixtures_repo, code, branch):
+    """Core rules against Triton's core, TRT511 against the onnxruntime stand-in, TRT108 against Triton's own python
+    backend running the model's auto_complete_config."""
+    from tritonctl.validate.context import Options
+    from tritonctl.validate.engine import validate_repository
+
+    name = branch_name(code, branch)
+    report = validate_repository(fixtures_repo, models=[name], options=Options(run_python=code == "TRT108"))
+    first = next(f for f in report.findings if f.triton_first)
+    assert first.code == code
+    offset = triton.log_size()
+    status, error = triton.load(name)
+    log = triton.log_since(offset)
+    triton.unload(name)
+    assert status != 200
+    assert first.triton_message in error or first.triton_message in log, f"API: {error}\nLOG: {log[-2000:]}"
+
+
+def test_python_auto_complete_agrees_with_triton_on_its_cases(triton, fixtures_repo):
+    from tritonctl.validate.context import Options
+    from tritonctl.validate.engine import validate_repository
+
+    fail, passing = fixture_names("TRT108")
+    report = validate_repository(fixtures_repo, models=[fail, passing], options=Options(run_python=True))
+    (finding,) = [f for f in report.findings if f.code == "TRT108"]
+    status, error = triton.load(fail)
+    triton.unload(fail)
+    assert status != 200 and finding.triton_message in error, error
     status, error = triton.load(passing)
     triton.unload(passing)
     assert status == 200, error

@@ -10,8 +10,8 @@ from tritonctl.validate.context import Options
 from tritonctl.validate.engine import validate_repository
 from tritonctl.validate.model import Severity
 from tritonctl.validate.registry import RULES, all_rules
-from validate.cases import CASES
-from validate.conftest import fixture_names
+from validate.cases import BRANCHES, CASES
+from validate.conftest import branch_name, fixture_names
 
 all_rules()
 _REPORTS: dict = {}
@@ -66,6 +66,18 @@ def test_failing_fixture_reports_the_rule(fixtures_repo, code):
         assert mine[0].triton_message == expected
     elif rule.severity is Severity.ERROR and rule.triton_core:
         pytest.fail(f"{code} is enforced by Triton's core: give its case Triton's message")
+
+
+BRANCH_IDS = sorted((code, branch) for code, branches in BRANCHES.items() for branch in branches)
+
+
+@pytest.mark.parametrize(("code", "branch"), BRANCH_IDS, ids=[f"{c}-{b}" for c, b in BRANCH_IDS])
+def test_each_way_a_rule_fails_has_its_fixture(fixtures_repo, code, branch):
+    case, name = BRANCHES[code][branch], branch_name(code, branch)
+    mine = [f for f in findings(fixtures_repo, code, name) if f.code == code]
+    assert [f.line or 0 for f in mine] == case.lines, [f.message for f in mine]
+    if case.triton is not None:
+        assert mine[0].triton_message == case.triton.format(model=name, dir=(fixtures_repo / name).absolute())
 
 
 @pytest.mark.parametrize("code", sorted(CASES))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -82,14 +83,30 @@ def show(
     fmt: Annotated[ShowFormat, typer.Option("--format", "-f", help="pbtxt, or JSON as Triton's /config returns it.")] = ShowFormat.pbtxt,
     run_python: Annotated[bool, typer.Option("--run-python", help="Run a python model's auto_complete_config (in a subprocess).")] = False,
 ) -> None:
-    """Show MODEL's config, or with --normalized the config Triton 2.51 will serve."""
-    from tritonctl.cli._output import render_shown
-    from tritonctl.generate import show_config
+    """Show MODEL's config, or with --normalized the config Triton 2.51 will serve (exit 1 with the findings when
+    Triton would refuse the model)."""
+    from tritonctl.cli._output import error, render_report_findings, render_shown
+    from tritonctl.errors import ExitCode
+    from tritonctl.generate import ShownConfig, show_config
     from tritonctl.locations import parse
     from tritonctl.s3_cache import view
 
     local = view(parse(repo), endpoint_url=endpoint_url)
-    shown = show_config(local.path, model, normalized=normalized, gpus=gpus, run_python=run_python)
+    if normalized:
+        from tritonctl.validate.context import Options
+        from tritonctl.validate.engine import served_model
+
+        served, errors = served_model(local.path, model, Options(gpus=gpus, run_python=run_python))
+        if errors or served.config is None:
+            render_report_findings([dataclasses.replace(f, path=local.label(f.path)) for f in errors])
+            error(f"Triton 2.51 would refuse '{model}', so it serves no config ({len(errors)} error"
+                  f"{'' if len(errors) == 1 else 's'}; see above)")
+            raise typer.Exit(int(ExitCode.FINDINGS))
+        notes = served.notes + ([f"python auto_complete_config could not run here: {served.python_missing}"]
+                                if served.python_missing else [])
+        shown = ShownConfig(served.config, notes)
+    else:
+        shown = show_config(local.path, model)
     shown.notes = [local.label(note) for note in shown.notes]
     render_shown(shown, fmt.value)
 

@@ -39,6 +39,11 @@ def validate(
                                                     help="Comma-separated backends the target server has (default: "
                                                          "Triton's standard set).")] = None,
     no_autocomplete: Annotated[bool, typer.Option("--no-autocomplete", help="Check as Triton does under --disable-auto-complete-config.")] = False,
+    run_python: Annotated[bool, typer.Option("--run-python", help="Run python models' auto_complete_config (it "
+                                                                  "runs the models' code, in worker processes).")]
+    = False,
+    python_timeout: Annotated[float, typer.Option("--python-timeout", min=0.1, metavar="SECONDS",
+                                                  help="Longest one model's auto_complete_config may take.")] = 30.0,
 ) -> None:
     """Check every model's config.pbtxt, version folders and model files as Triton 2.51 would at load."""
     from tritonctl.cli._output import render_report
@@ -58,7 +63,8 @@ def validate(
     report = validate_repository(
         local.path,
         models=model,
-        options=Options(gpus=gpus, backends=backend_set, autocomplete=not no_autocomplete),
+        options=Options(gpus=gpus, backends=backend_set, autocomplete=not no_autocomplete, run_python=run_python,
+                        python_timeout=python_timeout),
         select=select,
         ignore=ignore,
     )

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tritonctl.errors import ConfigParseError, ConfigReadError
-from tritonctl.errors import BackendUnresolved
-from tritonctl.normalize import autocomplete_backend_fields, normalize_model_config
 
 if TYPE_CHECKING:
+    from tritonctl.io.python_autocomplete import PythonAutoComplete
+    from tritonctl.normalize import Served
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
     from tritonctl.repository import ConfigText, Model, Repository
 
@@ -25,6 +25,9 @@ class Options:
     backends: frozenset[str] | None = None
     autocomplete: bool = True
     only_version: int | None = None  # check this version as the served one (a staged `version add`)
+    run_python: bool = False  # run python models' auto_complete_config (validate --run-python)
+    python_timeout: float = 30.0  # seconds one model's auto_complete_config may take
+    python: PythonAutoComplete | None = None  # the workers that run it (made by validate_repository when None)
 
 
 class ModelContext:
@@ -37,7 +40,6 @@ class ModelContext:
         self.config_text: ConfigText | None = None
         self.parse_error: ConfigParseError | None = None
         self.read_error: str | None = None
-        self.autofill_error: str | None = None
         self._signatures: dict[int, object] = {}
         if model.read_error is not None:
             return
@@ -72,29 +74,28 @@ class ModelContext:
         return ModelConfig()
 
     @cached_property
-    def _backend_fields(self) -> tuple[ModelConfig | None, str | None]:
-        """(the config after backend auto-fill and normalization, Triton's error when the backend cannot be
-        determined)."""
+    def served(self) -> Served | None:
+        """What Triton makes of this model (see normalize.served); None when it cannot read a config."""
+        from tritonctl.normalize import served
+
         if self.config is None:
-            return None, None
-        config = type(self.config)()
-        config.CopyFrom(self.config)
-        try:
-            autocomplete_backend_fields(config, self.model)
-        except BackendUnresolved as e:
-            return None, str(e)
-        normalize_model_config(config)
-        return config, None
+            return None
+        result = served(self.model, self.config, gpus=self.options.gpus or 0, autocomplete=self.options.autocomplete,
+                        only_version=self.options.only_version, run_python=self.options.run_python,
+                        python=self.options.python)
+        if result.versions and result.signature is not None:  # read once, by the auto-complete
+            self._signatures.setdefault(result.versions[-1], result.signature)
+        return result
 
     @property
     def completed(self) -> ModelConfig | None:
         """The config after backend auto-fill and normalization (step 2.4 of Triton's load), or None when
         the backend cannot be determined (see `backend_error`)."""
-        return self._backend_fields[0]
+        return self.served.completed if self.served is not None else None
 
     @property
     def backend_error(self) -> str | None:
-        return self._backend_fields[1]
+        return self.served.backend_error if self.served is not None else None
 
     def triton_path(self, *parts: str) -> str:
         """A path inside the model folder as Triton prints it (absolute, as a repository is given to it)."""
@@ -110,15 +111,9 @@ class ModelContext:
             return False
         return self.model.is_hidden or not self.model.versions
 
-    @cached_property
+    @property
     def served_versions(self) -> list[int]:
-        from tritonctl.repository import selected_versions
-
-        if self.completed is None:
-            return []
-        if self.options.only_version is not None:
-            return [self.options.only_version]
-        return selected_versions(self.completed.version_policy, [v.number for v in self.model.versions])
+        return self.served.versions if self.served is not None and self.completed is not None else []
 
     def model_file(self, version: int) -> Path | None:
         """The file the backend opens for `version`, None when unknown (custom backend, ensemble)."""
@@ -150,24 +145,17 @@ class ModelContext:
         self._signatures[version] = result
         return result
 
-    @cached_property
+    @property
     def final(self) -> ModelConfig | None:
         """The config Triton validates tensors against: completed, then (auto-complete on) filled by the
-        onnxruntime backend from the newest served version's model file, normalized again, and with
-        instance groups normalized for the target's GPUs (0 when unknown)."""
-        from tritonctl.io.onnxsig import OnnxSignature
-        from tritonctl.normalize import finish
+        backend (onnxruntime from the newest served version's model file, python by running its
+        auto_complete_config under --run-python), normalized again, with instance groups placed for the target's
+        GPUs (0 when unknown)."""
+        return self.served.config if self.served is not None else None
 
-        if self.completed is None:
-            return None
-        config = type(self.completed)()
-        config.CopyFrom(self.completed)
-        sig = None
-        if self.options.autocomplete and config.backend == "onnxruntime" and self.served_versions:
-            found = self.signature(self.served_versions[-1])
-            sig = found if isinstance(found, OnnxSignature) else None
-        self.autofill_error = finish(config, sig, self.options.gpus or 0)
-        return config
+    @property
+    def autofill_error(self) -> str | None:
+        return self.served.autofill_error if self.served is not None else None
 
     @property
     def model_name(self) -> str:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from tritonctl.repository import open_repository
 from tritonctl.validate.context import ModelContext, Options
 from tritonctl.validate.model import Finding, Report, Severity
-from tritonctl.validate.registry import Rule, select_rules
+from tritonctl.validate.registry import Rule, all_rules, select_rules
+
+if TYPE_CHECKING:
+    from tritonctl.normalize import Served
 
 
 def validate_repository(
@@ -28,15 +34,32 @@ def validate_repository(
         raise RepositoryNotFound(f"no model repository at '{repo.path}' ({what})",
                                  hint="pass the repository: tritonctl validate PATH")
     chosen = [repo.model(name) for name in models] if models else repo.models
-    report = Report(str(repo.path))
-    peers: dict[str, ModelContext] = {}
-    for model in repo.models:
-        peers[model.name] = ModelContext(repo, model, options, peers)
-    for ctx in (peers[model.name] for model in chosen):
-        report.findings.extend(check_model(ctx, rules))
-        report.models_checked += 1
-        report.files_checked += 1 if ctx.has_config_file else 0
+    with ExitStack() as stack:
+        if options.run_python and options.python is None:
+            from tritonctl.io.python_autocomplete import PythonAutoComplete
+
+            pool = stack.enter_context(PythonAutoComplete(timeout=options.python_timeout))
+            options = dataclasses.replace(options, python=pool)
+        report = Report(str(repo.path))
+        peers: dict[str, ModelContext] = {}
+        for model in repo.models:
+            peers[model.name] = ModelContext(repo, model, options, peers)
+        if options.python is not None:
+            _run_python_models([peers[model.name] for model in chosen], options.python)
+        for ctx in (peers[model.name] for model in chosen):
+            report.findings.extend(check_model(ctx, rules))
+            report.models_checked += 1
+            report.files_checked += 1 if ctx.has_config_file else 0
     return report
+
+
+def _run_python_models(contexts: list[ModelContext], pool) -> None:
+    """Work out every model's served config at once, so the python models' auto_complete_config runs spread over
+    the pool's workers (each context keeps its outcome)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=pool.workers) as threads:
+        list(threads.map(lambda ctx: ctx.served, [ctx for ctx in contexts if ctx.config is not None]))
 
 
 def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
@@ -87,6 +110,22 @@ def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
     return findings
 
 
+def served_model(path, name: str, options: Options | None = None) -> tuple[Served, list[Finding]]:
+    """What Triton serves for model `name` of the repository at `path`, and the errors for which it refuses the
+    model (when there are any, no config is served: `config show --normalized` shows them instead)."""
+    from tritonctl.normalize import Served
+
+    options = options or Options()
+    repo = open_repository(path)
+    model = repo.model(name)
+    peers: dict[str, ModelContext] = {}
+    for each in repo.models:
+        peers[each.name] = ModelContext(repo, each, options, peers)
+    ctx = peers[model.name]
+    errors = [f for f in check_model(ctx, all_rules()) if f.severity is Severity.ERROR]
+    return (ctx.served or Served(None, None)), errors
+
+
 def repository_errors(path, *, models: list[str] | None = None, options: Options | None = None,
                       relabel=None) -> list[Finding]:
     """The errors validate finds in a repository (warnings left out): what refuses a publish."""
@@ -101,10 +140,9 @@ def staged_version_errors(model, number: int, options: Options | None = None, co
     """Errors of version `number` of `model` (whose `versions` point that number at a staging folder), checked
     as if it were in place and served; version-policy findings are left out (the policy is not being changed)."""
     from tritonctl.repository import Repository
-    from tritonctl.validate.registry import all_rules
 
     base = options or Options()
-    opts = Options(gpus=base.gpus, backends=base.backends, autocomplete=base.autocomplete, only_version=number)
+    opts = dataclasses.replace(base, only_version=number)
     peers: dict[str, ModelContext] = {}
     text = None
     if config is not None:

@@ -1,4 +1,4 @@
-"""Every rule, imported in the order Triton 2.51 checks at load time (its first error is the one it reports)."""
+"""Every rule; `tritonctl rules` lists them in this order. The load stage each belongs to is declared on its @rule."""
 
 from tritonctl.validate.rules import (  # noqa: F401
     parse,
@@ -12,6 +12,7 @@ from tritonctl.validate.rules import (  # noqa: F401
     versions,
     instances,
     onnx,
+    python,
     warmup,
     ensemble_steps,
 )
