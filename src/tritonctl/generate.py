@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -145,9 +146,32 @@ def _scalar(field, value) -> str:
         return '"' + text_encoding.CEscape(value, as_utf8=True) + '"'
     if field.type == F.TYPE_BOOL:
         return "true" if value else "false"
-    if field.type in (F.TYPE_FLOAT, F.TYPE_DOUBLE):
-        return repr(float(value))
+    if field.type == F.TYPE_FLOAT:
+        return shortest_float32(value)
+    if field.type == F.TYPE_DOUBLE:
+        return repr(float(value)) if math.isfinite(value) else _NON_FINITE[str(value)]
     return str(value)
+
+
+_NON_FINITE = {"inf": "inf", "-inf": "-inf", "nan": "nan"}
+
+
+def shortest_float32(value: float) -> str:
+    """The shortest decimal that reads back as the same float32 (0.1, not 0.10000000149011612), as protobuf's
+    text_format prints it; written here because protobuf's own helper loops forever on subnormal values."""
+    import struct
+
+    if not math.isfinite(value):
+        return _NON_FINITE[str(value)]
+    packed = struct.pack("<f", value)
+    for digits in range(1, 10):  # 9 significant digits always suffice for a float32
+        text = f"{value:.{digits}g}"
+        try:
+            if struct.pack("<f", float(text)) == packed:
+                return text
+        except OverflowError:  # rounded past the largest float32
+            continue
+    return repr(value)
 
 
 def _message(msg, indent: int, order: list[str] | None = None) -> list[str]:

@@ -261,3 +261,14 @@ def test_a_folder_that_is_no_repository_is_an_error_not_a_flood_of_findings(cli,
     empty = cli("validate", "empty")
     assert (empty.exit_code, empty.stderr) == (3, "error: no model repository at 'empty' (it has no subfolder)\n"
                                                   "hint: pass the repository: tritonctl validate PATH\n")
+
+
+def test_a_model_folder_is_named_as_one_and_its_repository_suggested(cli, in_tmp):
+    write_tree(in_tmp / "repo", {"m/config.pbtxt": 'backend: "python"\n', "m/1/model.py": "",
+                                 "bare/2/model.py": ""})
+    for folder in ("m", "bare"):
+        result = cli("validate", f"repo/{folder}")
+        assert (result.exit_code, result.stdout) == (3, "")
+        assert result.stderr == (f"error: 'repo/{folder}' is a model folder, not a model repository\n"
+                                 f"hint: validate its repository: tritonctl validate repo --model {folder}\n")
+    assert cli("validate", "repo", "--model", "m").exit_code == 0

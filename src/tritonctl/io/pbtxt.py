@@ -43,8 +43,32 @@ def parse(text: str, path: str) -> ModelConfig:
         text_format.Parse(text, config)
     except text_format.ParseError as e:
         detail = _PARSE_ERROR_PREFIX.sub("", str(e)).strip()
+        if suggestion := _did_you_mean(detail):
+            detail = f"{detail.rstrip('.')}; did you mean {suggestion}?"
         raise ConfigParseError(path, e.GetLine() or 1, e.GetColumn() or 1, detail) from None
     return config
+
+
+_UNKNOWN_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "(\w+)"')
+_UNKNOWN_VALUE = re.compile(r'Enum type "([\w.]+)" has no value named (\w+)')
+
+
+def _did_you_mean(detail: str) -> str:
+    """"'max_batch_size'" for a misspelt field or enum value (the closest names of that message or enum), or
+    ""."""
+    import difflib
+
+    from tritonctl.io.proto.model_config_pb2 import DESCRIPTOR
+
+    pool = DESCRIPTOR.pool
+    if m := _UNKNOWN_FIELD.search(detail):
+        names = [f.name for f in pool.FindMessageTypeByName(m.group(1)).fields]
+    elif m := _UNKNOWN_VALUE.search(detail):
+        names = [v.name for v in pool.FindEnumTypeByName(m.group(1)).values]
+    else:
+        return ""
+    close = difflib.get_close_matches(m.group(2), names, n=2, cutoff=0.6)
+    return " or ".join(repr(c) for c in close)
 
 
 @dataclass(slots=True)

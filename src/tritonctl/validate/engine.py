@@ -30,6 +30,10 @@ def validate_repository(
     if not any(m.looks_like_a_model for m in repo.models):
         from tritonctl.errors import RepositoryNotFound
 
+        if _is_model_folder(repo.path):
+            raise RepositoryNotFound(f"'{repo.path}' is a model folder, not a model repository",
+                                     hint=f"validate its repository: tritonctl validate {repo.path.parent} --model "
+                                          f"{repo.path.name}")
         what = "no subfolder has a config.pbtxt or a numeric version folder" if repo.models else "it has no subfolder"
         raise RepositoryNotFound(f"no model repository at '{repo.path}' ({what})",
                                  hint="pass the repository: tritonctl validate PATH")
@@ -51,6 +55,16 @@ def validate_repository(
             report.models_checked += 1
             report.files_checked += 1 if ctx.has_config_file else 0
     return report
+
+
+def _is_model_folder(path) -> bool:
+    """A config.pbtxt or a numeric version folder right in `path`."""
+    from tritonctl.repository import CONFIG_FILE
+
+    try:
+        return (path / CONFIG_FILE).is_file() or any(e.name.isdigit() and e.is_dir() for e in os.scandir(path))
+    except OSError:
+        return False
 
 
 def _run_python_models(contexts: list[ModelContext], pool) -> None:
