@@ -23,8 +23,13 @@ def cli():
     return invoke
 
 
+class Link(str):
+    """A symbolic link to this target, in a file map given to write_tree."""
+
+
 def write_tree(root: Path, files: dict) -> Path:
-    """Create files (str, bytes, or a callable returning bytes) and folders (None) under root."""
+    """Create files (str, bytes, or a callable returning bytes), folders (None) and symbolic links (Link) under
+    root."""
     root.mkdir(parents=True, exist_ok=True)
     for rel, content in files.items():
         path = root / rel
@@ -32,6 +37,9 @@ def write_tree(root: Path, files: dict) -> Path:
             path.mkdir(parents=True, exist_ok=True)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Link):
+            path.symlink_to(str(content))
+            continue
         if callable(content):  # built on demand (ONNX files)
             content = content()
         if isinstance(content, bytes):

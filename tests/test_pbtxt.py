@@ -59,7 +59,8 @@ def test_locate_falls_back_to_the_enclosing_field_then_to_1_1():
     ("text", "line", "column", "detail"),
     [
         ('name: "a"\nfoo: 1\n', 2, 1, 'Message type "inference.ModelConfig" has no field named "foo".'),
-        ("input [{ data_type: TYPE_FOO }]", 1, 21, 'Enum type "inference.DataType" has no value named TYPE_FOO.'),
+        ("input [{ data_type: TYPE_FOO }]", 1, 21, 'Enum type "inference.DataType" has no value named TYPE_FOO; did you '
+                                                 "mean 'TYPE_BOOL' or 'TYPE_FP64'?"),
         ("max_batch_size: 08", 1, 17, "Couldn't parse integer: 08"),
         ("dynamic_batching {}\nsequence_batching {}", 2, 1, None),
         ("max_batch_size 8", 1, 16, None),

@@ -152,27 +152,19 @@ def scan_source(root: Path, models: list[str] | None, hashes: HashCache) -> tupl
 
 
 def _layout(model) -> _Layout:
-    from tritonctl.errors import BackendUnresolved, ConfigParseError, ConfigReadError
-    from tritonctl.io.proto.model_config_pb2 import ModelConfig
-    from tritonctl.normalize import autocomplete_backend_fields
-    from tritonctl.repository import default_model_filename
+    from tritonctl.errors import ConfigParseError, ConfigReadError
+    from tritonctl.normalize import served
 
     layout = _Layout({v.name: v.number for v in model.versions})
     try:
         text = model.read_config()
     except (ConfigParseError, ConfigReadError):
         return layout  # validate says so; the files are still sent in a safe order
-    config = ModelConfig()
-    if text is not None:
-        config.CopyFrom(text.config)
-    layout.ensemble = config.platform == "ensemble"
-    if config.version_policy.WhichOneof("policy_choice") == "specific":
+    config = text.config if text is not None else None
+    layout.ensemble = config is not None and config.platform == "ensemble"
+    if config is not None and config.version_policy.WhichOneof("policy_choice") == "specific":
         layout.specific = set(config.version_policy.specific.versions)
-    try:
-        autocomplete_backend_fields(config, model)
-    except BackendUnresolved:
-        return layout
-    filename = default_model_filename(config)
+    filename = served(model, config, autocomplete=False).model_filename
     if filename:
         for folder in layout.versions:
             layout.model_files.add(f"{model.name}/{folder}/{filename}")

@@ -272,3 +272,16 @@ def test_a_model_folder_is_named_as_one_and_its_repository_suggested(cli, in_tmp
         assert result.stderr == (f"error: 'repo/{folder}' is a model folder, not a model repository\n"
                                  f"hint: validate its repository: tritonctl validate repo --model {folder}\n")
     assert cli("validate", "repo", "--model", "m").exit_code == 0
+
+
+def test_a_backend_taken_from_the_model_name_is_not_held_to_a_model_file(cli, in_tmp):
+    io = ('max_batch_size: 0\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+          'output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]\n')
+    write_tree(in_tmp / "repo", {"no_backend.identity/config.pbtxt": io, "no_backend.identity/1": None,
+                                 "named/config.pbtxt": 'backend: "custom"\ndefault_model_filename: "w.bin"\n' + io,
+                                 "named/1": None})
+    result = cli("validate", "repo", "-f", "json")
+    found = [(f["model"], f["code"]) for f in json.loads(result.stdout)["findings"]]
+    assert found == [("named", "TRT405")]  # a file the config names is still required
+    shown = cli("config", "show", "no_backend.identity", "-r", "repo", "--normalized")
+    assert shown.exit_code == 0 and 'backend: "identity"' in shown.stdout

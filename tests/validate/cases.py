@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from conftest import Link
 from validate.onnx_models import onnx_file
 
 PY_MODEL = """\
@@ -143,6 +144,10 @@ CASES: dict[str, Case] = {
                    "'data_type' property.", options={"run_python": True}),
     "TRT109": Case(py('backend: "python"\n', **{"1/model.py": "import not_installed_anywhere\n" + PY_MODEL}),
                    py('backend: "python"\n'), [0], options={"run_python": True}, live=False),
+    "TRT110": Case(py('backend: "python"\nruntime: "libtriton_nope.so"\n'),
+                   py('backend: "python"\nruntime: "libtriton_python.so"\n'), [2],
+                   "unable to find backend library 'libtriton_nope.so' for model '{model}', searched: '{dir}/1' "
+                   "'{dir}' "),
     # TRT2: tensors
     "TRT201": Case(py(io_config(in_dims="[ 0, 3 ]")), py(io_config()), [7],
                    "model input 'x' dimension must be integer >= 1, or -1 to indicate a variable-size dimension "
@@ -267,6 +272,8 @@ CASES: dict[str, Case] = {
     "TRT409": Case(py('backend: "python"\n', **{".config.pbtxt.tritonctl-999999999-0a1b2c3d.tmp": "x",
                                                  "1/.model.py.abcdefgh.tmp": "y"}),
                    py('backend: "python"\n', **{".config.pbtxt.notours.txt": "z"}), [0, 0]),
+    "TRT410": Case(py('backend: "python"\n', **{"1/labels.txt": Link("/dev/null")}),
+                   py('backend: "python"\n', **{"1/labels.txt": Link("model.py")}), [0]),
     "TRT406": Case(py('backend: "python"\nversion_policy: { specific: { versions: [ 1, 2 ] } }\n'),
                    py('backend: "python"\nversion_policy: { specific: { versions: [ 1 ] } }\n'), [2]),
     # TRT5: model file (onnxruntime)
@@ -359,6 +366,7 @@ class Branch:
     fail: dict
     lines: list[int]
     triton: str | None = None
+    live: bool | str = True  # a reason when the local server cannot show it
 
 
 def state(initial: str, dims: str = "[ 1 ]", more: str = "") -> str:
@@ -391,6 +399,16 @@ BRANCHES: dict[str, dict[str, Branch]] = {
         "conflict": Branch(py(io_config(mbs=0, in_dims="[ 3 ]"), **{"1/model.py": AUTO_COMPLETE.format(add=X_FP32_4)}),
                            [0], "ValueError: model '{model}', tensor 'x': the model expects dims [4] but the model "
                            "configuration specifies dims [3]"),
+    },
+    "TRT110": {
+        "escapes": Branch(py('backend: "python"\nruntime: "../lib/libtriton_python.so"\n',
+                             **{"lib/libtriton_python.so": b"\x7fELF"}), [2],
+                          "backend library name '../lib/libtriton_python.so' escapes backend directory '{dir}/1', for "
+                          "model '{model}', check model config runtime field"),
+        "other_backend": Branch(py('backend: "python"\nruntime: "../onnxruntime/libtriton_onnxruntime.so"\n'), [2],
+                                "backend library name '../onnxruntime/libtriton_onnxruntime.so' escapes backend "
+                                "directory '", live="the local server's onnxruntime is a stand-in with no "
+                                                    "libtriton_onnxruntime.so"),
     },
     "TRT313": {
         "several": Branch(py(seq('  control_input [\n    { name: "R" control [ { kind: CONTROL_SEQUENCE_READY '
@@ -428,6 +446,18 @@ BRANCHES: dict[str, dict[str, Branch]] = {
                                       dims="[ 2 ]"), **{"initial_state/two.bin": b"\x01\x00\x00\x00"}), [19],
                              "initial_state setting expects 8 bytes, but the data provided from two.binonly has 4 "
                              "bytes."),
+    },
+    "TRT340": {
+        "missing_input": Branch(py('backend: "python"\ninput [ { name: "a" data_type: TYPE_FP32 dims: [ 1 ] }, '
+                                   '{ name: "b" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+                                   'output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+                                   'model_warmup [ { name: "w" batch_size: 1 inputs { key: "a" value { data_type: '
+                                   "TYPE_FP32 dims: [ 1 ] zero_data: true } } } ]\n"), [4],
+                                "expected 2 inputs but got 1 inputs for model '{model}'. Got input(s) ['a'], but "
+                                "missing required input(s) ['b']. Please provide all required input(s)."),
+        "no_data": Branch(py(io_config('model_warmup [ { name: "w" batch_size: 1 inputs { key: "x" value { '
+                                       "data_type: TYPE_FP32 dims: [ 4 ] } } } ]\n")), [17],
+                          "warmup setting expects input 'x' to have input_data_type set"),
     },
     "TRT511": {
         "count": Branch(ort_model(ort_io(X_IN), inputs=[("x", [-1, 4]), ("x2", [-1, 4])]), [3],

@@ -1,7 +1,8 @@
-"""TRT107 and TRT330-TRT336: the backend library, and instance groups on the target's GPUs (rules §4, §8)."""
+"""TRT107, TRT110 and TRT330-TRT333: the backend library, and instance groups on the target's GPUs."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from tritonctl.validate.context import ModelContext
@@ -23,20 +24,59 @@ def backend_not_installed(ctx: ModelContext) -> Iterator[Problem]:
     Good: backend: "python"
     """
     c = ctx.completed
-    if c is None or not c.backend or c.platform == "ensemble" or ctx.options.backends is None:
-        return
-    if c.runtime:
-        if c.runtime not in ctx.options.backends and c.runtime.removeprefix("libtriton_").removesuffix(".so") \
-                not in ctx.options.backends and c.backend not in ctx.options.backends:
-            yield Problem("runtime", f"runtime '{c.runtime}' is not installed on the target",
-                          f"unable to find backend library '{c.runtime}' for model '{c.name}', searched: ")
-        return
+    if c is None or not c.backend or c.platform == "ensemble" or ctx.options.backends is None or c.runtime:
+        return  # a runtime is TRT110's
     if c.backend not in ctx.options.backends:
         yield Problem("backend" if ctx.config.backend else None,
                       f"backend '{c.backend}' is not installed on the target (installed: "
                       f"{', '.join(sorted(ctx.options.backends)) or 'none'})",
                       f"unable to find backend library for backend '{c.backend}', try specifying runtime on the "
                       "model configuration.")
+
+
+@rule("TRT110", "runtime-library", Severity.ERROR,
+      "runtime names a library Triton finds, inside the folder it finds it in", stage=Stage.BACKEND)
+def runtime_library(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: with `runtime` set, Triton looks for that file in the version folder, the model folder and the
+    backend's folder (<backend-directory>/<backend>), in that order, and refuses the model when none holds it
+    ("unable to find backend library") or when the path leads out of the folder that holds it ("escapes backend
+    directory"): triton-inference-server/core src/backend_model.cc, ResolveBackendPaths. In the backend's folder
+    only libtriton_<backend>.so is assumed (the backends in --backends, or Triton's standard set).
+
+    Bad:  backend: "python" runtime: "libtriton_pyton.so"
+    Good: backend: "python" runtime: "libtriton_python.so" (or no runtime)
+    """
+    import posixpath
+
+    c = ctx.completed
+    if c is None or not c.runtime or not c.backend or c.platform == "ensemble" or c.runtime == "model.py":
+        return
+    runtime = c.runtime
+    folders = [ctx.model.path.absolute()]
+    if ctx.served_versions:
+        found = ctx.model.version(ctx.served_versions[-1])
+        folders.insert(0, found.path.absolute() if found is not None else folders[0] / str(ctx.served_versions[-1]))
+    for folder in folders:
+        candidate = f"{folder}/{runtime}"
+        if os.path.exists(candidate):
+            if not posixpath.normpath(candidate).startswith(f"{folder}/"):
+                yield Problem("runtime", f"'{runtime}' leads out of '{folder}': name a file inside it",
+                              f"backend library name '{runtime}' escapes backend directory '{folder}', for model "
+                              f"'{c.name}', check model config runtime field")
+            return
+    installed = ctx.options.backends if ctx.options.backends is not None else STANDARD_BACKENDS
+    resolved = posixpath.normpath(f"/backends/{c.backend}/{runtime}")
+    if resolved == f"/backends/{c.backend}/libtriton_{c.backend}.so" and c.backend in installed:
+        return
+    other = resolved.split("/")
+    if len(other) == 4 and other[1] == "backends" and other[2] in installed and other[3] == f"libtriton_{other[2]}.so":
+        yield Problem("runtime", f"'{runtime}' leads out of the '{c.backend}' backend's folder",
+                      f"backend library name '{runtime}' escapes backend directory '")
+        return
+    searched = "".join(f"'{folder}' " for folder in folders)
+    yield Problem("runtime", f"no folder Triton searches holds '{runtime}': use libtriton_{c.backend}.so (or "
+                  "remove runtime), or put the library in the model folder",
+                  f"unable to find backend library '{runtime}' for model '{c.name}', searched: {searched}")
 
 
 def _groups(ctx: ModelContext):

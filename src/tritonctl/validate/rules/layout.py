@@ -1,4 +1,4 @@
-"""TRT4xx and TRT101: folders, version folders, model files, and the model's name (rules §3, §12, R156)."""
+"""TRT101 and TRT401-TRT410: folders, version folders, leftovers and links, and the model's name."""
 
 from __future__ import annotations
 
@@ -116,3 +116,37 @@ def stale_temporary_file(ctx: ModelContext) -> Iterator[Problem]:
             rel = str(path.relative_to(ctx.model.path))
             yield Problem(None, f"'{rel}' was left by an interrupted tritonctl write; the next write of that file "
                           "removes it (or delete it)", file=rel)
+
+
+@rule("TRT410", "link-leaves-repository", Severity.WARNING,
+      "no symbolic link in a model folder points outside the repository", triton_core=False, needs_config=False,
+      stage=Stage.ADVICE)
+def link_leaves_repository(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: Triton follows symbolic links, so a model file linked from elsewhere loads here; but the repository
+    no longer holds what it serves: a copy (tritonctl sync, a container image, an S3 upload) leaves the target
+    behind, and whoever changes the target changes the served model. `tritonctl sync` refuses such links.
+
+    Bad:  text_detection/1/model.onnx -> /home/me/exports/east.onnx
+    Good: text_detection/1/model.onnx (the file itself; add it with tritonctl version add)
+    """
+    import os
+
+    from tritonctl.io.confine import is_inside
+
+    root = os.path.realpath(ctx.repo.path)
+    pending = [ctx.model.path]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue  # TRT407 or the model file's own finding says why
+        for entry in entries:
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not is_inside(target, root):
+                    rel = os.path.relpath(entry.path, ctx.model.path)
+                    yield Problem(None, f"'{rel}' is a symbolic link to '{target}', outside the repository; put the "
+                                  "file itself in the repository", file=rel)
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)

@@ -1,5 +1,5 @@
-"""TRT405 and TRT501-TRT521: the model file, and what Triton's onnxruntime backend (onnxruntime 1.19.2 in
-Triton 2.51) checks against it at load (rules §17 R156, §19)."""
+"""TRT405 and TRT501-TRT530: the model file, and what Triton's onnxruntime backend (onnxruntime 1.19.2 in
+Triton 2.51) checks against it at load (triton-inference-server/onnxruntime_backend src/onnxruntime.cc)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ def model_file_missing(ctx: ModelContext) -> Iterator[Problem]:
     if config is None or config.platform == "ensemble" or ctx.is_stray:
         return
     filename = default_model_filename(config)
-    if filename is None or (config.backend not in KNOWN_FILE_BACKENDS and not config.default_model_filename):
+    # a backend that is not a known one decides which file it opens, if any: Triton fills "model.<backend>" for a
+    # backend taken from the model's name ('<name>.<backend>'), but the identity backend, for one, opens none
+    if filename is None or (config.backend not in KNOWN_FILE_BACKENDS and not ctx.config.default_model_filename):
         return
     for number in ctx.served_versions:
         path = ctx.model_file(number)

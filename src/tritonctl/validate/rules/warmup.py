@@ -1,4 +1,4 @@
-"""TRT340: model_warmup samples (rules §13)."""
+"""TRT340: model_warmup samples, which Triton sends to each new instance as requests."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from tritonctl.validate.rules.scheduling import data_file_problem
 def warmup_sample(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton runs the warmup samples when it creates each instance, as real requests: it refuses an
     input with a variable (-1) dimension, a data type or shape that the model's input does not accept, one
-    with none of zero_data / random_data / input_data_file, and a data file in warmup/ that is missing or
-    shorter than the shape needs. Samples with batch_size 0 are skipped.
+    with none of zero_data / random_data / input_data_file, a data file in warmup/ that is missing or
+    shorter than the shape needs, and a sample that leaves out an input the model requires. Samples with
+    batch_size 0 are skipped.
 
     Bad:  model_warmup [ { name: "w" batch_size: 1 inputs { key: "x" value { data_type: TYPE_FP32 dims: [-1] zero_data: true } } } ]
     Good: ... dims: [16] zero_data: true ...
@@ -27,28 +28,60 @@ def warmup_sample(ctx: ModelContext) -> Iterator[Problem]:
     for i, sample in enumerate(c.model_warmup):
         if sample.batch_size == 0:
             continue
-        for name in sorted(sample.inputs):
-            data = sample.inputs[name]
-            where = f'model_warmup[{i}].inputs["{name}"]'
-            if any(d == -1 for d in data.dims):
-                yield Problem(f"{where}.value.dims", "give every warmup dimension a size",
-                              f"warmup setting expects all variable-size dimensions are specified for input '{name}'")
-                return
-            mismatch = _against_input(ctx, c, name, data, where)
-            if mismatch:
-                yield mismatch
-                return
-            choice = data.WhichOneof("input_data_type")
-            if choice is None:
-                yield Problem(where, "set zero_data, random_data or input_data_file",
-                              f"warmup setting expects input '{name}' to have input_data_type set")
-                return
-            if choice == "input_data_file":
-                problem = data_file_problem(ctx, "warmup", data.input_data_file, data.data_type, list(data.dims),
-                                            f"{where}.value.input_data_file", "warmup", "")
-                if problem:
-                    yield problem
-                    return
+        problem = _sample_problem(ctx, c, i, sample)
+        if problem is not None:
+            yield problem
+            return
+
+
+def _sample_problem(ctx: ModelContext, c, i: int, sample) -> Problem | None:
+    """What Triton refuses first about one sample: building its inputs (GenerateWarmupData, core
+    src/backend_model_instance.cc), then the request made of them (InferenceRequest::Normalize, core
+    src/infer_request.cc): every required input present, each input's data type and shape."""
+    names = sorted(sample.inputs)
+    for name in names:
+        data = sample.inputs[name]
+        where = f'model_warmup[{i}].inputs["{name}"]'
+        if any(d == -1 for d in data.dims):
+            return Problem(f"{where}.value.dims", "give every warmup dimension a size",
+                           f"warmup setting expects all variable-size dimensions are specified for input '{name}'")
+        choice = data.WhichOneof("input_data_type")
+        if choice is None:
+            return Problem(where, "set zero_data, random_data or input_data_file",
+                           f"warmup setting expects input '{name}' to have input_data_type set")
+        if choice == "input_data_file":
+            problem = data_file_problem(ctx, "warmup", data.input_data_file, data.data_type, list(data.dims),
+                                        f"{where}.value.input_data_file", "warmup", "")
+            if problem:
+                return problem
+    missing = _missing_inputs(ctx, names)
+    if missing is not None:
+        required, total, absent = missing
+        expected = f"{required} inputs" if required == total else f"number of inputs between {required} and {total}"
+        return Problem(f"model_warmup[{i}]", f"add warmup data for {', '.join(repr(n) for n in absent)}: Triton "
+                       "sends a warmup sample as a request, and a request carries every required input",
+                       f"expected {expected} but got {len(names)} inputs for model '{c.name}'. Got input(s) "
+                       f"{_names(names)}, but missing required input(s) {_names(absent)}. Please provide all "
+                       "required input(s).")
+    for name in names:
+        mismatch = _against_input(ctx, c, name, sample.inputs[name], f'model_warmup[{i}].inputs["{name}"]')
+        if mismatch:
+            return mismatch
+    return None
+
+
+def _names(names: list[str]) -> str:
+    return "[" + ",".join(f"'{n}'" for n in names) + "]"
+
+
+def _missing_inputs(ctx: ModelContext, given: list[str]) -> tuple[int, int, list[str]] | None:
+    """(required inputs, all inputs, the required ones the sample leaves out) when it leaves one out."""
+    final = ctx.final
+    if final is None:
+        return None
+    required = [io.name for io in final.input if not io.optional]
+    absent = [name for name in required if name not in given]
+    return (len(required), len(final.input), absent) if absent else None
 
 
 BATCH_NOTE = (" NOTE: Setting a non-zero max_batch_size in the model config requires a batch dimension to be prepended "
