@@ -71,3 +71,8 @@ def connection(timeout: float, ssl: bool, header: list[str] | None):
     from tritonctl.targets import Connection
 
     return Connection(timeout, ssl, list(header or []))
+
+
+def backend_list(backends: str | None) -> list[str] | None:
+    """--backends a,b as a list (None when not given)."""
+    return [b.strip() for b in backends.split(",") if b.strip()] if backends is not None else None

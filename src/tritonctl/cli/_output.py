@@ -147,6 +147,19 @@ def render_report(report: Report, fmt: str) -> None:
         print(summary(report), file=sys.stderr)
 
 
+def render_settings(settings) -> None:
+    """`validate --show-config`: each setting, its value, and where it comes from (a flag, file:line, default)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold")
+    for column in ("setting", "value", "from"):
+        table.add_column(column)
+    for row in settings.shown():
+        table.add_row(*(Text(safe(cell)) for cell in row))
+    _console().print(table)
+
+
 def render_rules(rules: list[Rule]) -> None:
     width = max(len(r.name) for r in rules)
     for r in sorted(rules, key=lambda r: r.code):

@@ -83,10 +83,12 @@ def _run(repo: Path, model: str, export) -> None:
     from tritonctl.io.onnxsig import read_signature
     from tritonctl.repository import CONFIG_FILE
     from tritonctl.validate.engine import staged_version_errors
+    from tritonctl.validate.settings import for_repository
     from tritonctl.versions import add_version
 
     if not repo.is_dir():
         raise TritonctlError(f"no model repository at '{repo}'", hint="create the folder, or pass --repo")
+    settings = for_repository(repo)
     with tempfile.TemporaryDirectory(prefix="tritonctl-export-") as tmp, status_line() as progress:
         result = export(Path(tmp), progress)
         render_export(result)
@@ -104,7 +106,7 @@ def _run(repo: Path, model: str, export) -> None:
         progress("adding the version (staged, validated, renamed into place)")
         try:
             added = add_version(repo, model, result.folder,
-                                check=lambda m, n: staged_version_errors(m, n, config=config_text))
+                                check=lambda m, n: staged_version_errors(m, n, settings, config=config_text))
         except BaseException:
             if created and not any(folder.iterdir()):
                 folder.rmdir()

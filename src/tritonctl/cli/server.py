@@ -57,11 +57,13 @@ def start(
         from tritonctl.locations import parse
         from tritonctl.s3_cache import view
         from tritonctl.validate.engine import validate_repository
-        from tritonctl.validate.model import Severity
+        from tritonctl.validate.settings import for_repository
 
-        local = view(parse(repo), endpoint_url=endpoint_url)
-        report = validate_repository(local.path, models=load or None).relabeled(local.label)
-        if report.fails(Severity.ERROR):
+        location = parse(repo)
+        settings = for_repository(location)
+        local = view(location, endpoint_url=endpoint_url)
+        report = validate_repository(local.path, models=load or None, settings=settings).relabeled(local.label)
+        if report.fails(settings.fail_on):
             render_report(report, "table")
             say("not started: validate found errors (start without --validate to let Triton refuse them itself)")
             raise typer.Exit(int(ExitCode.FINDINGS))

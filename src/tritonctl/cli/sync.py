@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tritonctl.cli._options import DataFormat, DataFormatOpt, EndpointOpt
+from tritonctl.cli._options import DataFormat, DataFormatOpt, EndpointOpt, backend_list
 
 
 def sync(
@@ -40,14 +40,13 @@ def sync(
 
     check = None
     if not no_validate:
-        from tritonctl.validate.context import Options
         from tritonctl.validate.engine import repository_errors
+        from tritonctl.validate.settings import for_repository
 
-        names = frozenset(b.strip() for b in backends.split(",") if b.strip()) if backends is not None else None
-        options = Options(gpus=gpus, backends=names)
+        settings = for_repository(parse(source), gpus=gpus, backends=backend_list(backends))
 
         def check(folder, models):
-            return repository_errors(folder, models=models, options=options)
+            return repository_errors(folder, models=models, settings=settings)
 
     hashes = hash_cache()
     try:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tritonctl.cli._options import EndpointOpt, FindingsFormat, FindingsFormatOpt, ReadRepoOpt
+from tritonctl.cli._options import EndpointOpt, FindingsFormat, FindingsFormatOpt, ReadRepoOpt, backend_list
 
 
 class FailOn(str, Enum):
@@ -25,13 +25,18 @@ def validate(
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", metavar="MODEL",
                                                        help="Check only this model.")] = None,
     fmt: FindingsFormatOpt = None,
-    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on findings of this severity or worse.")]
-    = FailOn.error,
+    fail_on: Annotated[Optional[FailOn], typer.Option("--fail-on", help="Exit 1 on findings of this severity or "
+                                                                        "worse (default: error).")] = None,
     select: Annotated[Optional[list[str]], typer.Option("--select", metavar="CODE",
-                                                        help="Only these rule codes or prefixes (TRT1, TRT301).")]
-    = None,
+                                                        help="Only these rule codes or prefixes (TRT1, TRT301); "
+                                                             "replaces the project's.")] = None,
+    extend_select: Annotated[Optional[list[str]], typer.Option("--extend-select", metavar="CODE",
+                                                               help="Add to the project's select.")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option("--ignore", metavar="CODE",
-                                                        help="Skip these rule codes or prefixes.")] = None,
+                                                        help="Skip these rule codes or prefixes; replaces the "
+                                                             "project's.")] = None,
+    extend_ignore: Annotated[Optional[list[str]], typer.Option("--extend-ignore", metavar="CODE",
+                                                               help="Add to the project's ignore.")] = None,
     gpus: Annotated[Optional[int], typer.Option("--gpus", min=0, metavar="N",
                                                 help="GPUs the target server has (GPU checks only when given).")]
     = None,
@@ -39,36 +44,38 @@ def validate(
                                                     help="Comma-separated backends the target server has (default: "
                                                          "Triton's standard set).")] = None,
     no_autocomplete: Annotated[bool, typer.Option("--no-autocomplete", help="Check as Triton does under --disable-auto-complete-config.")] = False,
-    run_python: Annotated[bool, typer.Option("--run-python", help="Run python models' auto_complete_config (it "
-                                                                  "runs the models' code, in worker processes).")]
-    = False,
-    python_timeout: Annotated[float, typer.Option("--python-timeout", min=0.1, metavar="SECONDS",
-                                                  help="Longest one model's auto_complete_config may take.")] = 30.0,
+    run_python: Annotated[Optional[bool], typer.Option("--run-python/--no-run-python", help="Run python models' "
+                                                       "auto_complete_config (it runs the models' code, in worker "
+                                                       "processes).", show_default=False)] = None,
+    python_timeout: Annotated[Optional[float], typer.Option("--python-timeout", min=0.1, metavar="SECONDS",
+                                                            help="Longest one model's auto_complete_config may take "
+                                                                 "(default: 30).")] = None,
+    show_config: Annotated[bool, typer.Option("--show-config", help="Print the settings in force and where each "
+                                                                    "comes from; check nothing.")] = False,
 ) -> None:
-    """Check every model's config.pbtxt, version folders and model files as Triton 2.51 would at load."""
-    from tritonctl.cli._output import render_report
-    from tritonctl.errors import ExitCode
-    from tritonctl.validate.context import Options
-    from tritonctl.validate.engine import validate_repository
-    from tritonctl.validate.model import Severity
+    """Check every model's config.pbtxt, version folders and model files as Triton 2.51 would at load.
 
-    threshold = Severity(fail_on.value)
-    if fmt is None:
-        fmt = FindingsFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else FindingsFormat.table
-    backend_set = frozenset(b.strip() for b in backends.split(",") if b.strip()) if backends is not None else None
+    Settings come from [tool.tritonctl] in pyproject.toml or from tritonctl.toml, the nearest found upwards from
+    the repository; flags replace them."""
+    from tritonctl.cli._output import render_report, render_settings
+    from tritonctl.errors import ExitCode
     from tritonctl.locations import parse
     from tritonctl.s3_cache import view
+    from tritonctl.validate.engine import validate_repository
+    from tritonctl.validate.settings import for_repository
 
-    local = view(parse(repo_arg or repo), endpoint_url=endpoint_url)
-    report = validate_repository(
-        local.path,
-        models=model,
-        options=Options(gpus=gpus, backends=backend_set, autocomplete=not no_autocomplete, run_python=run_python,
-                        python_timeout=python_timeout),
-        select=select,
-        ignore=ignore,
-    )
-    report = report.relabeled(local.label)
+    location = parse(repo_arg or repo)
+    settings = for_repository(location, select=select, extend_select=extend_select, ignore=ignore,
+                              extend_ignore=extend_ignore, fail_on=fail_on.value if fail_on else None, gpus=gpus,
+                              backends=backend_list(backends), run_python=run_python, python_timeout=python_timeout,
+                              autocomplete=not no_autocomplete)
+    if show_config:
+        render_settings(settings)
+        return
+    if fmt is None:
+        fmt = FindingsFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else FindingsFormat.table
+    local = view(location, endpoint_url=endpoint_url)
+    report = validate_repository(local.path, models=model, settings=settings).relabeled(local.label)
     render_report(report, fmt.value)
-    if report.fails(threshold):
+    if report.fails(settings.fail_on):
         raise typer.Exit(int(ExitCode.FINDINGS))

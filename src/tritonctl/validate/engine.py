@@ -11,21 +11,18 @@ from tritonctl.repository import open_repository
 from tritonctl.validate.context import ModelContext, Options
 from tritonctl.validate.model import Finding, Report, Severity
 from tritonctl.validate.registry import Rule, all_rules, select_rules
+from tritonctl.validate.settings import Settings
 
 if TYPE_CHECKING:
     from tritonctl.normalize import Served
 
 
-def validate_repository(
-    path: str | os.PathLike[str],
-    *,
-    models: list[str] | None = None,
-    options: Options | None = None,
-    select: list[str] | None = None,
-    ignore: list[str] | None = None,
-) -> Report:
-    options = options or Options()
-    rules = select_rules(select, ignore)
+def validate_repository(path: str | os.PathLike[str], *, models: list[str] | None = None,
+                        settings: Settings | None = None, options: Options | None = None) -> Report:
+    """Every finding of the chosen rules in the repository at `path` (`options` alone: Settings(options=options))."""
+    settings = settings or Settings(options=options or Options())
+    options = settings.options
+    rules = _rules(settings)
     repo = open_repository(path)
     if not any(m.looks_like_a_model for m in repo.models):
         from tritonctl.errors import RepositoryNotFound
@@ -51,10 +48,14 @@ def validate_repository(
         if options.python is not None:
             _run_python_models([peers[model.name] for model in chosen], options.python)
         for ctx in (peers[model.name] for model in chosen):
-            report.findings.extend(check_model(ctx, rules))
+            report.findings.extend(f for f in check_model(ctx, rules) if not settings.ignored_for(ctx.name, f.code))
             report.models_checked += 1
             report.files_checked += 1 if ctx.has_config_file else 0
     return report
+
+
+def _rules(settings: Settings) -> list[Rule]:
+    return select_rules(list(settings.select), list(settings.ignore))
 
 
 def _is_model_folder(path) -> bool:
@@ -140,23 +141,26 @@ def served_model(path, name: str, options: Options | None = None) -> tuple[Serve
     return (ctx.served or Served(None, None)), errors
 
 
-def repository_errors(path, *, models: list[str] | None = None, options: Options | None = None,
+def repository_errors(path, *, models: list[str] | None = None, settings: Settings | None = None,
                       relabel=None) -> list[Finding]:
-    """The errors validate finds in a repository (warnings left out): what refuses a publish."""
-    report = validate_repository(path, models=models, options=options)
+    """The findings at or above the settings' fail-on (errors by default) in a repository: what refuses a
+    publish."""
+    settings = settings or Settings()
+    report = validate_repository(path, models=models, settings=settings)
     if relabel is not None:
         report = report.relabeled(relabel)
-    return [f for f in report.findings if f.severity is Severity.ERROR]
+    return [f for f in report.findings if f.severity.rank >= settings.fail_on.rank]
 
 
-def staged_version_errors(model, number: int, options: Options | None = None, config: str | None = None
+def staged_version_errors(model, number: int, settings: Settings | None = None, config: str | None = None
                           ) -> list[Finding]:
-    """Errors of version `number` of `model` (whose `versions` point that number at a staging folder), checked
-    as if it were in place and served; version-policy findings are left out (the policy is not being changed)."""
+    """Findings at or above fail-on of version `number` of `model` (whose `versions` point that number at a staging
+    folder), checked as if it were in place and served; version-policy findings are left out (the policy is not
+    being changed)."""
     from tritonctl.repository import Repository
 
-    base = options or Options()
-    opts = dataclasses.replace(base, only_version=number)
+    settings = settings or Settings()
+    opts = dataclasses.replace(settings.options, only_version=number)
     peers: dict[str, ModelContext] = {}
     text = None
     if config is not None:
@@ -166,5 +170,6 @@ def staged_version_errors(model, number: int, options: Options | None = None, co
         text = ConfigText(model.config_path, config, pbtxt.parse(config, str(model.config_path)))
     ctx = ModelContext(Repository(model.path.parent, [model]), model, opts, peers, text)
     peers[model.name] = ctx
-    return [f for f in check_model(ctx, all_rules())
-            if f.severity is Severity.ERROR and f.code not in ("TRT404",)]
+    return [f for f in check_model(ctx, _rules(settings))
+            if f.severity.rank >= settings.fail_on.rank and f.code != "TRT404"
+            and not settings.ignored_for(model.name, f.code)]

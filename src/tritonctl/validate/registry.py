@@ -100,13 +100,19 @@ def all_rules() -> list[Rule]:
     return list(RULES.values())
 
 
-def select_rules(select: list[str] | None, ignore: list[str] | None) -> list[Rule]:
-    """Rules whose code starts with one of `select` (all when empty) and with none of `ignore`."""
+def check_codes(codes) -> None:
+    """UsageError for a code or prefix that names no rule."""
     from tritonctl.errors import UsageError
 
     rules = all_rules()
-    for prefix in [*(select or []), *(ignore or [])]:
+    for prefix in codes:
         if not any(r.code.startswith(prefix.upper()) for r in rules):
             raise UsageError(f"unknown rule code '{prefix}'", hint="list the codes with: tritonctl rules")
+
+
+def select_rules(select: list[str] | None, ignore: list[str] | None) -> list[Rule]:
+    """Rules whose code starts with one of `select` (all when empty) and with none of `ignore`."""
+    rules = all_rules()
+    check_codes([*(select or []), *(ignore or [])])
     chosen = [r for r in rules if not select or any(r.code.startswith(s.upper()) for s in select)]
     return [r for r in chosen if not any(r.code.startswith(i.upper()) for i in (ignore or []))]
