@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from tritonctl.cli._help import TritonctlCommand
+from tritonctl.cli._output import FINDINGS_FORMATS
 
 COMMAND = {"cls": TritonctlCommand}  # every command: app.command("name", **COMMAND)
 
@@ -35,10 +36,7 @@ EndpointOpt = Annotated[Optional[str], typer.Option(
 ModelArg = Annotated[str, typer.Argument(metavar="MODEL", help="Model name (its folder in the repository).")]
 
 
-class FindingsFormat(str, Enum):
-    table = "table"
-    json = "json"
-    github = "github"
+FindingsFormat = Enum("FindingsFormat", {name: name for name in FINDINGS_FORMATS}, type=str)
 
 
 class DataFormat(str, Enum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -135,16 +136,73 @@ def report_github(report: Report) -> str:
     return "\n".join(lines)
 
 
+def report_sarif(report: Report, cwd: str | None = None) -> str:
+    """SARIF 2.1.0, as GitHub code scanning reads it: the rules that ran with their descriptions, each finding
+    with its level, message and region; paths relative to the current folder (the checkout) when inside it."""
+    import os
+
+    from tritonctl import __version__
+
+    base = os.path.abspath(cwd or os.getcwd())
+    index = {rule.code: i for i, rule in enumerate(report.rules)}
+
+    def location(f: Finding) -> dict:
+        path = f.path
+        artifact: dict = {"uri": path}
+        if "://" not in path:
+            absolute = os.path.abspath(path)
+            if absolute == base or absolute.startswith(base.rstrip(os.sep) + os.sep):
+                artifact = {"uri": os.path.relpath(absolute, base).replace(os.sep, "/"), "uriBaseId": "%SRCROOT%"}
+            else:
+                artifact = {"uri": Path(absolute).as_uri()}
+        physical: dict = {"artifactLocation": artifact}
+        if f.line is not None:
+            physical["region"] = {"startLine": f.line, "startColumn": f.column or 1}
+        return {"physicalLocation": physical}
+
+    def result(f: Finding) -> dict:
+        text = safe(f.message) + (f" (Triton: {safe(f.triton_message)})" if f.triton_message else "")
+        out = {"ruleId": f.code, "level": f.severity.value, "message": {"text": text}, "locations": [location(f)],
+               "properties": {"model": f.model, "tritonFirst": f.triton_first}}
+        if f.code in index:
+            out["ruleIndex"] = index[f.code]
+        return out
+
+    rules = [{"id": r.code, "name": r.name, "shortDescription": {"text": r.summary},
+              "fullDescription": {"text": r.doc or r.summary},
+              "defaultConfiguration": {"level": r.severity.value},
+              "properties": {"family": r.family, "enforcedBy": "triton-core" if r.triton_core else "backend"}}
+             for r in report.rules]
+    log = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "tritonctl", "version": __version__, "rules": rules}},
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(base).as_uri() + "/"}},
+        "results": [result(f) for f in report.findings]}]}
+    return json.dumps(log, indent=2)
+
+
+def _render_json(report: Report) -> None:
+    print(report_json(report))
+
+
+def _render_github(report: Report) -> None:
+    text = report_github(report)
+    if text:
+        print(text)
+    print(summary(report), file=sys.stderr)
+
+
+def _render_sarif(report: Report) -> None:
+    print(report_sarif(report))
+    print(summary(report), file=sys.stderr)
+
+
+# --format of validate: the option's choices are built from this table (cli/_options.py), so a format is a name
+# and one function; nothing falls back to another format
+FINDINGS_FORMATS = {"table": render_table, "json": _render_json, "github": _render_github, "sarif": _render_sarif}
+
+
 def render_report(report: Report, fmt: str) -> None:
-    if fmt == "table":
-        render_table(report)
-    elif fmt == "json":
-        print(report_json(report))
-    else:
-        text = report_github(report)
-        if text:
-            print(text)
-        print(summary(report), file=sys.stderr)
+    FINDINGS_FORMATS[fmt](report)
 
 
 def render_settings(settings) -> None:

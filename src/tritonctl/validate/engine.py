@@ -41,7 +41,7 @@ def validate_repository(path: str | os.PathLike[str], *, models: list[str] | Non
 
             pool = stack.enter_context(PythonAutoComplete(timeout=options.python_timeout))
             options = dataclasses.replace(options, python=pool)
-        report = Report(str(repo.path))
+        report = Report(str(repo.path), rules=rules)
         peers: dict[str, ModelContext] = {}
         for model in repo.models:
             peers[model.name] = ModelContext(repo, model, options, peers)

@@ -66,6 +66,12 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     models_checked: int = 0
     files_checked: int = 0
+    rules: list = field(default_factory=list)  # the Rules that ran, in the registry's order
+
+    def relative(self, path: str) -> str:
+        """`path` relative to the repository ('m/config.pbtxt'), as written when it is not inside it."""
+        root = self.repository.rstrip("/")
+        return path[len(root) + 1:] if path.startswith(root + "/") else path
 
     def relabeled(self, label) -> Report:
         """The report with paths of a local copy shown as the repository it stands for (an S3 one)."""
