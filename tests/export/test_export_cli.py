@@ -59,6 +59,11 @@ def test_signatures_are_the_tutorials_and_load_in_triton_251(exported):
     assert rec.external_data == [] and not (repo / "text_recognition/1/model.onnx.data").exists()
     for sig in (det, rec):
         assert sig.ir_version <= 10 and sig.opset <= 21
+    from onnx_reference import ours, reference
+
+    for model in ("text_detection", "text_recognition"):  # the wire-format reader agrees with onnx.load
+        data = (repo / model / "1" / "model.onnx").read_bytes()
+        assert ours(data) == reference(data)
 
 
 def test_export_record_is_written_and_listed(exported, cli):
