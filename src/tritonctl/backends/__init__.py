@@ -1,0 +1,1 @@
+"""Stand-ins for Triton backends the pytriton wheel lacks, run by Triton's python backend on this machine."""

@@ -1,0 +1,1 @@
+"""The onnxruntime backend stand-in (model.py is what Triton loads)."""
