@@ -1,7 +1,8 @@
 """Configs written from the model file, and configs as Triton will serve them.
 
 - `generate_config`: an ONNX signature -> a ModelConfig, batching decided as Triton 2.51's onnxruntime
-  auto-complete decides (validation_rules.md §19c) unless the caller says otherwise.
+  auto-complete decides (onnxruntime_backend src/onnxruntime.cc, AutoCompleteMaxBatch) unless the caller says
+  otherwise.
 - `render`: a ModelConfig as readable text in the layout Triton's docs use, fields in a stable order.
 - `update_config`: only input, output and max_batch_size of an existing config rewritten, comments kept.
 - `show_config`, `convert`, `init_model`: the config commands' domain side.

@@ -2,7 +2,8 @@
 
 `autocomplete_backend_fields` mirrors core's `AutoCompleteBackendFields` (which looks only at the
 lexicographically first subdirectory of the model folder), `normalize_model_config` its
-`NormalizeModelConfig` (N1-N4), `normalize_instance_groups` its `NormalizeInstanceGroup` (N6).
+`NormalizeModelConfig`, `normalize_instance_groups` its `NormalizeInstanceGroup`, all in triton-inference-server/core
+src/model_config_utils.cc.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def autocomplete_backend_fields(config: ModelConfig, model: Model) -> None:
 
 
 def normalize_model_config(config: ModelConfig) -> None:
-    """N1-N4: version policy, preferred batch sizes, sequence idle time, pinned memory."""
+    """NormalizeModelConfig: version policy, preferred batch sizes, sequence idle time, pinned memory."""
     if not config.HasField("version_policy"):
         config.version_policy.latest.num_versions = 1
     if config.HasField("dynamic_batching"):
@@ -144,7 +145,7 @@ def normalize_model_config(config: ModelConfig) -> None:
 
 
 def normalize_instance_groups(config: ModelConfig, gpus: int) -> None:
-    """N6: default group, names, KIND_AUTO, counts and gpu lists for a host with `gpus` GPUs."""
+    """NormalizeInstanceGroup: default group, names, KIND_AUTO, counts and gpu lists for a host with `gpus` GPUs."""
     from tritonctl.io.proto.model_config_pb2 import ModelInstanceGroup
 
     if config.platform == "ensemble":
@@ -170,7 +171,7 @@ def normalize_instance_groups(config: ModelConfig, gpus: int) -> None:
 
 
 def finish(config: ModelConfig, signature, gpus: int) -> str | None:
-    """After backend fields and N1-N4: the onnxruntime backend's auto-complete from `signature` (when given),
+    """After backend fields and NormalizeModelConfig: the onnxruntime backend's auto-complete from `signature` (when given),
     normalization again, then instance groups for a host with `gpus` GPUs. Returns Triton's error text when
     the auto-complete refuses, else None."""
     from tritonctl.onnxruntime_backend import autocomplete

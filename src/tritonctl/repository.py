@@ -29,7 +29,8 @@ REMOVED_PREFIX = "~tritonctl-removed-"  # a version being deleted by `tritonctl 
 OLD_PREFIXES = (".tritonctl-staging-", ".tritonctl-removed-")  # the same, written by tritonctl before 0.2
 MAX_VERSION = 2**63 - 1  # versions are int64: Triton reads folder names with std::stoll
 
-# platform -> backend, for the four backends whose platform Triton checks (R27)
+# platform -> backend, for the four backends whose platform Triton checks (core src/model_config_utils.cc,
+# ValidateModelConfig)
 PLATFORM_BACKEND = {
     "tensorflow_graphdef": "tensorflow",
     "tensorflow_savedmodel": "tensorflow",

@@ -1,7 +1,7 @@
 """The EAST text detector: a TensorFlow frozen graph (the real one, or the same network with random weights
 built here with the same node names) converted to ONNX with tf2onnx, names kept.
 
-Architecture from research/models.md §1: TF-slim resnet_v1_50 (NHWC, BN eps 1e-5, stride on the last unit of
+Architecture of argman/EAST (the tutorial's detector): TF-slim resnet_v1_50 (NHWC, BN eps 1e-5, stride on the last unit of
 blocks 1-3, SAME convs except conv2d_same for strides) and the feature-fusion head (three bilinear unpools,
 concats, Conv..Conv_9), outputs `feature_fusion/Conv_7/Sigmoid` and `feature_fusion/concat_3`.
 """

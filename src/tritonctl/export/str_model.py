@@ -1,7 +1,8 @@
 """The None-ResNet-None-CTC text recogniser (STR) in PyTorch, with the parameter names of clovaai's checkpoint,
 and its export to ONNX with the tutorial's tensor names and a dynamic batch axis.
 
-Written from the architecture spec (research/models.md §4): ResNet(1, 512, BasicBlock, [1, 2, 5, 3]), then
+Architecture of clovaai/deep-text-recognition-benchmark's None-ResNet-None-CTC: ResNet(1, 512, BasicBlock,
+[1, 2, 5, 3]), then
 AdaptiveAvgPool2d((512, 1)) over [b, w, c, h], then Linear(512, 37). Input [N, 1, 32, 100] -> output [N, 26, 37].
 """
 

@@ -1,4 +1,4 @@
-"""TRT102-TRT106: which backend serves the model, and max_batch_size (rules §4, R34)."""
+"""TRT102-TRT106: which backend serves the model, and max_batch_size (core src/model_config_utils.cc)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TRT601-TRT609: an ensemble's own config — scheduling, steps, and its tensor graph (rules §11, R109-R121)."""
+"""TRT601-TRT605: an ensemble's own config — scheduling, steps, and its tensor graph (triton-inference-server/core
+src/model_config_utils.cc, ValidateEnsembleSchedulingConfig)."""
 
 from __future__ import annotations
 

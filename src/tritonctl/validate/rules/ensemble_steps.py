@@ -1,5 +1,5 @@
-"""TRT613-TRT616: an ensemble against the configs of its step models, as Triton checks once they are loaded
-(rules R126-R131)."""
+"""TRT613-TRT615: an ensemble against the configs of its step models, as Triton checks once they are loaded
+(triton-inference-server/core src/ensemble_scheduler/ensemble_utils.cc, ValidateEnsembleConfig)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """TRT610-TRT612: ensembles across the repository — step models present, no cycles, versions loaded
-(rules R122, R123, R125)."""
+(triton-inference-server/core src/model_repository_manager/model_repository_manager.cc, dependency graph)."""
 
 from __future__ import annotations
 

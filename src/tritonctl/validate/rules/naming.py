@@ -1,4 +1,4 @@
-"""TRT101: the model's name (R14), checked by Triton after the rest of the config."""
+"""TRT101: the model's name, checked by Triton after the rest of the config."""
 
 from __future__ import annotations
 

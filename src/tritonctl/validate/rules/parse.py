@@ -1,4 +1,4 @@
-"""TRT0xx: config.pbtxt must be readable and parse as Triton's ModelConfig (validation_rules.md §2)."""
+"""TRT001-TRT003: config.pbtxt must be readable and parse as Triton's ModelConfig (protobuf text format)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TRT301-TRT321: dynamic batching, sequence batching and the response cache (rules §9, §10, §15)."""
+"""TRT301-TRT321: dynamic batching, sequence batching and the response cache (core src/model_config_utils.cc and
+src/sequence_batch_scheduler/sequence_batch_scheduler.cc)."""
 
 from __future__ import annotations
 

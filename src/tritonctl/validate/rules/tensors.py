@@ -1,4 +1,5 @@
-"""TRT201-TRT218: inputs, outputs, reshape, batch inputs and outputs, labels (rules §5-§7, R21)."""
+"""TRT201-TRT206: inputs, outputs, reshape, batch inputs and outputs, labels (triton-inference-server/core
+src/model_config_utils.cc, ValidateModelInput / ValidateModelOutput / ValidateBatchIO)."""
 
 from __future__ import annotations
 

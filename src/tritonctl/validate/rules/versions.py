@@ -1,4 +1,5 @@
-"""TRT404-TRT406: version folders the policy serves, and their model files (rules §12, R18, R156)."""
+"""TRT404 and TRT406: the version folders the policy serves (core src/model_repository_manager/model_repository_manager.cc
+and src/model_lifecycle.cc)."""
 
 from __future__ import annotations
 
