@@ -37,21 +37,34 @@ class ModelContext:
         self.peers = peers if peers is not None else {}  # every model of the repository, by folder name
         self.model = model
         self.options = options
-        self.config_text: ConfigText | None = None
-        self.parse_error: ConfigParseError | None = None
-        self.read_error: str | None = None
+        self._given_text = config_text  # a config not (yet) on disk, checked as if it were
         self._signatures: dict[int, object] = {}
-        if model.read_error is not None:
-            return
-        if config_text is not None:  # a config not (yet) on disk, checked as if it were
-            self.config_text = config_text
-            return
+
+    @cached_property
+    def _read(self) -> tuple[ConfigText | None, ConfigParseError | None, str | None]:
+        """(the config text, Triton's parse error, why it cannot be read): read when a rule first asks."""
+        if self.model.read_error is not None:
+            return None, None, None
+        if self._given_text is not None:
+            return self._given_text, None, None
         try:
-            self.config_text = model.read_config()
+            return self.model.read_config(), None, None
         except ConfigParseError as e:
-            self.parse_error = e
+            return None, e, None
         except ConfigReadError as e:
-            self.read_error = e.reason
+            return None, None, e.reason
+
+    @property
+    def config_text(self) -> ConfigText | None:
+        return self._read[0]
+
+    @property
+    def parse_error(self) -> ConfigParseError | None:
+        return self._read[1]
+
+    @property
+    def read_error(self) -> str | None:
+        return self._read[2]
 
     @property
     def name(self) -> str:

@@ -47,11 +47,54 @@ def validate_repository(path: str | os.PathLike[str], *, models: list[str] | Non
             peers[model.name] = ModelContext(repo, model, options, peers)
         if options.python is not None:
             _run_python_models([peers[model.name] for model in chosen], options.python)
-        for ctx in (peers[model.name] for model in chosen):
-            report.findings.extend(f for f in check_model(ctx, rules) if not settings.ignored_for(ctx.name, f.code))
+        contexts = [peers[model.name] for model in chosen]
+        for findings, has_config in _check_all(contexts, rules, settings):
+            report.findings.extend(findings)
             report.models_checked += 1
-            report.files_checked += 1 if ctx.has_config_file else 0
+            report.files_checked += 1 if has_config else 0
     return report
+
+
+PARALLEL_FROM = 200  # models; below, forking workers costs more than it saves
+
+
+def _check_all(contexts: list[ModelContext], rules: list[Rule], settings: Settings):
+    """(findings, has a config file) per context, in order: in this process, or for a large repository spread
+    over forked worker processes (each reads only the configs its share and their ensemble steps need)."""
+    import multiprocessing
+
+    workers = min(os.cpu_count() or 1, 8)
+    if (len(contexts) < PARALLEL_FROM or workers < 2 or settings.options.python is not None
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return [_check_one(ctx, rules, settings) for ctx in contexts]
+    global _FORKED
+    _FORKED = (contexts, rules, settings)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_signals) as pool:
+            return pool.map(_check_forked, range(len(contexts)), chunksize=max(1, len(contexts) // (workers * 4)))
+    finally:
+        _FORKED = None
+
+
+_FORKED = None  # what forked workers check, set just before the fork
+
+
+def _worker_signals() -> None:
+    """A worker ends quietly when the pool is done with it (SIGTERM) and leaves Ctrl-C to the parent."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _check_forked(index: int):
+    contexts, rules, settings = _FORKED
+    return _check_one(contexts[index], rules, settings)
+
+
+def _check_one(ctx: ModelContext, rules: list[Rule], settings: Settings) -> tuple[list[Finding], bool]:
+    findings = [f for f in check_model(ctx, rules) if not settings.ignored_for(ctx.name, f.code)]
+    return findings, ctx.has_config_file
 
 
 def _rules(settings: Settings) -> list[Rule]:
