@@ -160,3 +160,18 @@ def test_the_error_triton_reports_first_follows_its_load_steps(make_repo):
     assert first(Options(autocomplete=False), "m") == ["TRT201"]
     assert first(Options(), "n") == ["TRT101"]
     assert first(Options(autocomplete=False), "n") == ["TRT201"]
+
+
+def test_forked_workers_find_exactly_what_one_process_finds(fixtures_repo, monkeypatch):
+    """A large repository is spread over forked workers; every fixture (ensembles across models included) gives
+    the same findings, in the same order, either way."""
+    from tritonctl.validate import engine
+
+    import threading
+
+    serial = validate_repository(fixtures_repo)
+    monkeypatch.setattr(engine, "PARALLEL_FROM", 2)
+    assert threading.active_count() == 1  # else the engine would not fork
+    forked = validate_repository(fixtures_repo)
+    assert forked.findings == serial.findings and len(serial.findings) > 100
+    assert (forked.models_checked, forked.files_checked) == (serial.models_checked, serial.files_checked)
