@@ -49,7 +49,7 @@ def test_every_help_reads_the_same_way_at_80_columns(cli, monkeypatch):
             if m and m.group(2) and not m.group(2).startswith("["):
                 assert m.group(2) == m.group(2).upper(), (path, line)  # metavars in capitals
     usage = cli("validate", "--help").stdout
-    assert "-f, --format [table|json|github]" in usage and "--no-autocomplete  " in usage
+    assert "-f, --format [table|json|github|sarif]" in usage and "--no-autocomplete  " in usage
     assert usage.startswith("Usage: tritonctl validate [OPTIONS] [REPO]\n")
     assert cli("policy", "set", "--help").stdout.startswith("Usage: tritonctl policy set [OPTIONS] MODEL POLICY\n")
 
