@@ -55,7 +55,7 @@ def test_every_help_reads_the_same_way_at_80_columns(cli, monkeypatch):
 
 
 @pytest.mark.parametrize(("args", "stderr"), [
-    (["validate", "--format", "xml"], "error: --format must be one of table, json, github, not 'xml'\n"
+    (["validate", "--format", "xml"], "error: --format must be one of table, json, github, sarif, not 'xml'\n"
                                       "hint: see: tritonctl validate --help\n"),
     (["status", "-f", "yaml"], "error: --format must be one of table, json, not 'yaml'\n"
                                "hint: see: tritonctl status --help\n"),
