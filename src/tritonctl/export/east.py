@@ -9,6 +9,7 @@ concats, Conv..Conv_9), outputs `feature_fusion/Conv_7/Sigmoid` and `feature_fus
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 from tritonctl.errors import ExportError
@@ -186,12 +187,55 @@ def to_onnx(graph_def, path: Path, opset: int) -> None:
     import tf2onnx
 
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    try:
+
+    def convert() -> None:
         tf2onnx.convert.from_graph_def(graph_def, input_names=[f"{INPUT}:0"], output_names=[f"{o}:0" for o in OUTPUTS],
                                        opset=opset, output_path=str(path))
+
+    try:
+        try:
+            with _lean_tf2onnx():
+                convert()
+        except Exception:  # noqa: BLE001 - a pass that failed: the stock conversion skips it, at its memory cost
+            convert()
     except Exception as e:  # noqa: BLE001 - tf2onnx raises many kinds
         raise ExportError(f"tf2onnx could not convert the graph: {type(e).__name__}: {str(e).splitlines()[0][:300]}")\
             from None
+
+
+@contextmanager
+def _lean_tf2onnx():
+    """tf2onnx 1.17 runs its ONNX optimizer passes (12 of them, until nothing changes: 36 runs for EAST) on a deep
+    copy of the graph each, and after each one writes every node's attributes back into its NodeProto
+    (tf2onnx/optimizer/optimizer_base.py, GraphOptimizerBase.optimize -> graph.update_proto). With protobuf's upb
+    runtime the replaced attributes stay in the message's arena until the message is freed, so every run adds a copy
+    of all the weights: 8 GB at the peak for EAST's 96 MB. Inside this block the passes work in place and leave the
+    write-back to the one make_model at the end (peak about 2 GB; the graph is the same, node for node, and answers
+    the same to the bit). A pass that fails then fails the conversion (the caller retries the stock way)."""
+    import os
+
+    from tf2onnx.optimizer import optimizer_base
+
+    base = optimizer_base.GraphOptimizerBase
+    stock = base.optimize
+
+    def optimize(self, graph, iteration):
+        self.opt_iteration = iteration
+        graph = self._optimize(graph)
+        graph.delete_unused_nodes(graph.outputs)
+        return graph
+
+    previous = os.environ.get("TF2ONNX_CATCH_ERRORS")
+    os.environ["TF2ONNX_CATCH_ERRORS"] = "FALSE"  # no deep copy before each pass
+    base.optimize = optimize
+    try:
+        yield
+    finally:
+        base.optimize = stock
+        if previous is None:
+            os.environ.pop("TF2ONNX_CATCH_ERRORS", None)
+        else:
+            os.environ["TF2ONNX_CATCH_ERRORS"] = previous
 
 
 def reference_outputs(graph_def, batch):
