@@ -141,7 +141,7 @@ def test_bad_input_is_one_line_and_a_documented_exit_code(cli, in_tmp, args, cod
 def test_bad_flag_value_is_a_usage_error(cli, in_tmp):
     result = cli("validate", "--format", "xml")
     assert (result.exit_code, result.stdout, result.stderr) == (
-        2, "", "error: --format must be one of table, json, github, not 'xml'\nhint: see: tritonctl validate --help\n")
+        2, "", "error: --format must be one of table, json, github, sarif, not 'xml'\nhint: see: tritonctl validate --help\n")
 
 
 def test_binary_junk_config_is_a_finding_not_a_traceback(cli, in_tmp):

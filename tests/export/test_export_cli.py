@@ -13,6 +13,8 @@ import pytest
 
 from conftest import EXAMPLES
 
+ROOT = Path(__file__).resolve().parents[2]
+
 pytestmark = pytest.mark.slow
 
 
@@ -97,6 +99,21 @@ def test_exports_serve_the_tutorials_shapes_in_the_local_triton(exported, tmp_pa
             crop = np.random.default_rng(1).uniform(-1, 1, (3, 1, 32, 100)).astype(np.float32)
             out, _ = client.infer("text_recognition", {"input.1": crop}, {"input.1": "FP32"}, ["308"])
             assert out["308"].shape == (3, 26, 37)
+        # the whole OCR chain on the random-weight models: it runs (their answers mean nothing)
+        import cv2
+
+        sys.path.insert(0, str(ROOT / "examples" / "ocr"))
+        import pipeline
+
+        image = tmp_path / "words.png"
+        cv2.imwrite(str(image), pipeline.draw_text_image(["tritonctl"]))
+        ocr = subprocess.run([sys.executable, str(ROOT / "examples" / "ocr" / "client.py"), str(image), "--url",
+                              server.url, "--format", "json", "--max-boxes", "16"], capture_output=True, text=True,
+                             timeout=300)
+        assert ocr.returncode == 0, ocr.stderr
+        boxes = json.loads(ocr.stdout)["boxes"]
+        assert 1 <= len(boxes) <= 16  # random EAST scores every cell above 0.5: boxes everywhere, capped
+        assert all(len(b["box"]) == 4 and set(b["text"]) <= set(pipeline.ALPHABET) for b in boxes)
     finally:
         triton_harness.triton_binary.stop(server.proc)
 
