@@ -87,9 +87,10 @@ def main() -> int:
              "examples/ocr/client.py", str(IMAGE.relative_to(ROOT)), "--url", _server_url(),
              "--out", str(ANNOTATED.relative_to(ROOT)))
         if not real:
-            print("\nnote: with random weights EAST scores every cell between about 0.5 and 0.63, so it 'finds' text "
-                  "everywhere and the boxes are capped (--max-boxes 64); the recogniser's text means nothing. "
-                  "Real weights read real text: python examples/demo.py --east-graph PB --str-weights PTH")
+            print("\nnote: these are random weights. EAST scores every cell between about 0.5 and 0.63, so it draws large "
+                  "boxes over text and blank paper alike (rotated NMS keeps a few, at most --max-boxes 64), and the "
+                  "recogniser's text means nothing. Real weights read real text: python examples/demo.py "
+                  "--east-graph PB --str-weights PTH")
         for model in ("text_detection", "text_recognition"):
             tritonctl(f"unload {model}", "unload", model)
     except StepFailed as e:
