@@ -37,6 +37,8 @@ answer = sys.stdout
 sys.stdout = sys.stderr  # what a model prints must not mix with the answers
 base_path = list(sys.path)
 base_modules = set(sys.modules)
+answer.write("{}\n")  # ready: the model's time starts once the worker's own imports are done
+answer.flush()
 count = 0
 for line in sys.stdin:
     request = json.loads(line)
@@ -77,13 +79,21 @@ class Outcome:
     failure: str | None = None  # it hung or crashed its process (our words: Triton's stub would hang or die)
 
 
+STARTUP_TIMEOUT = 120.0  # a worker's own start (Python, numpy, triton_python_backend_utils), not the model's time
+
+
 class _Worker:
     def __init__(self, utils: Path) -> None:
         self.proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(utils)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
         self._buffer = b""
+        self.started = True  # set by the pool once the worker said it is ready
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def ready(self, timeout: float = STARTUP_TIMEOUT) -> bool:
+        """Whether the worker finished its own imports (the line it writes first) in time."""
+        return self._answer(timeout) is not None
 
     def ask(self, request: dict, timeout: float) -> dict | None:
         """The answer to one request; None when the worker died or did not answer in time (then it is killed)."""
@@ -91,6 +101,9 @@ class _Worker:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
         except (BrokenPipeError, OSError):
             return None
+        return self._answer(timeout)
+
+    def _answer(self, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
@@ -154,6 +167,10 @@ class PythonAutoComplete:
         request = {"path": str(model_file), "name": config.name, "config": to_triton_json(config)}
         with self._slots:
             worker = self._take()
+            if not worker.started:
+                tail = worker.stderr_tail() if worker.proc.poll() is not None else "no answer"
+                self._drop(worker)
+                return Outcome(failure=f"the python process that runs auto_complete_config did not start ({tail})")
             answer = worker.ask(request, self.timeout)
             if answer is None:
                 died = worker.proc.poll() is not None and worker.proc.returncode != -9
@@ -190,6 +207,7 @@ class PythonAutoComplete:
             return self._idle.get_nowait()
         except queue.Empty:
             worker = _Worker(self.utils)
+            worker.started = worker.ready()
             with self._lock:
                 self._all.append(worker)
             return worker
