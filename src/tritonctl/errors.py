@@ -130,3 +130,26 @@ class BackendUnresolved(Exception):
             f"Invalid model name: Could not determine backend for model '{name}' with no backend in model "
             "configuration. Expected model name of the form 'model.<backend_name>'."
         )
+
+
+class RolloutInterrupted(TritonctlError):
+    """Ctrl-C (or SIGTERM) during a rollout over a fleet: the replica in flight was put back; `rollout` (a
+    fleet.Rollout) says which replicas changed."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, rollout) -> None:
+        changed = ", ".join(rollout.changed) or "no replica"
+        super().__init__(f"interrupted: {changed} changed; the replica in flight serves what it served before")
+        self.rollout = rollout
+
+
+class ReplicasFailed(TritonctlError):
+    """An action sent to every replica of a fleet (`infer --each`) failed on some of them; the others were still
+    tried. Exits as the first failure would have."""
+
+    def __init__(self, failures: list[tuple[str, TritonctlError]], total: int) -> None:
+        label, first = failures[0]
+        super().__init__(f"{len(failures)} of {total} replicas failed (first, {label}: {first})", hint=first.hint)
+        self.exit_code = first.exit_code
+        self.failures = failures

@@ -1,13 +1,16 @@
-"""Which Triton a command talks to, and which repository it reads beside it.
+"""Which Triton (or Tritons) a command talks to, and which repository it reads beside it.
 
-In order: `--url` or `--server NAME` (not both); else `TRITONCTL_URL` or `TRITONCTL_SERVER` (not both); else the
-local server when exactly one runs; else Triton's default address. With several local servers running and none
-picked, the command refuses and lists them. The repository is `--repo` (or `TRITONCTL_REPO`), else the picked
-local server's.
+In order: `--url` (repeatable), `--server NAME` or `--fleet NAME` (one of them); else `TRITONCTL_URL` (comma-separated
+for several) or `TRITONCTL_SERVER` (not both); else the local server when exactly one runs; else Triton's default
+address. With several local servers running and none picked, the command refuses and lists them. A fleet is named
+in the project configuration (`[tool.tritonctl.fleets.NAME] urls = [...]`). `--all-addresses` turns each URL into
+one server per address its name resolves to (a Kubernetes headless Service), keeping the name for the Host header
+and the TLS certificate check. The repository is `--repo` (or `TRITONCTL_REPO`), else the picked local server's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +106,87 @@ def resolve(url: str | None = None, server: str | None = None, connection: Conne
     return Target(endpoint(DEFAULT_URL, connection), None)
 
 
+def resolve_all(urls: list[str] | None = None, server: str | None = None, fleet: str | None = None,
+                all_addresses: bool = False, connection: Connection | None = None,
+                project_start: Path | None = None) -> list[Target]:
+    """Every server a command is pointed at: one (as `resolve`), or several (`--url` given more than once, a
+    comma-separated TRITONCTL_URL, `--fleet NAME`, or `--all-addresses`)."""
+    connection = connection or Connection()
+    urls = [u for u in (urls or []) if u]
+    if sum(bool(x) for x in (urls, server, fleet)) > 1:
+        raise UsageError("give --url, --server or --fleet, not two of them")
+    fleet_addresses = False
+    if fleet:
+        urls, fleet_addresses = _fleet(fleet, project_start)
+    if not urls and not server and os.environ.get(URL_ENV) and "," in os.environ[URL_ENV]:
+        if os.environ.get(SERVER_ENV):
+            raise UsageError(f"{URL_ENV} and {SERVER_ENV} are both set; unset one, or pass --url or --server")
+        urls = [u.strip() for u in os.environ[URL_ENV].split(",") if u.strip()]
+    if all_addresses or fleet_addresses:
+        if not urls:
+            env = os.environ.get(URL_ENV)
+            urls = [u.strip() for u in env.split(",") if u.strip()] if env else []
+        if not urls:
+            raise UsageError("--all-addresses needs --url (a name whose every address is a server)")
+        return [t for url in urls for t in _every_address(url, connection)]
+    if len(urls) > 1:
+        local = {s.url: s for s in running()}
+        targets: dict[str, Target] = {}
+        for url in urls:  # one target per server, in the order given
+            chosen = endpoint(url, connection)
+            targets.setdefault(chosen.url, Target(chosen, local.get(chosen.url)))
+        return list(targets.values())
+    return [resolve(urls[0] if urls else None, server, connection)]
+
+
+def _fleet(name: str, start: Path | None) -> tuple[list[str], bool]:
+    from tritonctl.project import ProjectConfigError, load
+
+    project = load(start)
+    fleets = project.get("fleets") or {}
+    if name not in fleets:
+        known = ", ".join(sorted(fleets)) or "none"
+        where = project.path or "no project configuration found"
+        raise UsageError(f"no fleet '{name}' in the project configuration ({where}; fleets: {known})",
+                         hint="add [tool.tritonctl.fleets.NAME] urls = [\"http://...\"] to pyproject.toml")
+    entry = fleets[name]
+    unknown = sorted(set(entry) - {"urls", "all-addresses"})
+    urls = entry.get("urls")
+    if unknown:
+        raise ProjectConfigError(f"{project.where('fleets.' + name)}: unknown key '{unknown[0]}' in fleet '{name}' "
+                                 "(known: urls, all-addresses)")
+    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u for u in urls):
+        raise ProjectConfigError(f"{project.where('fleets.' + name)}: fleet '{name}' needs urls = [\"http://...\", "
+                                 "...]")
+    addresses = entry.get("all-addresses", False)
+    if not isinstance(addresses, bool):
+        raise ProjectConfigError(f"{project.where('fleets.' + name)}: all-addresses must be true or false")
+    return list(urls), addresses
+
+
+def _every_address(url: str, connection: Connection) -> list[Target]:
+    """One target per address the URL's host name resolves to, each keeping the name (Host header, TLS)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    base = endpoint(url, connection)
+    parts = urlsplit(base.url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise TritonctlError(f"cannot resolve '{host}' ({e.strerror})", hint="check --url") from None
+    addresses = sorted({info[4][0] for info in infos}, key=lambda a: (":" in a, socket.inet_pton(
+        socket.AF_INET6 if ":" in a else socket.AF_INET, a)))
+    return [Target(dataclasses.replace(base, url=f"{parts.scheme}://{_bracketed(address)}:{port}", server_name=host),
+                   None) for address in addresses]
+
+
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
 def repository(repo: str | Path | None, target: Target) -> Path | S3Url | None:
     """`--repo` when given, else the target's own repository (a local server's), else None."""
     from tritonctl.locations import parse
@@ -110,11 +194,12 @@ def repository(repo: str | Path | None, target: Target) -> Path | S3Url | None:
     return parse(repo) if repo is not None else target.repository
 
 
-def serving(repo: Path, url: str | None, server: str | None, connection: Connection) -> list[Target]:
-    """The servers whose loaded versions matter for a change to `repo`: the one picked by --url/--server (or
-    their environment variables), else every running local server whose repository is `repo`."""
-    if url or server or os.environ.get(URL_ENV) or os.environ.get(SERVER_ENV):
-        return [resolve(url, server, connection)]
+def serving(repo: Path, urls: list[str] | None, server: str | None, connection: Connection, fleet: str | None = None,
+            all_addresses: bool = False) -> list[Target]:
+    """The servers whose loaded versions matter for a change to `repo`: those picked by --url (repeatable), --server,
+    --fleet or their environment variables, else every running local server whose repository is `repo`."""
+    if urls or server or fleet or all_addresses or os.environ.get(URL_ENV) or os.environ.get(SERVER_ENV):
+        return resolve_all(urls, server, fleet, all_addresses, connection, repo)
     here = os.path.realpath(repo)
     return [Target(endpoint(s.url, connection), s) for s in running()
             if not s.repository.startswith("s3://") and os.path.realpath(s.repository) == here]

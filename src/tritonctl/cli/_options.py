@@ -50,9 +50,16 @@ FindingsFormatOpt = Annotated[
 ]
 DataFormatOpt = Annotated[DataFormat, typer.Option("--format", "-f", help="Output format.")]
 
-UrlOpt = Annotated[Optional[str], typer.Option(
-    "--url", "-u", metavar="URL", help="Triton's HTTP address; user:password@ becomes a Basic Authorization header "
-    "[env: TRITONCTL_URL] (default: the local server, else http://localhost:8000).")]
+UrlOpt = Annotated[Optional[list[str]], typer.Option(
+    "--url", "-u", metavar="URL", help="Triton's HTTP address, again for each server of a fleet; user:password@ becomes "
+    "a Basic Authorization header [env: TRITONCTL_URL, comma-separated] (default: the local server, else "
+    "http://localhost:8000).")]
+FleetOpt = Annotated[Optional[str], typer.Option(
+    "--fleet", metavar="NAME", help="The servers of a fleet named in the project configuration "
+    "([tool.tritonctl.fleets.NAME] urls = [...]).")]
+AllAddressesOpt = Annotated[bool, typer.Option(
+    "--all-addresses", help="Every address the --url's name resolves to is a server (a Kubernetes headless "
+    "Service); the name stays the Host header and the TLS name.")]
 ServerOpt = Annotated[Optional[str], typer.Option(
     "--server", metavar="NAME", help="A local server by the name it was started with [env: TRITONCTL_SERVER].")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds to wait for the "
@@ -69,6 +76,18 @@ def connection(timeout: float, ssl: bool, header: list[str] | None):
     from tritonctl.targets import Connection
 
     return Connection(timeout, ssl, list(header or []))
+
+
+def pick_servers(url: list[str] | None, server: str | None, fleet: str | None, all_addresses: bool, timeout: float,
+                 ssl: bool, header: list[str] | None, repo: str | None = None) -> list:
+    """The servers a command is pointed at (targets.resolve_all); a fleet is looked for in the project configuration
+    found from --repo's folder (or the current folder)."""
+    from tritonctl.locations import parse
+    from tritonctl.targets import resolve_all
+
+    location = parse(repo) if repo is not None else None
+    start = location if isinstance(location, Path) else None
+    return resolve_all(url, server, fleet, all_addresses, connection(timeout, ssl, header), start)
 
 
 def backend_list(backends: str | None) -> list[str] | None:

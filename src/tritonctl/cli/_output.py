@@ -426,6 +426,99 @@ def render_status(report, fmt: str) -> None:
         out(line)
 
 
+def fleet_status_json(report, label=None) -> dict:
+    """The fleet status as JSON: per replica its own status document (as `status -f json` gives it), and per model
+    and version who serves it."""
+    label = label or (lambda text: text)
+    return {
+        "repository": label(report.repository) if report.repository else None,
+        "replicas": [{"url": r.url, "reachable": r.reachable, "error": r.error, "triton_version": r.triton_version,
+                      "status": status_json(r.report.relabeled(label)) if r.report is not None else None}
+                     for r in report.replicas],
+        "models": [{"name": m.name, "policy": m.policy, "configs_differ": m.configs_differ, "drift": m.drift,
+                    "versions": [{"version": v.version, "ready": v.ready, "not_ready": v.not_ready, "drift": v.drift}
+                                 for v in m.versions]} for m in report.models],
+        "notes": report.notes,
+    }
+
+
+def render_fleet_status(report, fmt: str, label=None) -> None:
+    """Per model and version: READY on how many of the reachable replicas, and who disagrees; then the replicas."""
+    if fmt == "json":
+        print(json.dumps(fleet_status_json(report, label), indent=2))
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    reachable = report.reachable
+    console = _console()
+    repository = label(report.repository) if label and report.repository else report.repository
+    console.print(Text(safe(f"{len(reachable)} of {len(report.replicas)} replicas answered; repository "
+                            f"{repository or '(not read)'}")), soft_wrap=True)
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("model", "version", "ready", "policy", "disagreeing"):
+        table.add_column(column, no_wrap=column != "disagreeing", justify="right" if column == "version" else "left")
+    for m in report.models:
+        for i, v in enumerate(m.versions or [None]):
+            notes = []
+            if i == 0 and m.configs_differ:
+                notes.append(f"served config differs on {', '.join(m.configs_differ)}")
+            if i == 0:
+                notes += _by_label(m.drift, len(reachable))
+            if v is not None:
+                if v.ready and v.not_ready:
+                    notes.append("not READY on " + ", ".join(f"{u} ({state})" for u, state in v.not_ready.items()))
+                notes += _by_label(v.drift, len(reachable))
+            ready = f"{len(v.ready)}/{len(reachable)}" if v is not None else "-"
+            table.add_row(*(Text(safe(cell)) for cell in (m.name if i == 0 else "", str(v.version) if v else "-",
+                                                          ready, (m.policy or "-") if i == 0 else "",
+                                                          "; ".join(notes))))
+    console.print(table)
+    servers = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("replica", "triton", "models loaded", "note"):
+        servers.add_column(column)
+    for r in report.replicas:
+        loaded = sum(1 for m in r.report.models if any(v.state == "READY" for v in m.versions)) if r.report else 0
+        servers.add_row(*(Text(safe(cell)) for cell in (r.url, r.triton_version or "-", str(loaded) if r.reachable
+                                                        else "-", "" if r.reachable else f"unreachable: {r.error}")))
+    console.print(servers)
+    for note in report.notes:
+        say(f"note: {note}")
+
+
+def _by_label(drift: dict[str, list[str]], replicas: int) -> list[str]:
+    """Drift grouped by what it is: 'selected, not READY (all replicas)', or the replicas it is on."""
+    labels: dict[str, list[str]] = {}
+    for url, found in drift.items():
+        for label in found:
+            labels.setdefault(label, []).append(url)
+    return [f"{label} ({'all replicas' if len(urls) == replicas else ', '.join(urls)})" for label, urls in
+            labels.items()]
+
+
+def render_rollout(rollout) -> None:
+    """One row per replica: what it served before, after, and how its step ended."""
+    from rich.table import Table
+    from rich.text import Text
+
+    what = "plan" if rollout.dry_run else "rollout"
+    console = _console()
+    console.print(Text(safe(f"{what}: {rollout.action} over {len(rollout.steps)} replica"
+                            f"{'s' if len(rollout.steps) != 1 else ''}")))
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("replica", "before", "after", "outcome", "seconds", "detail"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    for step in rollout.steps:
+        after = "-" if step.after is None else ", ".join(map(str, step.after)) or "none"
+        table.add_row(*(Text(safe(cell)) for cell in (
+            step.replica, ", ".join(map(str, step.before)) or "none", after, step.outcome,
+            f"{step.seconds:.1f}" if step.seconds else "-", step.message)))
+    console.print(table)
+    if rollout.failed:
+        first = next(s for s in rollout.steps if s.outcome in ("failed", "restored", "failed, not restored"))
+        say(f"rollout stopped: {first.replica} failed; the replicas not reached were not touched")
+
+
 def render_servers(servers, fmt: str) -> None:
     from dataclasses import asdict
 

@@ -1,4 +1,5 @@
-"""tritonctl load | unload | status | infer: a running Triton, the local one or any other (--url)."""
+"""tritonctl load | unload | status | infer: a running Triton, the local one or any other (--url), or a fleet of them
+(--url more than once, --fleet, --all-addresses)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from tritonctl.cli._options import (
+    AllAddressesOpt,
     DataFormat,
     DataFormatOpt,
     EndpointOpt,
+    FleetOpt,
     HeaderOpt,
     ModelArg,
     ServerOpt,
@@ -17,8 +20,45 @@ from tritonctl.cli._options import (
     SslOpt,
     TimeoutOpt,
     UrlOpt,
-    connection,
+    pick_servers,
 )
+
+ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, metavar="N", help="Over a fleet: replicas changed at "
+                                                                                 "once.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Over a fleet: print the plan, change nothing.")]
+
+
+def is_fleet(targets: list, fleet: str | None, all_addresses: bool) -> bool:
+    return len(targets) > 1 or bool(fleet) or all_addresses
+
+
+def local_repository(repo: str | None, targets: list, endpoint_url: str | None):
+    """The repository to read beside the server(s): --repo, else the first local server's (a local view of it)."""
+    from tritonctl.s3_cache import view
+    from tritonctl.targets import repository
+
+    location = repository(repo, targets[0])
+    if location is None:
+        return None
+    return view(location, endpoint_url=endpoint_url or targets[0].s3_endpoint)
+
+
+def run_rollout(targets: list, change, parallel: int, dry_run: bool, fmt: str = "table") -> None:
+    """A change over every replica (fleet.rollout), rendered; exit 1 when it failed, 130 when interrupted."""
+    from tritonctl.cli._output import render_rollout, status_line
+    from tritonctl.errors import ExitCode, RolloutInterrupted
+    from tritonctl.fleet import rollout
+
+    try:
+        with status_line() as progress:
+            result = rollout([t.endpoint for t in targets], change, parallel=parallel, dry_run=dry_run,
+                             progress=progress)
+    except RolloutInterrupted as e:
+        render_rollout(e.rollout)
+        raise
+    render_rollout(result)
+    if result.failed:
+        raise typer.Exit(int(ExitCode.FINDINGS))
 
 
 def load(
@@ -28,10 +68,16 @@ def load(
     reload: Annotated[bool, typer.Option("--reload", help="Without the repository: unload, then load again "
                                                           "(requests to MODEL fail meanwhile).")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the versions are READY.")] = True,
+    smoke: Annotated[bool, typer.Option("--smoke", help="Over a fleet: a smoke inference on each replica after its "
+                                                        "load, part of the health gate.")] = False,
+    parallel: ParallelOpt = 1,
+    dry_run: DryRunOpt = False,
     repo: ServerRepoOpt = None,
     endpoint_url: EndpointOpt = None,
     url: UrlOpt = None,
     server: ServerOpt = None,
+    fleet: FleetOpt = None,
+    all_addresses: AllAddressesOpt = False,
     timeout: TimeoutOpt = 120.0,
     ssl: SslOpt = False,
     header: HeaderOpt = None,
@@ -40,25 +86,32 @@ def load(
 
     The request carries the config from the repository, so a load after `load --version` serves the config's
     versions again (Triton keeps what it serves when a load changes no file). With --url and no --repo, tritonctl
-    cannot read the config: pass --repo, or --reload."""
+    cannot read the config: pass --repo, or --reload. Over a fleet the load rolls: --parallel replicas at a time,
+    each READY (and answering --smoke) before the next; the first failure stops it and puts that replica back."""
     from tritonctl.cli._output import out, say
-    from tritonctl.errors import ServerRejected
+    from tritonctl.errors import ServerRejected, UsageError
     from tritonctl.io.triton_client import rejection_kind
     from tritonctl.loading import load_model
-    from tritonctl.s3_cache import view
-    from tritonctl.targets import repository, resolve
 
-    target = resolve(url, server, connection(timeout, ssl, header))
-    location = repository(repo, target)
-    local = view(location, endpoint_url=endpoint_url or target.s3_endpoint).path if location is not None else None
+    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header, repo)
+    local = local_repository(repo, targets, endpoint_url)
+    if is_fleet(targets, fleet, all_addresses) or smoke or dry_run:
+        from tritonctl.fleet import Change
+
+        if reload or local is None:
+            raise UsageError("a rollout needs the repository (--repo): each load carries the model's config from "
+                             "there (--reload is for one server)")
+        run_rollout(targets, Change(model, "load", repo=local.path, versions=version, smoke=smoke, timeout=timeout),
+                    parallel, dry_run)
+        return
     try:
-        result = load_model(target.endpoint, model, repo=local, versions=version, reload=reload, wait=wait,
-                            timeout=timeout)
+        result = load_model(targets[0].endpoint, model, repo=local.path if local else None, versions=version,
+                            reload=reload, wait=wait, timeout=timeout)
     except ServerRejected as e:
         if rejection_kind(e) == "poll_failure" and local is not None:
             from tritonctl.cli._output import render_load_failure
 
-            render_load_failure(local, model)
+            render_load_failure(local.path, model)
         raise
     if result.reloaded:
         say(f"'{model}' was unloaded, then loaded: requests to it failed meanwhile")
@@ -69,19 +122,31 @@ def unload(
     model: ModelArg,
     dependents: Annotated[bool, typer.Option("--dependents", help="Also unload models that only this one used.")]
     = False,
+    parallel: ParallelOpt = 1,
+    dry_run: DryRunOpt = False,
     url: UrlOpt = None,
     server: ServerOpt = None,
+    fleet: FleetOpt = None,
+    all_addresses: AllAddressesOpt = False,
     timeout: TimeoutOpt = 60.0,
     ssl: SslOpt = False,
     header: HeaderOpt = None,
 ) -> None:
-    """Unload MODEL (all its versions) from a server in EXPLICIT mode."""
+    """Unload MODEL (all its versions) from a server in EXPLICIT mode; over a fleet, replica by replica (each checked
+    unloaded and still live before the next)."""
     from tritonctl.cli._output import out
     from tritonctl.loading import unload_model
-    from tritonctl.targets import resolve
 
-    target = resolve(url, server, connection(timeout, ssl, header))
-    result = unload_model(target.endpoint, model, dependents=dependents, timeout=timeout)
+    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header)
+    if is_fleet(targets, fleet, all_addresses) or dry_run:
+        from tritonctl.errors import UsageError
+        from tritonctl.fleet import Change
+
+        if dependents:
+            raise UsageError("--dependents is for one server")
+        run_rollout(targets, Change(model, "unload", timeout=timeout), parallel, dry_run)
+        return
+    result = unload_model(targets[0].endpoint, model, dependents=dependents, timeout=timeout)
     out(f"unloaded '{model}' (was READY: {', '.join(map(str, result.versions)) or 'none'})")
 
 
@@ -92,20 +157,29 @@ def status(
     fmt: DataFormatOpt = DataFormat.table,
     url: UrlOpt = None,
     server: ServerOpt = None,
+    fleet: FleetOpt = None,
+    all_addresses: AllAddressesOpt = False,
     timeout: TimeoutOpt = 30.0,
     ssl: SslOpt = False,
     header: HeaderOpt = None,
 ) -> None:
-    """What the server serves beside what the repository selects: versions, states, inferences, drift."""
-    from tritonctl.cli._output import render_status
-    from tritonctl.s3_cache import view
+    """What the server serves beside what the repository selects: versions, states, inferences, drift. Over a
+    fleet: per version how many replicas serve it READY, and which disagree (with the disk or with each other)."""
+    from tritonctl.cli._output import render_fleet_status, render_status
     from tritonctl.status import status as server_status
-    from tritonctl.targets import repository, resolve
 
-    target = resolve(url, server, connection(timeout, ssl, header))
-    location = repository(repo, target)
-    local = view(location, endpoint_url=endpoint_url or target.s3_endpoint) if location is not None else None
-    report = server_status(target.endpoint, local.path if local else None, model)
+    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header, repo)
+    local = local_repository(repo, targets, endpoint_url)
+    if is_fleet(targets, fleet, all_addresses):
+        from tritonctl.errors import ServerUnreachable
+        from tritonctl.fleet import fleet_status
+
+        report = fleet_status([t.endpoint for t in targets], local.path if local else None, model)
+        render_fleet_status(report, fmt.value, local.label if local else None)
+        if not report.reachable:
+            raise ServerUnreachable(f"none of the {len(report.replicas)} servers answered")
+        return
+    report = server_status(targets[0].endpoint, local.path if local else None, model)
     render_status(report.relabeled(local.label) if local else report, fmt.value)
 
 
@@ -119,18 +193,36 @@ def infer(
                                                        help="An input's shape for random values.")] = None,
     cast: Annotated[bool, typer.Option("--cast", help="Cast .npy values to the input's data type even when some "
                                                       "change.")] = False,
+    each: Annotated[bool, typer.Option("--each", help="Over a fleet: every replica (default: the first).")] = False,
     url: UrlOpt = None,
     server: ServerOpt = None,
+    fleet: FleetOpt = None,
+    all_addresses: AllAddressesOpt = False,
     timeout: TimeoutOpt = 60.0,
     ssl: SslOpt = False,
     header: HeaderOpt = None,
 ) -> None:
     """A smoke inference: random values shaped from the served model (-1 dimensions become 32) unless given."""
-    from tritonctl.cli._output import render_infer
+    from tritonctl.cli._output import error, render_infer, say
+    from tritonctl.errors import ReplicasFailed, TritonctlError
     from tritonctl.inference import infer as run_inference
     from tritonctl.inference import parse_inputs, parse_shapes
-    from tritonctl.targets import resolve
 
-    target = resolve(url, server, connection(timeout, ssl, header))
-    render_infer(run_inference(target.endpoint, model, version=version, inputs=parse_inputs(input_ or []),
-                               shapes=parse_shapes(shape or []), cast=cast))
+    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header)
+    inputs, shapes = parse_inputs(input_ or []), parse_shapes(shape or [])
+    chosen = targets if each else targets[:1]
+    failures: list[tuple[str, TritonctlError]] = []
+    for target in chosen:
+        label = target.endpoint.label
+        if len(targets) > 1:
+            say(f"{label}:")
+        try:
+            render_infer(run_inference(target.endpoint, model, version=version, inputs=inputs, shapes=shapes,
+                                       cast=cast))
+        except TritonctlError as failure:
+            if len(chosen) == 1:
+                raise
+            error(f"{label}: {failure}")
+            failures.append((label, failure))
+    if failures:
+        raise ReplicasFailed(failures, len(chosen))

@@ -10,9 +10,11 @@ import typer
 from tritonctl.cli._boundary import TritonctlGroup
 from tritonctl.cli._options import (
     COMMAND,
+    AllAddressesOpt,
     DataFormat,
     DataFormatOpt,
     EndpointOpt,
+    FleetOpt,
     HeaderOpt,
     ModelArg,
     ReadRepoOpt,
@@ -78,19 +80,21 @@ def rm(
     = False,
     url: UrlOpt = None,
     server: ServerOpt = None,
+    fleet: FleetOpt = None,
+    all_addresses: AllAddressesOpt = False,
     timeout: TimeoutOpt = 10.0,
     ssl: SslOpt = False,
     header: HeaderOpt = None,
 ) -> None:
     """Remove a version (renamed aside, then deleted). Refuses, without --force, the last version, one the config
-    serves, and one READY on a server of this repository (the one --url or --server names, else every local
+    serves, and one READY on a server of this repository (those --url, --server or --fleet name, else every local
     server started on it)."""
     from tritonctl.cli._output import out, say
     from tritonctl.targets import serving
     from tritonctl.versions import parse_version, remove_version
 
     number = parse_version(version)
-    servers = [t.endpoint for t in serving(repo, url, server, connection(timeout, ssl, header))]
+    servers = [t.endpoint for t in serving(repo, url, server, connection(timeout, ssl, header), fleet, all_addresses)]
     result = remove_version(repo, model, number, force=force, servers=servers)
     for name in result.stale_cleared:
         say(f"cleared '{name}' left by an interrupted run")

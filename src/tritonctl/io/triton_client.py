@@ -58,6 +58,14 @@ class Endpoint:
     timeout: float = 60.0
     ssl: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    # the name `url` was resolved from (--all-addresses): sent as the Host header and checked against the TLS
+    # certificate, while the connection goes to the address in `url`
+    server_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How the server is shown: its URL, with the name it was resolved from."""
+        return f"{self.url} ({self.server_name})" if self.server_name else self.url
 
     @property
     def host_port(self) -> str:
@@ -72,15 +80,42 @@ class Endpoint:
         return self.ssl or self.url.startswith("https://")
 
 
+def _named_tls(name: str):
+    """An SSL context factory whose connections check the certificate against `name`, whatever address they reach
+    (a replica found by its IP address still proves it is `name`)."""
+    import ssl
+
+    from gevent import ssl as gevent_ssl  # the context tritonclient's HTTP client (geventhttpclient) expects
+
+    class NamedContext(gevent_ssl.SSLContext):
+        def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):
+            return super().wrap_socket(sock, *args, server_hostname=name, **kwargs)
+
+    def factory(*_args, cafile=None, **_kwargs):
+        context = NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_default_certs()
+        if cafile:
+            context.load_verify_locations(cafile)
+        return context
+
+    return factory
+
+
 class TritonClient:
     def __init__(self, endpoint: Endpoint) -> None:
         import tritonclient.http as http
 
         self.endpoint = endpoint
         self._http = http
+        self._headers = dict(endpoint.headers)
+        factory = None
+        if endpoint.server_name:
+            port = endpoint.host_port.rpartition(":")[2]
+            self._headers.setdefault("Host", f"{endpoint.server_name}:{port}" if port.isdigit() else endpoint.server_name)
+            factory = _named_tls(endpoint.server_name) if endpoint.uses_ssl else None
         self._client = http.InferenceServerClient(
             endpoint.host_port, connection_timeout=min(endpoint.timeout, 10.0), network_timeout=endpoint.timeout,
-            ssl=endpoint.uses_ssl)
+            ssl=endpoint.uses_ssl, ssl_context_factory=factory)
 
     def close(self) -> None:
         try:
@@ -97,7 +132,7 @@ class TritonClient:
     def _call(self, fn, *args, **kwargs) -> Any:
         from tritonclient.utils import InferenceServerException
 
-        kwargs.setdefault("headers", self.endpoint.headers or None)
+        kwargs.setdefault("headers", self._headers or None)
         try:
             return fn(*args, **kwargs)
         except InferenceServerException as e:

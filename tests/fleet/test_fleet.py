@@ -1,0 +1,231 @@
+"""Three local Tritons driven as one fleet: status lined up per version, rollouts behind a health gate that stop at
+the first failure and put that replica back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from fleet.conftest import model_file, tritonctl
+from json_schemas import check
+
+pytestmark = pytest.mark.triton
+
+
+def infer(url: str, value: float = 1.0, timeout: float = 10) -> float:
+    body = json.dumps({"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "data": [value, value]}]}).encode()
+    request = urllib.request.Request(f"{url}/v2/models/m/infer", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as r:
+        return json.load(r)["outputs"][0]["data"][0]
+
+
+def add_version(fleet, number: int, **kwargs) -> None:
+    folder = fleet.repo / "m" / str(number)
+    folder.mkdir()
+    (folder / "model.py").write_text(model_file(number, **kwargs))
+
+
+def test_fleet_status_counts_replicas_per_version_and_shows_an_unreachable_one(clean):
+    from tritonctl.io.triton_binary import free_port
+
+    down = f"http://127.0.0.4:{free_port()}"
+    result = tritonctl("status", "-r", str(clean.repo), *clean.url_args(), "--url", down, "-f", "json", env=clean.env)
+    doc = json.loads(result.stdout)
+    check(doc, "fleet-status")
+    for replica in doc["replicas"]:
+        if replica["status"] is not None:
+            check(replica["status"], "status")
+    (m,) = doc["models"]
+    assert [(v["version"], len(v["ready"])) for v in m["versions"]] == [(1, 3), (2, 0)]
+    assert [r["reachable"] for r in doc["replicas"]] == [True, True, True, False]
+    assert "connection refused" in doc["replicas"][3]["error"]
+    table = tritonctl("status", "-r", str(clean.repo), *clean.url_args(), "--url", down, env=clean.env).stdout
+    assert "3 of 4 replicas answered" in table and "3/3" in table and "unreachable" in table
+
+
+def test_a_good_rollout_drops_no_request(clean):
+    failures, done, stop = [], [0], threading.Event()
+
+    def traffic() -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                infer(clean.urls[i % 3])
+                done[0] += 1
+            except Exception as e:  # noqa: BLE001 - counted
+                failures.append(repr(e))
+            i += 1
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        result = tritonctl("policy", "apply", "m", "specific:2", "-r", str(clean.repo), *clean.url_args(),
+                           "--smoke", env=clean.env, check=False)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert failures == [] and done[0] > 20
+    assert clean.ready() == [[2], [2], [2]]
+    assert result.stdout.count(" done ") == 3
+    assert [infer(u) for u in clean.urls] == [3.0, 3.0, 3.0]  # version 2 adds 2
+
+
+def test_a_bad_version_stops_at_the_first_replica_which_serves_its_versions_again(clean):
+    add_version(clean, 3, fail=True)
+    result = tritonctl("policy", "apply", "m", "specific:3", "-r", str(clean.repo), *clean.url_args(), env=clean.env,
+                       check=False)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "restored" in lines[2] and "cannot start: weights missing" in lines[2]
+    assert "untouched" in lines[3] and "untouched" in lines[4]
+    assert clean.ready() == [[1], [1], [1]]
+    assert "rollout stopped" in result.stderr
+
+
+def test_a_version_that_never_becomes_ready_is_a_timeout_and_is_put_back(clean):
+    add_version(clean, 3, start=6)
+    result = tritonctl("load", "m", "--version", "3", "-r", str(clean.repo), *clean.url_args(), "--timeout", "2",
+                       env=clean.env, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    first = result.stdout.splitlines()[2]
+    assert "restored" in first and "was not READY within 2 s" in first
+    assert clean.ready() == [[1], [1], [1]]
+
+
+def test_a_replica_killed_mid_rollout_stops_it_and_nothing_else_changes(clean):
+    add_version(clean, 3, start=3)
+    proc = subprocess.Popen([sys.executable, "-m", "tritonctl", "load", "m", "--version", "3", "-r", str(clean.repo),
+                             *clean.url_args()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **clean.env})
+    time.sleep(1.0)  # replica 0 is loading version 3; replica 1 goes away
+    state = clean.state(1)
+    os.killpg(state.pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    try:
+        assert proc.returncode == 1, out + err
+        rows = out.splitlines()[2:5]
+        assert " done " in rows[0]
+        assert " failed " in rows[1] and "no Triton server" in rows[1]
+        assert "untouched" in rows[2]
+        ready = clean.ready()
+        assert ready[0] == [3] and ready[2] == [1]
+    finally:
+        clean.stop(1)  # its state is stale; reset() starts it again
+
+
+def test_ctrl_c_puts_the_replica_in_flight_back_and_says_what_changed(clean):
+    add_version(clean, 3, start=4)
+    proc = subprocess.Popen([sys.executable, "-m", "tritonctl", "load", "m", "--version", "3", "-r", str(clean.repo),
+                             *clean.url_args()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **clean.env})
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    rows = out.splitlines()[2:5]
+    assert "restored" in rows[0] and "interrupted" in rows[0]
+    assert "untouched" in rows[1] and "untouched" in rows[2]
+    assert "interrupted: no replica changed" in err
+    assert clean.ready() == [[1], [1], [1]]
+
+
+def test_dry_run_changes_nothing_and_unload_rolls_too(clean):
+    plan = tritonctl("unload", "m", *clean.url_args(), "--dry-run", env=clean.env)
+    assert plan.stdout.count("planned") == 3 and clean.ready() == [[1], [1], [1]]
+    tritonctl("unload", "m", *clean.url_args(), env=clean.env)
+    assert clean.ready() == [[], [], []]
+
+
+def test_version_rm_refuses_a_version_any_replica_serves_and_infer_each(clean):
+    tritonctl("load", "m", "--version", "2", "-r", str(clean.repo), "--url", clean.urls[2], env=clean.env)
+    refused = tritonctl("version", "rm", "m", "2", "-r", str(clean.repo), *clean.url_args(), env=clean.env,
+                        check=False)
+    assert refused.returncode == 3 and clean.urls[2] in refused.stderr
+    each = tritonctl("infer", "m", *clean.url_args(), "--each", env=clean.env)
+    assert all(url in each.stderr for url in clean.urls)
+    from tritonctl.io.triton_binary import free_port
+
+    down = f"http://127.0.0.4:{free_port()}"
+    past = tritonctl("infer", "m", "--url", down, *clean.url_args(), "--each", env=clean.env, check=False)
+    assert past.returncode == 3, past.stderr
+    assert f"error: {down}" in past.stderr and "1 of 4 replicas failed" in past.stderr
+    assert past.stdout.count("m version") == 3  # the replicas after the one that failed still answered
+
+
+def test_a_named_fleet_from_the_project_configuration(clean, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    urls = ", ".join(f'"{u}"' for u in clean.urls)
+    (project / "tritonctl.toml").write_text(f"[fleets.prod]\nurls = [{urls}]\n")
+    result = subprocess.run([sys.executable, "-m", "tritonctl", "status", "--fleet", "prod", "-f", "json"],
+                            capture_output=True, text=True, cwd=project,
+                            env={**os.environ, **clean.env}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert len(doc["replicas"]) == 3 and doc["repository"] == str(clean.repo)  # the local servers' repository
+    unknown = subprocess.run([sys.executable, "-m", "tritonctl", "status", "--fleet", "staging"], capture_output=True,
+                             text=True, cwd=project, env={**os.environ, **clean.env}, timeout=120)
+    assert unknown.returncode == 2 and "no fleet 'staging'" in unknown.stderr and "fleets: prod" in unknown.stderr
+
+
+def test_one_dns_name_for_every_replica_all_addresses(clean, tmp_path):
+    """A headless Service's name, given the three addresses by a hosts file bind-mounted in a private mount namespace
+    (the machine's own /etc/hosts is never touched)."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n" + "".join(f"{a} triton-headless\n" for a in ("127.0.0.1", "127.0.0.2",
+                                                                                            "127.0.0.3")))
+    command = (f"mount --bind {hosts} /etc/hosts && {sys.executable} -m tritonctl status -r {clean.repo} "
+               f"--url http://triton-headless:{clean.port} --all-addresses -f json")
+    result = subprocess.run(["unshare", "-m", "sh", "-c", command], capture_output=True, text=True,
+                            env={**os.environ, **clean.env}, timeout=120)
+    if result.returncode != 0 and "unshare" in result.stderr:
+        pytest.skip(f"no mount namespace here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    replicas = json.loads(result.stdout)["replicas"]
+    assert [r["url"] for r in replicas] == [f"{u} (triton-headless)" for u in clean.urls]
+    assert all(r["reachable"] for r in replicas)
+
+
+def test_a_replica_on_another_triton_version_or_repository_is_named(clean, tmp_path):
+    from fleet.version_proxy import VersionProxy
+
+    proxy = VersionProxy(clean.urls[2], "2.99.0")
+    try:
+        result = tritonctl("status", "-r", str(clean.repo), "--url", clean.urls[0], "--url", clean.urls[1], "--url",
+                           proxy.url, "-f", "json", env=clean.env)
+        notes = json.loads(result.stdout)["notes"]
+        assert notes == [f"{proxy.url} runs Triton 2.99.0; the others 2.51.0"]
+        assert set(proxy.hosts) == {proxy.url.removeprefix("http://")}
+    finally:
+        proxy.close()
+    # a replica whose repository holds another model: its index differs
+    other = tmp_path / "other"
+    (other / "extra" / "1").mkdir(parents=True)
+    (other / "extra" / "config.pbtxt").write_text('backend: "python"\n')
+    (other / "extra" / "1" / "model.py").write_text(model_file(0))
+    tritonctl("server", "start", "--name", "odd", "--address", "127.0.0.5", "--repo", str(other), env=clean.env)
+    try:
+        servers = json.loads(tritonctl("server", "list", "-f", "json", env=clean.env).stdout)["servers"]
+        odd = next(s["url"] for s in servers if s["name"] == "odd")
+        result = tritonctl("status", "-r", str(clean.repo), *clean.url_args(), "--url", odd, "-f", "json",
+                           env=clean.env)
+        notes = json.loads(result.stdout)["notes"]
+        assert notes == [f"{odd} reads another repository (has extra; lacks m)"]
+    finally:
+        tritonctl("server", "stop", "--server", "odd", env=clean.env, check=False)
