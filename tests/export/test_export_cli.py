@@ -127,7 +127,8 @@ def test_random_str_is_deterministic_and_a_module_prefixed_checkpoint_exports(tm
     str_model.random_weights(model, 3)
     torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, tmp_path / "ckpt.pth")
     shas = {}
-    for label, args in (("random", ["--random-weights", "--seed", "3"]), ("again", ["--random-weights", "--seed", "3"]),
+    # the export with seed 3 equals a checkpoint of the weights seed 3 gives in this process: deterministic
+    for label, args in (("random", ["--random-weights", "--seed", "3"]),
                         ("ckpt", ["--weights", str(tmp_path / "ckpt.pth")]), ("other", ["--random-weights"])):
         repo = tmp_path / label
         shutil.copytree(EXAMPLES, repo)
@@ -139,7 +140,7 @@ def test_random_str_is_deterministic_and_a_module_prefixed_checkpoint_exports(tm
 
         weights = sorted((t.name, t.raw_data) for t in onnx.load(repo / "text_recognition/1/model.onnx").graph.initializer)
         shas[label] = hashlib.sha256(b"".join(name.encode() + data for name, data in weights)).hexdigest()
-    assert shas["random"] == shas["again"] == shas["ckpt"] != shas["other"]
+    assert shas["random"] == shas["ckpt"] != shas["other"]
 
 
 @pytest.mark.parametrize("kind", ["east", "str"])
