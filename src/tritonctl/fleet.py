@@ -294,6 +294,7 @@ def rollout(endpoints: list[Endpoint], change: Change, *, parallel: int = 1, dry
         raise TritonctlError(f"{len(unreachable)} of {len(steps)} replicas cannot be reached ({unreachable[0].replica}: "
                              f"{unreachable[0].message}); nothing was changed",
                              hint="drop it from --url, or wait until it is back")
+
     def one(i: int) -> None:
         endpoint, step = endpoints[i], steps[i]
         start = time.monotonic()
