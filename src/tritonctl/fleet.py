@@ -161,8 +161,13 @@ class Rollout:
     dry_run: bool = False
 
     @property
+    def failure(self) -> Step | None:
+        """The step that stopped the rollout (None when none failed)."""
+        return next((s for s in self.steps if s.outcome in (FAILED, RESTORED, NOT_RESTORED)), None)
+
+    @property
     def failed(self) -> bool:
-        return any(s.outcome in (FAILED, RESTORED, NOT_RESTORED) for s in self.steps)
+        return self.failure is not None
 
     @property
     def changed(self) -> list[str]:

@@ -14,8 +14,9 @@ repository). A pyproject.toml without the table is passed over, as ruff does.
     [tool.tritonctl.per-model-ignores]
     text_detection = ["TRT333"]
 
-    [tool.tritonctl.fleets.prod]      # named Triton fleets (tritonctl fleet ...)
+    [tool.tritonctl.fleets.prod]      # a named fleet: --fleet prod on commands that talk to servers
     urls = ["http://10.0.0.1:8000", "http://10.0.0.2:8000"]
+    all-addresses = false             # true: every address each URL's name resolves to is a replica
 
 Nothing here knows what the values mean beyond their types: the validate settings and the fleet commands read them.
 """

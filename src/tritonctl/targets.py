@@ -118,14 +118,13 @@ def resolve_all(urls: list[str] | None = None, server: str | None = None, fleet:
     fleet_addresses = False
     if fleet:
         urls, fleet_addresses = _fleet(fleet, project_start)
-    if not urls and not server and os.environ.get(URL_ENV) and "," in os.environ[URL_ENV]:
+    from_env = [u.strip() for u in os.environ.get(URL_ENV, "").split(",") if u.strip()]
+    if not urls and not server and len(from_env) > 1:
         if os.environ.get(SERVER_ENV):
             raise UsageError(f"{URL_ENV} and {SERVER_ENV} are both set; unset one, or pass --url or --server")
-        urls = [u.strip() for u in os.environ[URL_ENV].split(",") if u.strip()]
+        urls = from_env
     if all_addresses or fleet_addresses:
-        if not urls:
-            env = os.environ.get(URL_ENV)
-            urls = [u.strip() for u in env.split(",") if u.strip()] if env else []
+        urls = urls or from_env
         if not urls:
             raise UsageError("--all-addresses needs --url (a name whose every address is a server)")
         return [t for url in urls for t in _every_address(url, connection)]

@@ -514,9 +514,8 @@ def render_rollout(rollout) -> None:
             step.replica, ", ".join(map(str, step.before)) or "none", after, step.outcome,
             f"{step.seconds:.1f}" if step.seconds else "-", step.message)))
     console.print(table)
-    if rollout.failed:
-        first = next(s for s in rollout.steps if s.outcome in ("failed", "restored", "failed, not restored"))
-        say(f"rollout stopped: {first.replica} failed; the replicas not reached were not touched")
+    if rollout.failure is not None:
+        say(f"rollout stopped: {rollout.failure.replica} failed; the replicas not reached were not touched")
 
 
 def render_servers(servers, fmt: str) -> None:
