@@ -62,6 +62,10 @@ def test_every_help_reads_the_same_way_at_80_columns(cli, monkeypatch):
     (["server", "start", "--mode", "auto"], "error: --mode must be one of explicit, poll, none, not 'auto'\n"
                                             "hint: see: tritonctl server start --help\n"),
     (["version", "add", "m"], "error: missing argument SOURCE\nhint: see: tritonctl version add --help\n"),
+    (["load", "m", "--parallel", "0"], "error: --parallel must be at least 1\nhint: see: tritonctl load --help\n"),
+    (["load", "m", "--parallel", "x"], "error: --parallel must be a whole number\n"
+                                       "hint: see: tritonctl load --help\n"),
+    (["status", "--timeout", "abc"], "error: --timeout must be a number\nhint: see: tritonctl status --help\n"),
     (["validate", "--gpus", "x"], None),
     (["validate", "--bogus"], None),
 ])

@@ -101,9 +101,11 @@ class Fleet:
         tritonctl("load", "m", "--version", "1", "-r", str(self.repo), *self.url_args(), env=self.env)
 
     def ready(self) -> list[list[int]]:
-        """The versions of m READY on each replica."""
-        out = json.loads(tritonctl("status", "m", "-r", str(self.repo), *self.url_args(), "-f", "json",
-                                   env=self.env).stdout)
+        """The versions of m READY on each replica (none on one that does not answer)."""
+        result = tritonctl("status", "m", "-r", str(self.repo), *self.url_args(), "-f", "json", env=self.env,
+                           check=False)
+        assert result.returncode in (0, 3), result.stderr  # 3: a replica did not answer
+        out = json.loads(result.stdout)
         return [sorted(v["version"] for v in (r["status"] or {"models": [{"versions": []}]})["models"][0]["versions"]
                        if v["state"] == "READY") for r in out["replicas"]]
 

@@ -28,6 +28,13 @@ def infer(url: str, value: float = 1.0, timeout: float = 10) -> float:
         return json.load(r)["outputs"][0]["data"][0]
 
 
+def rows(out: str) -> list[str]:
+    """The rollout table's replica rows, each with its detail from the numbered lines below the table."""
+    lines = out.splitlines()[2:]
+    notes = {line.split(" ", 1)[0]: line for line in lines if line.startswith("(")}
+    return [f"{line} {notes.get(line.split()[-1], '')}" for line in lines if line and not line.startswith("(")]
+
+
 def add_version(fleet, number: int, **kwargs) -> None:
     folder = fleet.repo / "m" / str(number)
     folder.mkdir()
@@ -38,7 +45,9 @@ def test_fleet_status_counts_replicas_per_version_and_shows_an_unreachable_one(c
     from tritonctl.io.triton_binary import free_port
 
     down = f"http://127.0.0.4:{free_port()}"
-    result = tritonctl("status", "-r", str(clean.repo), *clean.url_args(), "--url", down, "-f", "json", env=clean.env)
+    result = tritonctl("status", "-r", str(clean.repo), *clean.url_args(), "--url", down, "-f", "json", env=clean.env,
+                       check=False)
+    assert result.returncode == 3 and "1 of the 4 servers did not answer" in result.stderr
     doc = json.loads(result.stdout)
     check(doc, "fleet-status")
     for replica in doc["replicas"]:
@@ -48,8 +57,11 @@ def test_fleet_status_counts_replicas_per_version_and_shows_an_unreachable_one(c
     assert [(v["version"], len(v["ready"])) for v in m["versions"]] == [(1, 3), (2, 0)]
     assert [r["reachable"] for r in doc["replicas"]] == [True, True, True, False]
     assert "connection refused" in doc["replicas"][3]["error"]
-    table = tritonctl("status", "-r", str(clean.repo), *clean.url_args(), "--url", down, env=clean.env).stdout
-    assert "3 of 4 replicas answered" in table and "3/3" in table and "unreachable" in table
+    table = tritonctl("status", "-r", str(clean.repo), *clean.url_args(), "--url", down, env=clean.env,
+                      check=False).stdout
+    assert "3 of 4 replicas answered" in table and "3/3" in table and "unreachable (1)" in table
+    assert f"(1) {down}: no Triton server at {down} (connection refused)" in table
+    assert max(len(line) for line in table.splitlines()[1:]) <= 100  # the first names the repository
 
 
 def test_a_good_rollout_drops_no_request(clean):
@@ -87,9 +99,9 @@ def test_a_bad_version_stops_at_the_first_replica_which_serves_its_versions_agai
     result = tritonctl("policy", "apply", "m", "specific:3", "-r", str(clean.repo), *clean.url_args(), env=clean.env,
                        check=False)
     assert result.returncode == 1
-    lines = result.stdout.splitlines()
-    assert "restored" in lines[2] and "cannot start: weights missing" in lines[2]
-    assert "untouched" in lines[3] and "untouched" in lines[4]
+    table = rows(result.stdout)
+    assert "restored" in table[0] and "cannot start: weights missing" in table[0]
+    assert "untouched" in table[1] and "untouched" in table[2]
     assert clean.ready() == [[1], [1], [1]]
     assert "rollout stopped" in result.stderr
 
@@ -99,7 +111,7 @@ def test_a_version_that_never_becomes_ready_is_a_timeout_and_is_put_back(clean):
     result = tritonctl("load", "m", "--version", "3", "-r", str(clean.repo), *clean.url_args(), "--timeout", "2",
                        env=clean.env, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
-    first = result.stdout.splitlines()[2]
+    first = rows(result.stdout)[0]
     assert "restored" in first and "was not READY within 2 s" in first
     assert clean.ready() == [[1], [1], [1]]
 
@@ -115,10 +127,10 @@ def test_a_replica_killed_mid_rollout_stops_it_and_nothing_else_changes(clean):
     out, err = proc.communicate(timeout=120)
     try:
         assert proc.returncode == 1, out + err
-        rows = out.splitlines()[2:5]
-        assert " done " in rows[0]
-        assert " failed " in rows[1] and "no Triton server" in rows[1]
-        assert "untouched" in rows[2]
+        table = rows(out)
+        assert " done " in table[0]
+        assert " failed " in table[1] and "no Triton server" in table[1]
+        assert "untouched" in table[2]
         ready = clean.ready()
         assert ready[0] == [3] and ready[2] == [1]
     finally:
@@ -134,9 +146,9 @@ def test_ctrl_c_puts_the_replica_in_flight_back_and_says_what_changed(clean):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
-    rows = out.splitlines()[2:5]
-    assert "restored" in rows[0] and "interrupted" in rows[0]
-    assert "untouched" in rows[1] and "untouched" in rows[2]
+    table = rows(out)
+    assert "restored" in table[0] and "interrupted" in table[0]
+    assert "untouched" in table[1] and "untouched" in table[2]
     assert "interrupted: no replica changed" in err
     assert clean.ready() == [[1], [1], [1]]
 

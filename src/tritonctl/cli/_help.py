@@ -11,6 +11,8 @@ usage errors are not exported. tritonctl pins typer (pyproject.toml) and names t
 
 from __future__ import annotations
 
+import re
+
 from typer import _click as click
 from typer.core import TyperArgument, TyperCommand, TyperOption
 
@@ -129,9 +131,24 @@ def usage_message(error) -> str:
         if values and given is not None:
             return f"{where} must be one of {', '.join(values)}, not '{given}'"
         message = error.message.removeprefix("Value error, ")
+        for pattern, wording in _BOUNDS:
+            m = re.match(pattern, message)
+            if m:
+                return f"{where} must be {wording.format(*m.groups())}"
         return f"{where}: {message}"
     message = error.format_message()
     return message[:1].lower() + message[1:] if message else "usage error"
+
+
+# typer 0.29 checks numbers with pydantic, whose words read "Input should be ..."
+_BOUNDS = [
+    (r"Input should be greater than or equal to (\S+)$", "at least {}"),
+    (r"Input should be greater than (\S+)$", "more than {}"),
+    (r"Input should be less than or equal to (\S+)$", "at most {}"),
+    (r"Input should be less than (\S+)$", "less than {}"),
+    (r"Input should be a valid integer", "a whole number"),
+    (r"Input should be a valid number", "a number"),
+]
 
 
 def _param_label(param) -> str:
@@ -141,7 +158,5 @@ def _param_label(param) -> str:
 
 
 def _given(error) -> str | None:
-    import re
-
     m = re.search(r"'(.*?)' is not (?:one of|a valid)", error.message)
     return m.group(1) if m else None

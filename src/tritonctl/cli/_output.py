@@ -376,20 +376,40 @@ def status_json(report) -> dict:
     return doc
 
 
+def _status_console():
+    """A console for the server tables, STATUS_WIDTH columns at most (fewer on a narrower terminal); its width."""
+    import shutil
+
+    from rich.console import Console
+
+    width = min(shutil.get_terminal_size((STATUS_WIDTH, 24)).columns, STATUS_WIDTH) if sys.stdout.isatty() \
+        else STATUS_WIDTH
+    return Console(file=sys.stdout, highlight=False, emoji=False, width=width), width
+
+
+def _cut(text: str, width: int) -> str:
+    """One line of at most `width` columns (whole under TRITONCTL_DEBUG=1)."""
+    return text if _debug() or len(text) <= width else text[: width - 1] + "…"
+
+
+def _footnote(notes: list[str], cell: str, line: str, limit: int = 24) -> str:
+    """`cell` in a table when it is short; else `(n)`, and `line` joins the lines printed below the table."""
+    if len(cell) <= limit:
+        return cell
+    notes.append(line)
+    return f"({len(notes)})"
+
+
 def render_status(report, fmt: str) -> None:
     import datetime
-    import shutil
 
     if fmt == "json":
         print(json.dumps(status_json(report), indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    width = min(shutil.get_terminal_size((STATUS_WIDTH, 24)).columns, STATUS_WIDTH) if sys.stdout.isatty() \
-        else STATUS_WIDTH
-    console = Console(file=sys.stdout, highlight=False, emoji=False, width=width)
+    console, width = _status_console()
     console.print(Text(safe(f"Triton {report.server_version} at {report.url}; repository "
                             f"{report.repository or '(not read)'}")), soft_wrap=True)
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -420,8 +440,7 @@ def render_status(report, fmt: str) -> None:
             errors.append(f"{m.name}: {m.config_error}")
     console.print(table)
     for n, reason in enumerate(reasons, 1):  # cut to the table's width; the whole text: TRITONCTL_DEBUG=1
-        text = safe(f"({n}) {reason}")
-        out(text if _debug() or len(text) <= width else text[: width - 1] + "…")
+        out(_cut(safe(f"({n}) {reason}"), width))
     for line in errors:  # a config error whole: its position and what to change
         out(line)
 
@@ -451,7 +470,7 @@ def render_fleet_status(report, fmt: str, label=None) -> None:
     from rich.text import Text
 
     reachable = report.reachable
-    console = _console()
+    console, _width = _status_console()
     repository = label(report.repository) if label and report.repository else report.repository
     console.print(Text(safe(f"{len(reachable)} of {len(report.replicas)} replicas answered; repository "
                             f"{repository or '(not read)'}")), soft_wrap=True)
@@ -476,12 +495,18 @@ def render_fleet_status(report, fmt: str, label=None) -> None:
     console.print(table)
     servers = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("replica", "triton", "models loaded", "note"):
-        servers.add_column(column)
+        servers.add_column(column, no_wrap=True)
+    errors: list[str] = []  # below the table, one line each, whole: why a replica did not answer
     for r in report.replicas:
         loaded = sum(1 for m in r.report.models if any(v.state == "READY" for v in m.versions)) if r.report else 0
+        if not r.reachable:
+            errors.append(f"{r.url}: {r.error}")
+        note = "" if r.reachable else f"unreachable ({len(errors)})"
         servers.add_row(*(Text(safe(cell)) for cell in (r.url, r.triton_version or "-", str(loaded) if r.reachable
-                                                        else "-", "" if r.reachable else f"unreachable: {r.error}")))
+                                                        else "-", note)))
     console.print(servers)
+    for n, line in enumerate(errors, 1):
+        out(safe(f"({n}) {line}"))
     for note in report.notes:
         say(f"note: {note}")
 
@@ -502,18 +527,22 @@ def render_rollout(rollout) -> None:
     from rich.text import Text
 
     what = "plan" if rollout.dry_run else "rollout"
-    console = _console()
+    console, _width = _status_console()
     console.print(Text(safe(f"{what}: {rollout.action} over {len(rollout.steps)} replica"
-                            f"{'s' if len(rollout.steps) != 1 else ''}")))
+                            f"{'s' if len(rollout.steps) != 1 else ''}")), soft_wrap=True)
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("replica", "before", "after", "outcome", "seconds", "detail"):
-        table.add_column(column, justify="right" if column == "seconds" else "left")
+        table.add_column(column, no_wrap=True, justify="right" if column == "seconds" else "left")
+    details: list[str] = []  # below the table, one line each, whole: what went wrong on a replica
     for step in rollout.steps:
         after = "-" if step.after is None else ", ".join(map(str, step.after)) or "none"
         table.add_row(*(Text(safe(cell)) for cell in (
             step.replica, ", ".join(map(str, step.before)) or "none", after, step.outcome,
-            f"{step.seconds:.1f}" if step.seconds else "-", step.message)))
+            f"{step.seconds:.1f}" if step.seconds else "-",
+            _footnote(details, step.message, f"{step.replica}: {step.message}"))))
     console.print(table)
+    for n, detail in enumerate(details, 1):
+        out(safe(f"({n}) {detail}"))
     if rollout.failure is not None:
         say(f"rollout stopped: {rollout.failure.replica} failed; the replicas not reached were not touched")
 

@@ -164,7 +164,8 @@ def status(
     header: HeaderOpt = None,
 ) -> None:
     """What the server serves beside what the repository selects: versions, states, inferences, drift. Over a
-    fleet: per version how many replicas serve it READY, and which disagree (with the disk or with each other)."""
+    fleet: per version how many replicas serve it READY, and which disagree (with the disk or with each other);
+    exit 3 when a replica did not answer (it is a row of the table)."""
     from tritonctl.cli._output import render_fleet_status, render_status
     from tritonctl.status import status as server_status
 
@@ -176,8 +177,9 @@ def status(
 
         report = fleet_status([t.endpoint for t in targets], local.path if local else None, model)
         render_fleet_status(report, fmt.value, local.label if local else None)
-        if not report.reachable:
-            raise ServerUnreachable(f"none of the {len(report.replicas)} servers answered")
+        silent = len(report.replicas) - len(report.reachable)
+        if silent:  # the table (or JSON) is out; the exit code says the fleet was not all seen
+            raise ServerUnreachable(f"{silent} of the {len(report.replicas)} servers did not answer")
         return
     report = server_status(targets[0].endpoint, local.path if local else None, model)
     render_status(report.relabeled(local.label) if local else report, fmt.value)
