@@ -47,7 +47,7 @@ def test_fleet_status_counts_replicas_per_version_and_shows_an_unreachable_one(c
     down = f"http://127.0.0.4:{free_port()}"
     result = tritonctl("status", "-r", str(clean.repo), *clean.url_args(), "--url", down, "-f", "json", env=clean.env,
                        check=False)
-    assert result.returncode == 3 and "1 of the 4 servers did not answer" in result.stderr
+    assert result.returncode == 3 and "1 of 4 servers did not answer" in result.stderr
     doc = json.loads(result.stdout)
     check(doc, "fleet-status")
     for replica in doc["replicas"]:

@@ -179,7 +179,9 @@ def status(
         render_fleet_status(report, fmt.value, local.label if local else None)
         silent = len(report.replicas) - len(report.reachable)
         if silent:  # the table (or JSON) is out; the exit code says the fleet was not all seen
-            raise ServerUnreachable(f"{silent} of the {len(report.replicas)} servers did not answer")
+            total = len(report.replicas)
+            raise ServerUnreachable(f"{silent} of {total} servers did not answer" if total > 1 else
+                                    "the server did not answer")
         return
     report = server_status(targets[0].endpoint, local.path if local else None, model)
     render_status(report.relabeled(local.label) if local else report, fmt.value)
