@@ -52,7 +52,7 @@ class LiveTriton:
     def unload(self, model: str, dependents: bool = True) -> None:
         self.post(f"/v2/repository/models/{model}/unload", {"parameters": {"unload_dependents": dependents}})
 
-    def load_each(self, models: list[str], workers: int = 1, dependents: bool = True, restarts: int = 3
+    def load_each(self, models: list[str], workers: int = 1, dependents: bool = True, restarts: int = 8
                   ) -> dict[str, LoadOutcome]:
         """Load, then unload, each model (`workers` at a time): the answer to its load, and the log lines that name
         it. Models that share others (an ensemble and its steps) go one at a time, as an unload takes the steps with
