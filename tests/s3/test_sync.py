@@ -213,14 +213,12 @@ def test_commands_that_write_refuse_an_s3_repository(bucket, tmp_path):
         assert f"hint: edit a local copy, then publish it: tritonctl sync LOCAL_COPY {bucket.url()}" in result.stderr
 
 
-def test_an_unfinished_version_is_reported_and_finished_by_the_next_run(bucket, source, tmp_path):
-    url = bucket.url()
-    assert sync(str(source), url)[0].returncode == 0
-    write_tree(source, {"weighted/3/model.py": python_model(), "weighted/3/weights.bin": WEIGHTS[:1000]})
+def sync_killed_after(files: int, src: str, dst: str, tmp_path: Path, env: dict | None = None) -> None:
+    """`tritonctl sync SRC DST` killed with SIGKILL once it has copied `files` files (a test-only pause)."""
     marker = tmp_path / "paused"
-    proc = subprocess.Popen([sys.executable, "-m", "tritonctl", "sync", str(source), url],
-                            env={**os.environ, "TRITONCTL_TEST_PAUSE_AFTER_FILES": "1",
-                                 "TRITONCTL_TEST_PAUSE_MARKER": str(marker)},
+    proc = subprocess.Popen([sys.executable, "-m", "tritonctl", "sync", src, dst],
+                            env={**os.environ, "TRITONCTL_TEST_PAUSE_AFTER_FILES": str(files),
+                                 "TRITONCTL_TEST_PAUSE_MARKER": str(marker), **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not marker.exists():
@@ -228,6 +226,13 @@ def test_an_unfinished_version_is_reported_and_finished_by_the_next_run(bucket, 
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+def test_an_unfinished_version_is_reported_and_finished_by_the_next_run(bucket, source, tmp_path):
+    url = bucket.url()
+    assert sync(str(source), url)[0].returncode == 0
+    write_tree(source, {"weighted/3/model.py": python_model(), "weighted/3/weights.bin": WEIGHTS[:1000]})
+    sync_killed_after(1, str(source), url, tmp_path)
     keys = bucket.keys("models/")
     journal = json.loads(keys["models/.tritonctl-manifest.json"])
     assert journal["pending"] == ["weighted/3"]
@@ -245,18 +250,7 @@ def test_an_unfinished_version_is_reported_and_finished_by_the_next_run(bucket, 
 
 def test_a_local_sync_killed_midway_leaves_no_version_half_there(source, tmp_path):
     dst = tmp_path / "dst"
-    marker = tmp_path / "paused"
-    proc = subprocess.Popen([sys.executable, "-m", "tritonctl", "sync", str(source), str(dst)],
-                            env={**os.environ, "TRITONCTL_TEST_PAUSE_AFTER_FILES": "3",
-                                 "TRITONCTL_TEST_PAUSE_MARKER": str(marker),
-                                 "TRITONCTL_STATE_DIR": str(tmp_path / "state")},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    sync_killed_after(3, str(source), str(dst), tmp_path, {"TRITONCTL_STATE_DIR": str(tmp_path / "state")})
     for version in dst.glob("*/*"):  # whatever is in place is whole
         if version.is_dir():
             assert (version / "model.py").exists(), version

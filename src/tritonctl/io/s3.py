@@ -219,10 +219,6 @@ class S3:
                    {"Bucket": url.bucket, "Key": url.key(source_rel)}, url.bucket, url.key(rel),
                    Config=self.transfer_config())
 
-    def head_etag(self, url: S3Url, rel: str) -> str:
-        head = self._call(f"reading {url.key(rel)}", self.client.head_object, Bucket=url.bucket, Key=url.key(rel))
-        return str(head.get("ETag", ""))
-
     def delete(self, url: S3Url, rels: list[str]) -> None:
         for start in range(0, len(rels), 1000):
             batch = [{"Key": url.key(r)} for r in rels[start:start + 1000]]
