@@ -95,3 +95,14 @@ def test_config_show_normalized_of_a_refused_model_shows_the_findings_and_exits_
     shown = cli("config", "show", "m", "-r", str(repo), "--normalized")
     assert shown.exit_code == 1 and shown.stdout == ""
     assert "TRT106" in shown.stderr and "would refuse 'm'" in shown.stderr
+
+
+def test_a_model_that_closes_its_pipe_then_exits_is_reported_by_its_exit_status_not_as_a_timeout(cli, tmp_path):
+    # The worker's end of the pipe closes before the process can be reaped: a poll at that moment sees it alive.
+    # Closing the pipe and exiting a moment later makes that window wide, so a race there fails every time.
+    crash = PY_MODEL + "\n    @staticmethod\n    def auto_complete_config(config):\n        import os, time\n" \
+                       "        os.close(1)\n        time.sleep(0.5)\n        os._exit(7)\n"
+    repo = write_tree(tmp_path / "repo", {f"m/{k}": v for k, v in model(crash).items()})
+    result = cli("validate", str(repo), "--run-python", "--python-timeout", "20", "-f", "json")
+    [finding] = json.loads(result.stdout)["findings"]
+    assert "exit status 7" in finding["message"], finding["message"]

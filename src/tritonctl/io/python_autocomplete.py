@@ -96,22 +96,28 @@ class _Worker:
         return self._answer(timeout) is not None
 
     def ask(self, request: dict, timeout: float) -> dict | None:
-        """The answer to one request; None when the worker died or did not answer in time (then it is killed)."""
+        """The answer to one request; None when the worker died (then it is reaped: `proc.returncode` says how) or
+        did not answer in time (then it is killed, and `timed_out` is set)."""
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
         except (BrokenPipeError, OSError):
+            self._reap()
             return None
         return self._answer(timeout)
+
+    timed_out = False
 
     def _answer(self, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0 or not self._selector.select(left):
+                self.timed_out = True
                 self.kill()
                 return None
             chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
-            if not chunk:
+            if not chunk:  # the worker closed its end: it is exiting, though it may not be reaped yet
+                self._reap()
                 return None
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -124,6 +130,13 @@ class _Worker:
             data = b""
         lines = [line for line in data.decode(errors="replace").splitlines() if line.strip()]
         return lines[-1] if lines else "no output"
+
+    def _reap(self) -> None:
+        """Wait for a worker that closed its pipes to exit, so its exit status is known (killed if it lingers)."""
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -173,7 +186,7 @@ class PythonAutoComplete:
                 return Outcome(failure=f"the python process that runs auto_complete_config did not start ({tail})")
             answer = worker.ask(request, self.timeout)
             if answer is None:
-                died = worker.proc.poll() is not None and worker.proc.returncode != -9
+                died = not worker.timed_out
                 status, tail = worker.proc.returncode, worker.stderr_tail() if died else ""
                 self._drop(worker)
                 if died:
