@@ -96,6 +96,13 @@ class ValidationRefused(TritonctlError):
         self.findings = findings
 
 
+class SyncRefused(TritonctlError):
+    """A sync refused before anything was written (a --delete where tritonctl did not write, an empty source, a
+    destination holding other repositories): a verdict against the input."""
+
+    exit_code = ExitCode.FINDINGS
+
+
 class ServerUnreachable(TritonctlError):
     """No answer from the server: refused, timed out, unknown host, connection lost."""
 

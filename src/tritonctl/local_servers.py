@@ -196,7 +196,7 @@ def _repository(repo: str, endpoint_url: str | None) -> _Source:
         folder = str(Path(repo).resolve())
         return _Source(folder, folder)
     url = s3.parse_url(repo)
-    client = s3.S3(endpoint_url, jobs=1, connect_timeout=3, attempts=2)
+    client = s3.S3(endpoint_url, jobs=1, attempts=2)
     client.check_bucket(url)
     return _Source(str(url), s3.triton_url(client.endpoint, url), client.endpoint, client.environment())
 

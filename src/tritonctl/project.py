@@ -10,6 +10,7 @@ repository). A pyproject.toml without the table is passed over, as ruff does.
     backends = ["onnxruntime", "python"]
     run-python = true                 # run python models' auto_complete_config
     python-timeout = 30               # seconds one model's auto_complete_config may take
+    python-memory = "4GiB"            # memory one model's auto_complete_config may use (RLIMIT_DATA)
 
     [tool.tritonctl.per-model-ignores]
     text_detection = ["TRT333"]
@@ -39,6 +40,11 @@ class ProjectConfigError(UsageError):
     """A project configuration that cannot be used: exit 2, with the file and line."""
 
 
+MAX_GPUS = 1024  # more GPUs than any host has: a typo, refused before anything is built per GPU
+MAX_PYTHON_TIMEOUT = 86400.0  # seconds: one day
+MIN_PYTHON_MEMORY, MAX_PYTHON_MEMORY = 64 << 20, 1 << 40
+
+
 def _strings(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
 
@@ -48,16 +54,38 @@ KEYS: dict[str, tuple] = {
     "select": (_strings, "a list of rule codes or prefixes, e.g. [\"TRT1\", \"TRT501\"]"),
     "ignore": (_strings, "a list of rule codes or prefixes, e.g. [\"TRT333\"]"),
     "fail-on": (lambda v: v in ("error", "warning"), "\"error\" or \"warning\""),
-    "gpus": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number, 0 or more"),
+    "gpus": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_GPUS,
+             f"a whole number from 0 to {MAX_GPUS}"),
     "backends": (_strings, "a list of backend names, e.g. [\"onnxruntime\", \"python\"]"),
     "run-python": (lambda v: isinstance(v, bool), "true or false"),
-    "python-timeout": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
-                       "a number of seconds above 0"),
+    "python-timeout": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and 0 < v <= MAX_PYTHON_TIMEOUT, f"a number of seconds above 0, at most {MAX_PYTHON_TIMEOUT:g}"),
+    "python-memory": (lambda v: isinstance(v, str) and _memory(v) is not None,
+                      "a size with a binary unit from 64MiB to 1TiB, e.g. \"4GiB\""),
     "per-model-ignores": (lambda v: isinstance(v, dict) and all(_strings(c) for c in v.values()),
                           "a table of model name = [rule codes]"),
     "fleets": (lambda v: isinstance(v, dict) and all(isinstance(f, dict) for f in v.values()),
                "a table of fleets, each a table"),
 }
+
+
+def _memory(text: str) -> int | None:
+    from tritonctl.units import parse_size
+
+    try:
+        value = parse_size(text)
+    except ValueError:
+        return None
+    return value if MIN_PYTHON_MEMORY <= value <= MAX_PYTHON_MEMORY else None
+
+
+def python_memory(text: str) -> int:
+    """--python-memory's value in bytes (UsageError, exit 2, outside 64 MiB-1 TiB or without a binary unit)."""
+    value = _memory(text)
+    if value is None:
+        raise UsageError(f"--python-memory must be a size with a binary unit from 64MiB to 1TiB, e.g. 4GiB; not "
+                         f"{text!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -116,6 +144,8 @@ def load(start: Path | None = None) -> Project:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ProjectConfigError(f"{path}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise ProjectConfigError(f"{path}: not valid TOML: arrays or tables nested too deep") from None
     prefix = TABLE if path.name == PYPROJECT else ()
     table = document
     for part in prefix:

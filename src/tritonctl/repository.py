@@ -27,6 +27,8 @@ SKIPPED_SUBDIRS = frozenset({"warmup", "initial_state", "configs"})
 STAGING_PREFIX = "~tritonctl-staging-"  # a version being assembled by `tritonctl version add`
 REMOVED_PREFIX = "~tritonctl-removed-"  # a version being deleted by `tritonctl version rm`
 OLD_PREFIXES = (".tritonctl-staging-", ".tritonctl-removed-")  # the same, written by tritonctl before 0.2
+# in a version folder of the local copy of an S3 repository: a sync is placing that version (s3_cache.py)
+UNFINISHED_MARKER = ".tritonctl-unfinished"
 MAX_VERSION = 2**63 - 1  # versions are int64: Triton reads folder names with std::stoll
 
 # platform -> backend, for the four backends whose platform Triton checks (core src/model_config_utils.cc,

@@ -1,20 +1,29 @@
 """tritonctl sync: a model repository to a local folder or to S3, by content, in an order that a Triton polling the
-destination (or loading from it right after) never loads half of.
+destination (or loading from it right after) never loads half of, deleting only what tritonctl wrote.
 
 The source is a local folder; an s3:// source is first brought into the local S3 cache (s3_cache.py). What each
-side holds is known by sha256 (local files through the hash cache, S3 objects through the manifest), so unchanged
-bytes are never sent again whatever their mtime, and changed bytes are, whatever their size.
+side holds is known by content: local files by sha256 (the hash cache); S3 objects by the ETag S3 computed from
+their bytes, compared with the ETag the local file's upload gets (io/hash_cache.py), so unchanged bytes are never sent
+again whatever their mtime, changed bytes are, whatever their size, and no manifest entry or metadata that someone
+else wrote can make a changed file look unchanged.
 
 Order: a version's other files first, its model file last; then model-level files (labels, warmup data); a model's
 config.pbtxt only once every version it selects is complete (ensembles after the models they use); deletions
 (`--delete`) last, never of a version the new config names.
 - Local destinations: each changed version and each new model is assembled in a work folder beside the destination
   (`.<name>.tritonctl-work/`, the same filesystem) and renamed into place, so it appears whole; a changed version is
-  swapped in one rename. Where no such folder can be made, staging happens inside the model folder, under a name
-  that sorts after every version folder.
-- S3 has no rename: objects are written in place, a version's model file last, so a version whose model file is
-  there is complete. The versions being written are named in the manifest first (`pending`), so a sync killed
-  midway is finished by the next run, or, when the source no longer has them, removed.
+  swapped in one rename. A destination that is a mount point has no such place: versions are staged inside their
+  model folder, under a name that sorts after every version folder.
+- S3 has no rename. A version's other files are uploaded beside the repository (`<prefix>.tritonctl-staging/`,
+  outside every folder Triton reads) and then copied into place server-side, its model file last; the versions
+  being placed are named in the manifest first (`pending`), so a sync killed midway is finished by the next run (or,
+  when the source no longer has them, removed) and reading commands call them unfinished. One sync writes a prefix
+  at a time (s3_lease.py).
+
+What `--delete` removes: only in a destination tritonctl synced before (a local folder with `.tritonctl-repository`
+at its root; an S3 prefix whose manifest says so) or one it is told to adopt (`--adopt`), and only model folders,
+their versions and files; anything else there is kept and named. An empty source is refused (`--allow-empty-source`
+to empty a repository on purpose), and so is a destination that holds other repositories below it.
 """
 
 from __future__ import annotations
@@ -28,18 +37,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tritonctl.errors import TritonctlError, UsageError
+from tritonctl.errors import SyncRefused, TritonctlError, UsageError
 from tritonctl.io import files, manifest
 from tritonctl.io.confine import is_inside
 from tritonctl.io.hash_cache import HashCache
 from tritonctl.io.s3 import S3, S3Url
-from tritonctl.repository import CONFIG_FILE, open_repository, stoll_prefix
+from tritonctl.repository import CONFIG_FILE, STAGING_PREFIX, open_repository, stoll_prefix
 
 PAYLOAD, MODEL_FILE, MODEL_LEVEL, CONFIG, DELETE = 1, 2, 3, 4, 5
-PHASES = {PAYLOAD: "version files", MODEL_FILE: "model files", MODEL_LEVEL: "model-level files", CONFIG: "configs",
-          DELETE: "deletions"}
 WORK_SUFFIX = ".tritonctl-work"
-STAGING_PREFIX = "~tritonctl-staging-"  # inside a model folder: sorts after every version folder
+MARKER = ".tritonctl-repository"  # at the root of a local destination tritonctl synced (a file: no model to Triton)
+LOCK = ".tritonctl-sync.lock"  # at the root of a local destination while a sync writes it
+S3_STAGING = ".tritonctl-staging"  # `<prefix>.tritonctl-staging/<session>/`: beside the repository, not in it
 PAUSE_FILES_ENV = "TRITONCTL_TEST_PAUSE_AFTER_FILES"  # test-only: sleep after this many files were written
 PAUSE_MARKER_ENV = "TRITONCTL_TEST_PAUSE_MARKER"
 _OWN = (".tritonctl-", "~tritonctl-")  # tritonctl's own folders and files: never synced
@@ -51,6 +60,7 @@ class SourceFile:
     path: Path
     size: int
     sha256: str
+    etag: str | None = None  # the ETag its upload to S3 gets (only computed for an S3 destination)
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class Change:
     action: str  # upload (bytes sent), copy (from an identical object already there), mkdir, delete
     rel: str
     size: int
-    reason: str  # new, changed, not in source, unfinished version
+    reason: str  # new, changed, not in source, unfinished version, model not in source
     phase: int
     copy_from: str | None = None
 
@@ -73,10 +83,11 @@ class Plan:
     pending: list[str] = field(default_factory=list)  # "model/version" folders being written
     warnings: list[str] = field(default_factory=list)
     manifest_stale: bool = False  # an S3 manifest that disagrees with the objects: rewritten
+    adopt: bool = False  # the destination becomes one tritonctl manages (--adopt, or it was empty)
 
     @property
     def empty(self) -> bool:
-        return not self.changes and not self.manifest_stale
+        return not self.changes and not self.manifest_stale and not self.adopt
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -128,9 +139,11 @@ class _Layouts(dict):
         return set(self.models)
 
 
-def scan_source(root: Path, models: list[str] | None, hashes: HashCache) -> tuple[dict[str, SourceFile], _Layouts]:
-    """Every file of the source repository's chosen models, with its sha256; links that leave the repository,
-    FIFOs and devices are refused (naming them) before anything is sent."""
+def scan_source(root: Path, models: list[str] | None, hashes: HashCache, *, etags: bool = False
+                ) -> tuple[dict[str, SourceFile], _Layouts]:
+    """Every file of the source repository's chosen models, with its sha256 (and with `etags` its S3 upload's ETag,
+    in the same read); links that leave the repository, FIFOs and devices are refused (naming them) before anything
+    is sent."""
     repo = open_repository(root)
     chosen = [repo.model(name) for name in models] if models else [m for m in repo.models if not _own(m.name)]
     out: dict[str, SourceFile] = {}
@@ -145,9 +158,9 @@ def scan_source(root: Path, models: list[str] | None, hashes: HashCache) -> tupl
         for full in [e for e in empty if not _own(e)] or ([] if found else [f"{model.name}/"]):
             out[full] = SourceFile(full, root / full, 0, "")
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:  # hashlib releases the GIL
-        digests = list(pool.map(lambda item: hashes.sha256(item[0]), planned))
+        digests = list(pool.map(lambda item: hashes.digests(item[0], etag=etags), planned))
     for (path, full), digest in zip(planned, digests):
-        out[full] = SourceFile(full, path, path.stat().st_size, digest)
+        out[full] = SourceFile(full, path, path.stat().st_size, digest.sha256, digest.etag)
     return dict(sorted(out.items())), _Layouts({m.name: m for m in chosen})
 
 
@@ -204,7 +217,31 @@ def _version_of(rel: str) -> str | None:
 @dataclass
 class _DestFile:
     size: int
-    sha256: Callable[[], str | None]  # asked only when sizes match
+    same: Callable[[SourceFile], bool]  # whether it holds that source file's bytes (asked only when sizes match)
+
+
+def _model_folders(rels) -> set[str]:
+    """Top-level folders that are models to Triton: a config.pbtxt or a numeric version folder in them."""
+    out = set()
+    for rel in rels:
+        parts = rel.split("/")
+        if len(parts) >= 2 and (parts[1] == CONFIG_FILE or _version_of(rel) is not None):
+            out.add(parts[0])
+    return out
+
+
+def _nested_repositories(rels) -> list[str]:
+    """Folders that are repositories of their own (a manifest or marker of tritonctl's, or model folders one level
+    down) rather than models: a sync into the folder above them would mix repositories."""
+    models = _model_folders(rels)
+    out = set()
+    for rel in rels:
+        parts = rel.split("/")
+        if len(parts) == 2 and parts[1] in (manifest.MANIFEST, MARKER):
+            out.add(parts[0])
+        elif len(parts) == 3 and parts[2] == CONFIG_FILE and parts[0] not in models:
+            out.add(parts[0])
+    return sorted(out)
 
 
 class LocalDestination:
@@ -212,57 +249,81 @@ class LocalDestination:
         self.root = root
         self.hashes = hashes
         self.label = str(root)
+        self.files: dict[str, _DestFile] = {}
+        self.other: list[str] = []  # entries at the root that are no part of any model (files, hidden folders)
+        self.empty = True
+        if root.exists():
+            self._scan()
+        self.owned = (root / MARKER).is_file()
 
-    def state(self) -> dict[str, _DestFile]:
-        out: dict[str, _DestFile] = {}
-        if not self.root.exists():
-            return out
+    def _scan(self) -> None:
         for folder, dirs, names in os.walk(self.root):
             base = Path(folder)
             rel_base = str(base.relative_to(self.root)).replace(os.sep, "/")
+            if rel_base == ".":
+                self.empty = not [n for n in [*dirs, *names] if not n.startswith(_OWN) and not (
+                    n.startswith(".") and n.endswith(WORK_SUFFIX))]
+                self.other = sorted(n for n in names if not n.startswith(_OWN) and not files.TEMP_FILE.match(n))
             dirs[:] = [d for d in dirs if not d.startswith(_OWN)]
             for name in names:
                 rel = f"{rel_base}/{name}" if rel_base != "." else name
                 if _own(rel) or "/" not in rel:
-                    continue  # files at the repository root are no part of any model
+                    continue
                 path = base / name
                 with contextlib.suppress(OSError):
-                    out[rel] = _DestFile(path.stat().st_size, lambda p=path: self.hashes.sha256(p))
+                    self.files[rel] = _DestFile(path.stat().st_size,
+                                                lambda sf, p=path: self.hashes.sha256(p) == sf.sha256)
             if not dirs and not names and rel_base != ".":
-                out[rel_base + "/"] = _DestFile(0, lambda: "")
-        return out
+                self.files[rel_base + "/"] = _DestFile(0, lambda sf: True)
 
 
 class S3Destination:
-    def __init__(self, s3: S3, url: S3Url) -> None:
-        from tritonctl.s3_cache import remote_state
+    def __init__(self, s3: S3, url: S3Url, hashes: HashCache) -> None:
+        from tritonctl.s3_cache import remote_state, upload_etag
 
         self.s3 = s3
         self.url = url
         self.label = str(url)
-        self.remote = remote_state(s3, url)  # its listing fails, one line, on a missing bucket
+        s3.check_bucket(url)  # a silent endpoint or a missing bucket: one line, within the timeout
+        self.remote = remote_state(s3, url)
+        self.empty = not self.remote.files
+        self.owned = self.remote.manifest.present and self.remote.manifest.owned
+        self.other = sorted(rel for rel in self.remote.files if "/" not in rel)
+        self.files: dict[str, _DestFile] = {}
+        for rel, f in self.remote.files.items():
+            if "/" not in rel:
+                continue
 
-    def state(self) -> dict[str, _DestFile]:
-        return {rel: _DestFile(f.size, lambda sha=f.sha256: sha) for rel, f in self.remote.files.items()}
+            def same(sf: SourceFile, f=f) -> bool:
+                comparable = upload_etag(f.size, f.etag)
+                if comparable:  # S3's own MD5 of the object's bytes: the truth
+                    return f.etag == sf.etag
+                # another ETag scheme (SSE-KMS): what tritonctl recorded when it wrote that very object
+                return comparable is None and f.sha256 is not None and f.sha256 == sf.sha256
+
+            self.files[rel] = _DestFile(f.size, same)
 
 
 # ---- the plan ----------------------------------------------------------------------------------------------------
 
 
-def make_plan(source: dict[str, SourceFile], layouts: _Layouts, dest, dest_files: dict[str, _DestFile], *,
-              models: list[str] | None, delete: bool, source_label: str) -> Plan:
+def make_plan(source: dict[str, SourceFile], layouts: _Layouts, dest, *, models: list[str] | None, delete: bool,
+              source_label: str) -> Plan:
+    from tritonctl.s3_cache import upload_etag
+
     plan = Plan(source_label, dest.label)
+    dest_files = dest.files
     by_content: dict[tuple[str, int], str] = {}
     if isinstance(dest, S3Destination):
         for rel, f in dest.remote.files.items():
-            if f.sha256 and not rel.endswith("/"):
-                by_content.setdefault((f.sha256, f.size), rel)
+            if upload_etag(f.size, f.etag) and not rel.endswith("/") and "/" in rel:
+                by_content.setdefault((f.etag, f.size), rel)
         plan.manifest_stale = not dest.remote.manifest_matches
     pending = set(dest.remote.manifest.pending) if isinstance(dest, S3Destination) else set()
     touched_versions: set[str] = set()
     for rel, sf in sorted(source.items()):
         have = dest_files.get(rel)
-        if have is not None and have.size == sf.size and (rel.endswith("/") or have.sha256() == sf.sha256):
+        if have is not None and have.size == sf.size and (rel.endswith("/") or have.same(sf)):
             plan.unchanged += 1
             plan.unchanged_bytes += sf.size
             continue
@@ -276,12 +337,14 @@ def make_plan(source: dict[str, SourceFile], layouts: _Layouts, dest, dest_files
             phase = MODEL_FILE if _is_model_file(rel, layouts) else PAYLOAD
         else:
             phase = CONFIG if rel.endswith(f"/{CONFIG_FILE}") and rel.count("/") == 1 else MODEL_LEVEL
-        twin = by_content.get((sf.sha256, sf.size))
+        twin = by_content.get((sf.etag, sf.size)) if sf.etag else None
         if twin is not None and twin != rel:
             plan.changes.append(Change("copy", rel, sf.size, reason, phase, copy_from=twin))
         else:
             plan.changes.append(Change("upload", rel, sf.size, reason, phase))
     scope = layouts.names()
+    dest_models = _model_folders(dest_files)
+    kept: set[str] = set(dest.other) if delete else set()
     for rel in sorted(dest_files):
         model = rel.split("/", 1)[0]
         if rel in source or (models and model not in models):
@@ -297,13 +360,17 @@ def make_plan(source: dict[str, SourceFile], layouts: _Layouts, dest, dest_files
                 plan.warnings.append(f"kept {version}: not in the source, but its config names version {number}")
                 continue
             reason = "unfinished version" if ours_unfinished else "not in source"
-        elif delete:
+        elif delete and model in dest_models:
             reason = "model not in source"
         else:
+            if delete:
+                kept.add(model + "/")
             continue
         plan.changes.append(Change("delete", rel, dest_files[rel].size, reason, DELETE))
+    for name in sorted(kept):
+        plan.warnings.append(f"kept {name}: not part of a model repository")
     if not delete:
-        extra = sorted({rel.split("/", 1)[0] for rel in dest_files} - scope - {""})
+        extra = sorted(dest_models - scope)
         if extra and not models:
             plan.warnings.append(f"the destination has models the source does not ({', '.join(extra[:5])}"
                                  f"{', …' if len(extra) > 5 else ''}); --delete removes them")
@@ -335,11 +402,16 @@ class _Pause:
 
 
 def _work_dir(root: Path) -> Path | None:
-    """The work folder beside `root` on the same filesystem (a rename from it is atomic), or None."""
+    """The work folder beside `root` on the same filesystem (a rename from it is atomic), or None (a mount point,
+    or a parent that cannot be written)."""
     work = root.parent / f".{root.name}{WORK_SUFFIX}"
     try:
+        if os.path.ismount(root):
+            return None
         work.mkdir(exist_ok=True)
         if os.stat(work).st_dev != os.stat(root).st_dev:
+            with contextlib.suppress(OSError):
+                work.rmdir()
             return None
     except OSError:
         return None
@@ -362,14 +434,45 @@ def _place(src: Path, dst: Path) -> None:
         files.copy_file(src, dst)
 
 
+@contextlib.contextmanager
+def _destination_lock(root: Path):
+    """One sync writes a local destination at a time: a second one refuses, naming the first (its pid)."""
+    import errno
+    import fcntl
+
+    path = root / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            holder = os.pread(fd, 100, 0).decode(errors="replace").strip() or "?"
+            from tritonctl.s3_lease import LeaseHeld
+
+            raise LeaseHeld(f"'{root}' is being written by another tritonctl sync (pid {holder})",
+                            hint="wait for it to end, then run this one again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+
+
 def apply_local(plan: Plan, source: dict[str, SourceFile], root: Path, *, progress: Callable[[int], None],
                 pause: _Pause) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    work = _work_dir(root)
-    if work is None:
-        plan.warnings.append(f"cannot stage beside '{root}' (another filesystem, or not writable): staging inside "
-                             "the model folders; a polling Triton reloads a model while its version is staged")
-    with files.locked_dir(root):
+    with _destination_lock(root):
+        if plan.adopt:
+            files.atomic_write(root / MARKER, b"written by tritonctl sync: sync --delete removes models here\n")
+        work = _work_dir(root)
+        if work is None and plan.changes:
+            plan.warnings.append(f"'{root}' is a mount point or its parent cannot be written: versions are staged "
+                                 "inside their model folders (a polling Triton reloads a model while its version is "
+                                 "staged)")
         if work is not None:
             _clear_stale(work)
             session = work / f"{os.getpid()}-{secrets.token_hex(4)}"
@@ -410,7 +513,14 @@ class _LocalWriter:
         if sf.rel.endswith("/"):
             target.mkdir(parents=True, exist_ok=True)
             return
-        files.copy_file(sf.path, target)
+        try:
+            files.copy_file(sf.path, target)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                target.unlink()
+            raise TritonctlError(f"cannot write '{self.root / sf.rel}': {files.describe(e)}",
+                                 hint="nothing half-written was left; free space (or fix the destination) and run "
+                                      "the sync again") from None
         self.progress(sf.size)
         self.pause.tick()
 
@@ -430,7 +540,8 @@ class _LocalWriter:
         # 3. model-level files, then configs, of existing models
         for phase in (MODEL_LEVEL, CONFIG):
             for change in changes:
-                if change.phase == phase and change.rel.split("/", 1)[0] not in new_models:
+                if change.phase == phase and change.action != "delete" and \
+                        change.rel.split("/", 1)[0] not in new_models:
                     self._file(change.rel)
         # 4. deletions
         self._deletions([c for c in changes if c.action == "delete"])
@@ -439,15 +550,28 @@ class _LocalWriter:
         model, folder = version.split("/")
         model_dir = self.root / model
         staged = self.staging(model_dir)
-        current = model_dir / folder
+        try:
+            self._assemble(version, staged)
+            current = model_dir / folder
+            with files.locked_dir(model_dir):
+                if current.exists():
+                    files.exchange(staged, current)  # one rename: the old version now lives in `staged`
+                else:
+                    os.rename(staged, current)
+                files.fsync_dir(model_dir)
+        finally:
+            files.remove_tree(staged)
+
+    def _assemble(self, version: str, staged: Path) -> None:
+        current = self.root / version
         deleting = {c.rel for c in self.plan.changes if c.action == "delete"}
+        changed = {c.rel for c in self.plan.changes}
         for rel, sf in sorted(self.source.items(), key=lambda kv: kv[0] in self._model_files()):
             if not rel.startswith(version + "/"):
                 continue
             target = staged / rel[len(version) + 1:]
             have = current / rel[len(version) + 1:]
-            unchanged = not any(c.rel == rel for c in self.plan.changes)
-            if unchanged and have.is_file():
+            if rel not in changed and have.is_file():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _place(have, target)
             else:
@@ -458,25 +582,19 @@ class _LocalWriter:
                 if full not in self.source and full not in deleting and not (staged / rel).exists():
                     (staged / rel).parent.mkdir(parents=True, exist_ok=True)
                     _place(path, staged / rel)
-        with files.locked_dir(model_dir):
-            if current.exists():
-                files.exchange(staged, current)  # one rename: the old version now lives in `staged`
-            else:
-                os.rename(staged, current)
-            files.fsync_dir(model_dir)
-        files.remove_tree(staged)
 
     def _model_files(self) -> set[str]:
         return {c.rel for c in self.plan.changes if c.phase == MODEL_FILE}
 
     def _model(self, model: str) -> None:
-        staged = self.staging(self.root / model) if self.session is not None else None
-        if staged is None:  # no work folder: the model folder appears first, its versions one by one
+        if self.session is None:  # no work folder: whole versions one by one, then the model's files, config last
             for rel in sorted({v for r in self.source if r.startswith(model + "/") and (v := _version_of(r))}):
                 self._version(rel)
-            for rel in sorted(r for r in self.source if r.startswith(model + "/") and _version_of(r) is None):
+            for rel in sorted((r for r in self.source if r.startswith(model + "/") and _version_of(r) is None),
+                              key=lambda r: (r == f"{model}/{CONFIG_FILE}", r)):
                 self._file(rel)
             return
+        staged = self.staging(self.root / model)
         ordered = sorted((r for r in self.source if r.startswith(model + "/")),
                          key=lambda r: (r in self._model_files(), r.endswith(f"/{CONFIG_FILE}"), r))
         for rel in ordered:
@@ -485,21 +603,20 @@ class _LocalWriter:
         files.fsync_dir(self.root)
 
     def _file(self, rel: str) -> None:
+        """One file into place in one rename, staged beside it (its folder: the same filesystem), streamed."""
         sf = self.source[rel]
         target = self.root / rel
         if rel.endswith("/"):
             target.mkdir(parents=True, exist_ok=True)
             return
-        staged = self.staging(target.parent) if self.session is not None else None
-        if staged is None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            files.atomic_write(target, files.read_regular(sf.path, 1 << 40)) if sf.size < (64 << 20) else \
-                self.write(sf, target)
-            self.progress(sf.size)
-            return
-        self.write(sf, staged / target.name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged / target.name, target)
+        tmp = target.with_name(f".{target.name}.tritonctl-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        try:
+            self.write(sf, tmp)
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         files.fsync_dir(target.parent)
 
     def _deletions(self, deletions: list[Change]) -> None:
@@ -522,15 +639,16 @@ class _LocalWriter:
 
     def _remove(self, path: Path) -> None:
         """Take a folder out of the repository in one rename, then delete it where Triton does not look."""
+        from tritonctl.repository import REMOVED_PREFIX
+
         if not path.exists():
             return
         if self.session is not None:
             self.counter += 1
             aside = self.session / f"removed-{self.counter}"
-            os.rename(path, aside)
         else:
-            aside = path.with_name(f"{STAGING_PREFIX}removed-{os.getpid()}-{secrets.token_hex(4)}")
-            os.rename(path, aside)
+            aside = path.with_name(f"{REMOVED_PREFIX}{os.getpid()}-{secrets.token_hex(4)}")
+        os.rename(path, aside)
         files.remove_tree(aside)
 
 
@@ -538,26 +656,117 @@ class _LocalWriter:
 
 
 def apply_s3(plan: Plan, source: dict[str, SourceFile], dest: S3Destination, *, progress: Callable[[int], None],
-             pause: _Pause) -> None:
+             pause: _Pause, break_lock: bool = False, command: str = "") -> None:
+    from tritonctl.s3_lease import Lease
+
     s3, url, remote = dest.s3, dest.url, dest.remote
-    known = {rel: f.sha256 for rel, f in remote.files.items() if f.sha256}
-    if plan.pending:
-        journal = manifest.Manifest(_entries(remote), sorted(set(plan.pending) | set(remote.manifest.pending)))
-        s3.write(url, manifest.MANIFEST, journal.dumps(), _sha(journal.dumps()))
-    writes = [c for c in plan.changes if c.action != "delete"]
-    for change in _in_dependency_order(writes, _dependencies(writes, source), s3.jobs,
-                                       lambda c: _write_object(s3, url, c, source, progress, pause)):
-        if change.action != "mkdir":
-            known[change.rel] = source[change.rel].sha256
-    deletions = [c.rel for c in plan.changes if c.action == "delete"]
-    if deletions:
-        s3.delete(url, deletions)
-    final = s3.list(url)
-    entries = {rel: manifest.Entry(known[rel], obj.size, obj.etag) for rel, obj in final.items()
-               if rel in known and rel != manifest.MANIFEST}
-    done = manifest.Manifest(entries, [])
-    data = done.dumps()
-    s3.write(url, manifest.MANIFEST, data, _sha(data))
+    lease = Lease(s3, url, command)
+    lease.acquire(break_lock=break_lock)
+    try:
+        if lease.advisory:
+            plan.warnings.append(f"the S3 endpoint ignores conditional writes: the lease on {url} is advisory (two "
+                                 "syncs at once are not kept apart)")
+        found = s3.read_versioned(url, manifest.MANIFEST, manifest.MAX_BYTES)
+        if (found[1] if found else None) != remote.manifest_etag:
+            raise TritonctlError(f"{url} changed while this sync planned (another writer finished meanwhile); "
+                                 "nothing was written", hint="run the sync again")
+        _S3Writer(plan, source, dest, lease, progress, pause).run()
+    finally:
+        lease.release()
+
+
+class _S3Writer:
+    def __init__(self, plan, source, dest: S3Destination, lease, progress, pause) -> None:
+        self.plan, self.source, self.dest, self.lease = plan, source, dest, lease
+        self.s3, self.url, self.remote = dest.s3, dest.url, dest.remote
+        self.progress, self.pause = progress, pause
+        # beside the repository, where Triton does not look; a bucket root has no beside
+        self.staging = S3Url(self.url.bucket, f"{self.url.prefix}{S3_STAGING}") if self.url.prefix else None
+        self._session = f"{os.getpid()}-{secrets.token_hex(4)}"
+
+    def run(self) -> None:
+        plan, s3, url = self.plan, self.s3, self.url
+        writes = [c for c in plan.changes if c.action != "delete"]
+        staged = [c for c in writes if self.staging is not None and c.action == "upload" and c.phase == PAYLOAD
+                  and _version_of(c.rel) is not None]
+        if self.staging is not None:
+            self._clear_staging()  # leftovers of a sync that was killed: this one holds the lease
+        elif any(c.phase == PAYLOAD for c in writes):
+            plan.warnings.append(f"{url} is a bucket root: versions are written in place, their model file last")
+        # 1. the other files of new and changed versions, beside the repository: nothing Triton reads changes
+        for change in _in_dependency_order(staged, {c.rel: set() for c in staged}, s3.jobs,
+                                           lambda c: self._upload(self.staging, c)):
+            pass
+        self.lease.check()
+        # 2. the journal: the versions being placed, and whether tritonctl manages this prefix
+        if plan.pending or plan.adopt or not self.remote.manifest.present:
+            journal = manifest.Manifest(self._entries(), sorted(set(plan.pending) | set(self.remote.manifest.pending)),
+                                        owned=self.dest.owned or plan.adopt or self.dest.empty)
+            s3.write(url, manifest.MANIFEST, journal.dumps(), _sha(journal.dumps()))
+        # 3. into place, in dependency order: a version's files (copied from staging), its model file last, configs
+        staged_rels = {c.rel for c in staged}
+        for _change in _in_dependency_order(writes, _dependencies(writes, self.source), s3.jobs,
+                                            lambda c: self._place(c, c.rel in staged_rels)):
+            pass
+        self.lease.check()
+        # 4. deletions, then the manifest of what is there now
+        deletions = [c.rel for c in plan.changes if c.action == "delete"]
+        if deletions:
+            s3.delete(url, deletions)
+        final = s3.list(url)
+        done = manifest.Manifest(self._entries(final), [], owned=self.dest.owned or plan.adopt or self.dest.empty)
+        data = done.dumps()
+        s3.write(url, manifest.MANIFEST, data, _sha(data))
+        if staged:
+            s3.delete(self.staging, [f"{self._session}/{c.rel}" for c in staged])
+
+    def _clear_staging(self) -> None:
+        left = list(self.s3.list(self.staging))
+        if left:
+            self.s3.delete(self.staging, left)
+
+    def _upload(self, where: S3Url, change: Change) -> None:
+        sf = self.source[change.rel]
+        self.s3.upload(sf.path, where, f"{self._session}/{change.rel}", sf.sha256, self.progress)
+        self.pause.tick()
+
+    def _place(self, change: Change, staged: bool) -> None:
+        s3, url = self.s3, self.url
+        if change.action == "mkdir":
+            s3.client.put_object(Bucket=url.bucket, Key=url.key(change.rel))
+            return
+        sf = self.source[change.rel]
+        if staged:
+            s3.copy_from(self.staging, f"{self._session}/{change.rel}", url, change.rel)
+        elif change.action == "copy" and change.copy_from:
+            s3.copy(url, change.copy_from, change.rel)
+        else:
+            s3.upload(sf.path, url, change.rel, sf.sha256, self.progress)
+        self.pause.tick()
+
+    def _entries(self, listing: dict | None = None) -> dict[str, manifest.Entry]:
+        """What the manifest can say of each object: for one the source has, its sha256 where the object holds its
+        bytes (verified by the MD5 ETag S3 computed); for any other, the entry it had while still true."""
+        from tritonctl.s3_cache import upload_etag
+
+        out: dict[str, manifest.Entry] = {}
+        objects = {rel: (f.size, f.etag) for rel, f in self.remote.files.items()} if listing is None else \
+            {rel: (o.size, o.etag) for rel, o in listing.items()}
+        written = {c.rel for c in self.plan.changes if c.action in ("upload", "copy")}
+        for rel, (size, etag) in objects.items():
+            if rel.endswith("/") or rel == manifest.MANIFEST or "/" not in rel:
+                continue
+            sf = self.source.get(rel)
+            if sf is not None and sf.size == size and sf.etag == etag:
+                out[rel] = manifest.Entry(sf.sha256, size, etag, True)
+            elif sf is not None and sf.size == size and listing is not None and rel in written and \
+                    upload_etag(size, etag) is None:  # not an MD5 (SSE-KMS): what this sync, holding the lease, wrote
+                out[rel] = manifest.Entry(sf.sha256, size, etag, False)
+            else:
+                known = self.remote.manifest.files.get(rel)
+                if known is not None and (known.size, known.etag) == (size, etag) and sf is None:
+                    out[rel] = known
+        return out
 
 
 def _dependencies(writes: list[Change], source: dict[str, SourceFile]) -> dict[str, set[str]]:
@@ -620,40 +829,30 @@ def _ensemble_config(sf: SourceFile | None) -> bool:
     return re.search(rb'platform\s*:\s*"ensemble"', text) is not None
 
 
-def _entries(remote) -> dict[str, manifest.Entry]:
-    return {rel: manifest.Entry(f.sha256, f.size, f.etag) for rel, f in remote.files.items()
-            if f.sha256 and not rel.endswith("/")}
-
-
 def _sha(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_object(s3: S3, url: S3Url, change: Change, source: dict[str, SourceFile],
-                  progress: Callable[[int], None], pause: _Pause) -> None:
-    if change.action == "mkdir":
-        s3.client.put_object(Bucket=url.bucket, Key=url.key(change.rel))
-        return
-    sf = source[change.rel]
-    if change.action == "copy" and change.copy_from:
-        s3.copy(url, change.copy_from, change.rel)
-    else:
-        s3.upload(sf.path, url, change.rel, sf.sha256, progress)
-    pause.tick()
-
-
 # ---- the command -------------------------------------------------------------------------------------------------
 
 
-def check_sides(source: Path | S3Url, destination: Path | S3Url) -> None:
+def _empty_folder(path: Path) -> bool:
+    try:
+        return not any(not e.name.startswith(".") for e in os.scandir(path))
+    except OSError:
+        return False
+
+
+def check_sides(source: Path | S3Url, destination: Path | S3Url, *, allow_empty_source: bool = False) -> None:
     if isinstance(source, Path):
         if not source.exists():
             raise TritonctlError(f"source '{source}' does not exist")
         if not source.is_dir():
             raise TritonctlError(f"source '{source}' is a file, not a model repository folder")
-        if not any(m.looks_like_a_model for m in open_repository(source).models):
+        if not (allow_empty_source and _empty_folder(source)) and \
+                not any(m.looks_like_a_model for m in open_repository(source).models):
             raise TritonctlError(f"source '{source}' is no model repository (no subfolder has a config.pbtxt or a "
                                  "version folder)")
     if isinstance(destination, Path) and destination.exists() and not destination.is_dir():
@@ -671,52 +870,81 @@ def check_sides(source: Path | S3Url, destination: Path | S3Url) -> None:
             raise TritonctlError("source and destination are the same or nested S3 prefixes")
 
 
+def _check_destination(dest, *, delete: bool, adopt: bool, source_empty: bool, allow_empty_source: bool) -> None:
+    nested = _nested_repositories(dest.files)
+    if nested:
+        raise SyncRefused(f"{dest.label} holds other repositories ({', '.join(n + '/' for n in nested[:5])}); a sync "
+                          "there would mix repositories; nothing was synced",
+                          hint=f"sync into one of them, e.g. {dest.label.rstrip('/')}/{nested[0]}")
+    if delete and source_empty and not allow_empty_source:
+        raise SyncRefused("the source has no model: --delete would empty the destination; nothing was synced",
+                          hint="check the source address; to empty the repository on purpose add "
+                               "--allow-empty-source")
+    if delete and not dest.empty and not dest.owned and not adopt:
+        raise SyncRefused(f"{dest.label} was not written by tritonctl sync (no {_marker_name(dest)}): --delete would "
+                          "remove what it holds; nothing was synced",
+                          hint="take it over with --adopt (see first what --delete would remove: --dry-run --adopt)")
+
+
+def _marker_name(dest) -> str:
+    return f"{manifest.MANIFEST} at the prefix" if isinstance(dest, S3Destination) else f"{MARKER} at its root"
+
+
 def sync(source_root: Path, destination: Path | S3Url, *, source_label: str, models: list[str] | None = None,
          delete: bool = False, dry_run: bool = False, endpoint_url: str | None = None, jobs: int = 8,
-         hashes: HashCache, progress: Callable[[int], None] = lambda _n: None,
+         hashes: HashCache, adopt: bool = False, allow_empty_source: bool = False, break_lock: bool = False,
+         timeout: float | None = None, command: str = "", progress: Callable[[int], None] = lambda _n: None,
          planned: Callable[[Plan], None] = lambda _p: None) -> SyncResult:
     """Sync the local repository `source_root` to `destination`. `planned` sees the plan before anything is
     written (the CLI sizes its progress bar with it)."""
     start = time.monotonic()
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    source, layouts = scan_source(source_root, models, hashes)
-    if isinstance(destination, S3Url):
-        dest = S3Destination(S3(endpoint_url, jobs=jobs), destination)
-    else:
-        dest = LocalDestination(destination, hashes)
-    plan = make_plan(source, layouts, dest, dest.state(), models=models, delete=delete, source_label=source_label)
-    planned(plan)
+    s3 = S3(endpoint_url, jobs=jobs, timeout=timeout) if isinstance(destination, S3Url) else None
     try:
+        dest = S3Destination(s3, destination, hashes) if s3 is not None else LocalDestination(destination, hashes)
+        source, layouts = scan_source(source_root, models, hashes, etags=s3 is not None)
+        _check_destination(dest, delete=delete, adopt=adopt, source_empty=not layouts.names(),
+                           allow_empty_source=allow_empty_source)
+        plan = make_plan(source, layouts, dest, models=models, delete=delete, source_label=source_label)
+        plan.adopt = (adopt or dest.empty) and not dest.owned
+        planned(plan)
         if not dry_run and not plan.empty:
             pause = _Pause()
             if isinstance(dest, S3Destination):
-                apply_s3(plan, source, dest, progress=progress, pause=pause)
+                apply_s3(plan, source, dest, progress=progress, pause=pause, break_lock=break_lock, command=command)
             else:
                 apply_local(plan, source, destination, progress=progress, pause=pause)
     finally:
-        if isinstance(dest, S3Destination):
-            dest.s3.close()
+        if s3 is not None:
+            s3.close()
     return SyncResult(plan, dry_run, time.monotonic() - start)
 
 
 def publish(source: Path | S3Url, destination: Path | S3Url, *, models: list[str] | None = None,
             delete: bool = False, dry_run: bool = False, endpoint_url: str | None = None, jobs: int = 8,
-            check: Callable[[Path, list[str] | None], list] | None = None, hashes: HashCache,
-            progress: Callable[[int], None] = lambda _n: None,
+            check: Callable[..., list] | None = None, hashes: HashCache, adopt: bool = False,
+            allow_empty_source: bool = False, break_lock: bool = False, timeout: float | None = None,
+            command: str = "", progress: Callable[[int], None] = lambda _n: None,
             planned: Callable[[Plan], None] = lambda _p: None) -> SyncResult:
     """Sync `source` to `destination` (each a folder or an S3 prefix). An S3 source is read through its local copy.
-    `check(folder, models)` returns the validation errors of the source; any refuses the sync (ValidationRefused)."""
+    `check(folder, models, label)` returns the validation errors of the source (paths shown as `label` gives them);
+    any refuses the sync (ValidationRefused)."""
     from tritonctl.errors import ValidationRefused
     from tritonctl.s3_cache import view
 
-    check_sides(source, destination)
+    check_sides(source, destination, allow_empty_source=allow_empty_source)
     local = view(source, endpoint_url=endpoint_url)
-    if check is not None:
-        errors = check(local.path, models)
+    has_models = any(m.looks_like_a_model for m in open_repository(local.path).models)
+    if isinstance(source, S3Url) and not has_models and not allow_empty_source:
+        raise TritonctlError(f"source '{source}' is no model repository (no prefix below it has a config.pbtxt or a "
+                             "version folder)", hint="check the bucket and prefix")
+    if check is not None and has_models:
+        errors = check(local.path, models, local.label)
         if errors:
             raise ValidationRefused(f"{source} has {len(errors)} error{'s' * (len(errors) != 1)} Triton would refuse; "
                                     "nothing was synced", errors, hint="fix them, or sync anyway with --no-validate")
-    result = sync(local.path, destination, source_label=str(source), models=models, delete=delete, dry_run=dry_run,
-                  endpoint_url=endpoint_url, jobs=jobs, hashes=hashes, progress=progress, planned=planned)
-    return result
+    return sync(local.path, destination, source_label=str(source), models=models, delete=delete, dry_run=dry_run,
+                endpoint_url=endpoint_url, jobs=jobs, hashes=hashes, adopt=adopt,
+                allow_empty_source=allow_empty_source, break_lock=break_lock, timeout=timeout, command=command,
+                progress=progress, planned=planned)

@@ -63,10 +63,28 @@ def endpoint(url: str, connection: Connection) -> Endpoint:
         url = "http://" + url
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"--url must be an http:// or https:// address, not '{url.partition('://')[0]}://...'")
+    _check_address(url)
     url, authorization = split_credentials(url.rstrip("/"))
     if authorization is not None and not any(k.lower() == "authorization" for k in headers):
         headers["Authorization"] = authorization
     return Endpoint(url=url, timeout=connection.timeout, ssl=connection.ssl, headers=headers)
+
+
+def _check_address(url: str) -> None:
+    """A usage error (exit 2) for an address urllib cannot take apart: no host, a port outside 1-65535, an
+    unclosed IPv6 bracket."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as e:
+        raise UsageError(f"--url '{url}' is not an address: {e}") from None
+    if not host:
+        raise UsageError(f"--url '{url}' names no host")
+    if port == 0:
+        raise UsageError(f"--url '{url}': port 0 is not a port a server listens on")
 
 
 def _running_names(servers: list[ServerState]) -> str:

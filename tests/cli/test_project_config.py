@@ -59,7 +59,7 @@ def test_fail_on_gpus_and_per_model_ignores(cli, project):
 
 @pytest.mark.parametrize(("text", "line", "message"), [
     ('select = ["TRT1"]\nfail_on = "warning"\n', 2, "unknown key 'fail_on' in tritonctl.toml; did you mean 'fail-on'?"),
-    ('gpus = "two"\n', 1, "'gpus' must be a whole number, 0 or more, not 'two'"),
+    ('gpus = "two"\n', 1, "'gpus' must be a whole number from 0 to 1024, not 'two'"),
     ('\n\nignore = ["TRT999"]\n', 3, "unknown rule code 'TRT999'"),
     ('[per-model-ignores]\nm = ["TRT1", "NOPE"]\n', 2, "unknown rule code 'NOPE'"),
     ('run-python = "yes"\n', 1, "'run-python' must be true or false, not 'yes'"),

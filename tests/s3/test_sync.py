@@ -95,10 +95,17 @@ def test_order_other_files_then_model_files_then_configs_then_deletions(bucket, 
     bucket.put("models/gone/config.pbtxt", b'backend: "python"\n')
     bucket.put("models/gone/1/model.py", b"")
     proxy.stats.reset()
-    result, doc = sync(str(source), url, "--endpoint-url", proxy.url, "--delete")
+    refused, _ = sync(str(source), url, "--endpoint-url", proxy.url, "--delete")  # objects tritonctl did not write
+    assert refused.returncode == 1 and "hint: take it over with --adopt" in refused.stderr
+    assert proxy.stats.writes == 0
+    result, doc = sync(str(source), url, "--endpoint-url", proxy.url, "--delete", "--adopt")
     assert result.returncode == 0, result.stderr
-    writes = [(m, p.split("?")[0].split(f"/{bucket.name}/models/", 1)[-1], p) for m, p in proxy.stats.log
-              if m in ("PUT", "POST", "DELETE")]
+    in_place = f"/{bucket.name}/models/"
+    staged = [p for m, p in proxy.stats.log if m == "PUT" and f"/{bucket.name}/models.tritonctl-staging/" in p]
+    assert len(staged) == 2  # the weights of both versions, beside the repository first
+    writes = [(m, p.split("?")[0].split(in_place, 1)[-1], p) for m, p in proxy.stats.log
+              if m in ("PUT", "POST", "DELETE") and (in_place in p or p.endswith("?delete"))
+              and ".tritonctl-lease" not in p]
     order = [p for _, p, _ in writes if not p.startswith(".tritonctl-manifest")]
     for version in ("weighted/1", "weighted/2"):  # each version's model file after its other files
         assert order.index(f"{version}/weights.bin") < order.index(f"{version}/model.py")
@@ -228,24 +235,41 @@ def sync_killed_after(files: int, src: str, dst: str, tmp_path: Path, env: dict 
     proc.wait()
 
 
-def test_an_unfinished_version_is_reported_and_finished_by_the_next_run(bucket, source, tmp_path):
+def test_killed_while_uploading_a_version_nothing_of_it_is_in_the_repository(bucket, source, tmp_path):
     url = bucket.url()
     assert sync(str(source), url)[0].returncode == 0
     write_tree(source, {"weighted/3/model.py": python_model(), "weighted/3/weights.bin": WEIGHTS[:1000]})
-    sync_killed_after(1, str(source), url, tmp_path)
+    sync_killed_after(1, str(source), url, tmp_path)  # its weights uploaded, beside the repository
+    keys = bucket.keys("models/")
+    assert not any(k.startswith("models/weighted/3/") for k in keys)  # a polling Triton sees no version 3 at all
+    assert json.loads(keys["models/.tritonctl-manifest.json"])["pending"] == []
+    assert run("validate", url).returncode == 0
+    again, doc = sync(str(source), url, "--break-lock")
+    assert again.returncode == 0, again.stderr
+    assert not bucket.keys("models.tritonctl-staging/")  # the killed sync's uploads are gone
+    assert bucket.keys("models/")["models/weighted/3/model.py"] == python_model().encode()
+
+
+def test_killed_while_placing_a_version_it_is_unfinished_not_broken_and_the_next_run_finishes_it(bucket, source,
+                                                                                                   tmp_path):
+    url = bucket.url()
+    assert sync(str(source), url)[0].returncode == 0
+    write_tree(source, {"weighted/3/model.py": python_model(), "weighted/3/weights.bin": WEIGHTS[:1000]})
+    sync_killed_after(2, str(source), url, tmp_path)  # uploaded beside, then copied into place: no model file yet
     keys = bucket.keys("models/")
     journal = json.loads(keys["models/.tritonctl-manifest.json"])
     assert journal["pending"] == ["weighted/3"]
-    assert "models/weighted/3/weights.bin" in keys and "models/weighted/3/model.py" not in keys  # never half loaded
+    assert "models/weighted/3/weights.bin" in keys and "models/weighted/3/model.py" not in keys
     report = run("validate", url, "-f", "json")
+    assert report.returncode == 0, report.stderr
     assert [(f["code"], f["path"]) for f in json.loads(report.stdout)["findings"]] == [
-        ("TRT405", f"{url}/weighted/3")]
-    again, doc = sync(str(source), url)
+        ("TRT411", f"{url}/weighted/3")]
+    again, doc = sync(str(source), url)  # the killed holder ran here and is gone: its lease is taken over
     assert again.returncode == 0, again.stderr
     finished = bucket.keys("models/")
     assert json.loads(finished["models/.tritonctl-manifest.json"])["pending"] == []
     assert finished["models/weighted/3/model.py"] == python_model().encode()
-    assert run("validate", url).returncode == 0
+    assert run("validate", url, "-f", "json").stdout.count('"code"') == 0
 
 
 def test_a_local_sync_killed_midway_leaves_no_version_half_there(source, tmp_path):

@@ -274,6 +274,8 @@ CASES: dict[str, Case] = {
                    py('backend: "python"\n', **{".config.pbtxt.notours.txt": "z"}), [0, 0]),
     "TRT410": Case(py('backend: "python"\n', **{"1/labels.txt": Link("/dev/null")}),
                    py('backend: "python"\n', **{"1/labels.txt": Link("model.py")}), [0]),
+    "TRT411": Case(py('backend: "python"\n', **{"1/.tritonctl-unfinished": "a tritonctl sync is placing it\n"}),
+                   py('backend: "python"\n'), [0]),
     "TRT406": Case(py('backend: "python"\nversion_policy: { specific: { versions: [ 1, 2 ] } }\n'),
                    py('backend: "python"\nversion_policy: { specific: { versions: [ 1 ] } }\n'), [2]),
     # TRT5: model file (onnxruntime)

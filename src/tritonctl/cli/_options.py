@@ -10,6 +10,7 @@ import typer
 
 from tritonctl.cli._help import TritonctlCommand
 from tritonctl.cli._output import FINDINGS_FORMATS
+from tritonctl.project import MAX_GPUS, MAX_PYTHON_TIMEOUT
 
 COMMAND = {"cls": TritonctlCommand}  # every command: app.command("name", **COMMAND)
 
@@ -88,6 +89,25 @@ def pick_servers(url: list[str] | None, server: str | None, fleet: str | None, a
     location = parse(repo) if repo is not None else None
     start = location if isinstance(location, Path) else None
     return resolve_all(url, server, fleet, all_addresses, connection(timeout, ssl, header), start)
+
+
+GpusOpt = Annotated[Optional[int], typer.Option("--gpus", min=0, max=MAX_GPUS, metavar="N",
+                                                help="GPUs the target server has (GPU checks only when given).")]
+BackendsOpt = Annotated[Optional[str], typer.Option("--backends", metavar="LIST",
+                                                    help="Comma-separated backends the target server has (default: "
+                                                         "Triton's standard set).")]
+PythonTimeoutOpt = Annotated[Optional[float], typer.Option(
+    "--python-timeout", min=0.1, max=MAX_PYTHON_TIMEOUT, metavar="SECONDS",
+    help="Longest one model's auto_complete_config may take (default: 30).")]
+PythonMemoryOpt = Annotated[Optional[str], typer.Option(
+    "--python-memory", metavar="SIZE", help="Memory one model's auto_complete_config may use (default: 4GiB).")]
+
+
+def memory_bytes(text: str | None) -> int | None:
+    """--python-memory SIZE in bytes (None when not given); exit 2 for a size outside its bounds."""
+    from tritonctl.project import python_memory
+
+    return None if text is None else python_memory(text)
 
 
 def backend_list(backends: str | None) -> list[str] | None:

@@ -202,6 +202,8 @@ FINDINGS_FORMATS = {"table": render_table, "json": _render_json, "github": _rend
 
 
 def render_report(report: Report, fmt: str) -> None:
+    for note in report.notes:
+        say(f"note: {note}")
     FINDINGS_FORMATS[fmt](report)
 
 

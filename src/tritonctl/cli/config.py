@@ -11,6 +11,7 @@ import typer
 
 from tritonctl.cli._boundary import TritonctlGroup
 from tritonctl.cli._options import COMMAND, EndpointOpt, ModelArg, ReadRepoOpt, RepoOpt
+from tritonctl.project import MAX_GPUS
 
 app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
                   help="Write configs from model files; show the config Triton will serve.")
@@ -78,7 +79,7 @@ def show(
     repo: ReadRepoOpt = ".",
     endpoint_url: EndpointOpt = None,
     normalized: Annotated[bool, typer.Option("--normalized", help="As Triton serves it: auto-completed and normalized.")] = False,
-    gpus: Annotated[int, typer.Option("--gpus", min=0, metavar="N", help="GPUs of the serving host (for "
+    gpus: Annotated[int, typer.Option("--gpus", min=0, max=MAX_GPUS, metavar="N", help="GPUs of the serving host (for "
                                                                         "--normalized).")] = 0,
     fmt: Annotated[ShowFormat, typer.Option("--format", "-f", help="pbtxt, or JSON as Triton's /config returns it.")] = ShowFormat.pbtxt,
     run_python: Annotated[bool, typer.Option("--run-python", help="Run a python model's auto_complete_config (in a subprocess).")] = False,

@@ -34,11 +34,11 @@ def start(
                                          help="Loopback address to listen on (127.0.0.1 to 127.255.255.254).")]
     = "127.0.0.1",
     mode: Annotated[Mode, typer.Option("--mode", help="Model control mode.")] = Mode.explicit,
-    http_port: Annotated[Optional[int], typer.Option("--http-port", metavar="PORT", help="Default: a free port.")]
+    http_port: Annotated[Optional[int], typer.Option("--http-port", min=1, max=65535, metavar="PORT", help="Default: a free port.")]
     = None,
-    grpc_port: Annotated[Optional[int], typer.Option("--grpc-port", metavar="PORT", help="Default: a free port.")]
+    grpc_port: Annotated[Optional[int], typer.Option("--grpc-port", min=1, max=65535, metavar="PORT", help="Default: a free port.")]
     = None,
-    metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", metavar="PORT",
+    metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", min=1, max=65535, metavar="PORT",
                                                         help="Default: a free port.")] = None,
     load: Annotated[Optional[list[str]], typer.Option("--load", metavar="MODEL", help="Load this model at start.")]
     = None,

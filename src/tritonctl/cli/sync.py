@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tritonctl.cli._options import DataFormat, DataFormatOpt, EndpointOpt, backend_list
+from tritonctl.cli._options import BackendsOpt, DataFormat, DataFormatOpt, EndpointOpt, GpusOpt, backend_list
 
 
 def sync(
@@ -14,8 +14,19 @@ def sync(
     destination: Annotated[str, typer.Argument(metavar="DST", help="A folder, or s3://bucket/prefix.")],
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", metavar="MODEL",
                                                        help="Only this model.")] = None,
-    delete: Annotated[bool, typer.Option("--delete", help="Remove from DST what SRC does not have (within the "
-                                                          "models given with --model, when given).")] = False,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove from DST the models, versions and files SRC does "
+                                                          "not have (within the models given with --model), in a DST "
+                                                          "tritonctl synced before; anything else is kept.")] = False,
+    adopt: Annotated[bool, typer.Option("--adopt", help="Take over a DST that tritonctl did not write (built by aws s3 "
+                                                        "sync or by hand), so that --delete works there.")] = False,
+    allow_empty_source: Annotated[bool, typer.Option("--allow-empty-source", help="Let an empty SRC with --delete "
+                                                                                  "empty DST.")] = False,
+    break_lock: Annotated[bool, typer.Option("--break-lock", help="Remove the lease another sync left on an S3 DST "
+                                                                  "(after a kill -9; it also expires by "
+                                                                  "itself).")] = False,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", min=0.1, max=3600, metavar="SECONDS",
+                                                     help="Seconds an S3 request may wait for the endpoint [env: "
+                                                          "TRITONCTL_S3_TIMEOUT] (default: 30).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, metavar="N",
                                       help="Transfers at once (and parts of one large file).")] = 8,
@@ -23,10 +34,8 @@ def sync(
     fmt: DataFormatOpt = DataFormat.table,
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Publish even if validate finds errors.")]
     = False,
-    gpus: Annotated[Optional[int], typer.Option("--gpus", min=0, metavar="N",
-                                                help="GPUs the target server has (as validate).")] = None,
-    backends: Annotated[Optional[str], typer.Option("--backends", metavar="LIST",
-                                                    help="Backends the target server has (as validate).")] = None,
+    gpus: GpusOpt = None,
+    backends: BackendsOpt = None,
 ) -> None:
     """Sync a model repository SRC to DST (each a folder or s3://bucket/prefix) by content: unchanged bytes are
     never sent again, whatever their mtime. A version's model file goes last, a model's config after its versions,
@@ -45,15 +54,16 @@ def sync(
 
         settings = for_repository(parse(source), gpus=gpus, backends=backend_list(backends))
 
-        def check(folder, models):
-            return repository_errors(folder, models=models, settings=settings)
+        def check(folder, models, label):
+            return repository_errors(folder, models=models, settings=settings, relabel=label)
 
     hashes = hash_cache()
     try:
         with sync_progress(fmt.value) as (progress, planned):
             result = publish(parse(source), parse(destination), models=model, delete=delete, dry_run=dry_run,
-                             endpoint_url=endpoint_url, jobs=jobs, check=check, hashes=hashes, progress=progress,
-                             planned=planned)
+                             endpoint_url=endpoint_url, jobs=jobs, check=check, hashes=hashes, adopt=adopt,
+                             allow_empty_source=allow_empty_source, break_lock=break_lock, timeout=timeout,
+                             command=f"tritonctl sync {source} {destination}", progress=progress, planned=planned)
     except ValidationRefused as e:
         render_report_findings(e.findings)
         raise

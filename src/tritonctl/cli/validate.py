@@ -8,7 +8,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from tritonctl.cli._options import EndpointOpt, FindingsFormat, FindingsFormatOpt, ReadRepoOpt, backend_list
+from tritonctl.cli._options import (
+    BackendsOpt,
+    EndpointOpt,
+    FindingsFormat,
+    FindingsFormatOpt,
+    GpusOpt,
+    PythonMemoryOpt,
+    PythonTimeoutOpt,
+    ReadRepoOpt,
+    backend_list,
+    memory_bytes,
+)
 
 
 class FailOn(str, Enum):
@@ -37,19 +48,16 @@ def validate(
                                                              "project's.")] = None,
     extend_ignore: Annotated[Optional[list[str]], typer.Option("--extend-ignore", metavar="CODE",
                                                                help="Add to the project's ignore.")] = None,
-    gpus: Annotated[Optional[int], typer.Option("--gpus", min=0, metavar="N",
-                                                help="GPUs the target server has (GPU checks only when given).")]
-    = None,
-    backends: Annotated[Optional[str], typer.Option("--backends", metavar="LIST",
-                                                    help="Comma-separated backends the target server has (default: "
-                                                         "Triton's standard set).")] = None,
+    gpus: GpusOpt = None,
+    backends: BackendsOpt = None,
     no_autocomplete: Annotated[bool, typer.Option("--no-autocomplete", help="Check as Triton does under --disable-auto-complete-config.")] = False,
     run_python: Annotated[Optional[bool], typer.Option("--run-python/--no-run-python", help="Run python models' "
-                                                       "auto_complete_config (it runs the models' code, in worker "
-                                                       "processes).", show_default=False)] = None,
-    python_timeout: Annotated[Optional[float], typer.Option("--python-timeout", min=0.1, metavar="SECONDS",
-                                                            help="Longest one model's auto_complete_config may take "
-                                                                 "(default: 30).")] = None,
+                                                       "auto_complete_config. This runs the models' own code: it is "
+                                                       "not a sandbox (a fresh process per model, no credentials in "
+                                                       "its environment, a timeout and a memory limit).",
+                                                       show_default=False)] = None,
+    python_timeout: PythonTimeoutOpt = None,
+    python_memory: PythonMemoryOpt = None,
     show_config: Annotated[bool, typer.Option("--show-config", help="Print the settings in force and where each "
                                                                     "comes from; check nothing.")] = False,
 ) -> None:
@@ -68,7 +76,7 @@ def validate(
     settings = for_repository(location, select=select, extend_select=extend_select, ignore=ignore,
                               extend_ignore=extend_ignore, fail_on=fail_on.value if fail_on else None, gpus=gpus,
                               backends=backend_list(backends), run_python=run_python, python_timeout=python_timeout,
-                              autocomplete=not no_autocomplete)
+                              python_memory=memory_bytes(python_memory), autocomplete=not no_autocomplete)
     if show_config:
         render_settings(settings)
         return

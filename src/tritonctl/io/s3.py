@@ -16,7 +16,26 @@ from pathlib import Path
 from tritonctl.errors import TritonctlError, UsageError
 
 SHA256_KEY = "sha256"  # the object metadata tritonctl writes: x-amz-meta-sha256
-MULTIPART_THRESHOLD = 8 << 20
+MULTIPART_THRESHOLD = MULTIPART_CHUNK = 8 << 20  # the ETag of what tritonctl uploads follows from these (hash_cache)
+TIMEOUT_ENV = "TRITONCTL_S3_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0
+
+
+def default_timeout() -> float:
+    """Seconds an S3 request may wait for the endpoint: TRITONCTL_S3_TIMEOUT, else 30 (a bad value: exit 2)."""
+    import math
+    import os
+
+    value = os.environ.get(TIMEOUT_ENV)
+    if value is None:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= 3600:
+        raise UsageError(f"{TIMEOUT_ENV} must be a number of seconds above 0, at most 3600; not {value!r}")
+    return seconds
 # S3's bucket naming rules; Triton's S3 URL regex takes lowercase names only (core src/filesystem/implementations/s3.h)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
@@ -96,19 +115,25 @@ def _error(e: Exception, what: str, endpoint: str) -> TritonctlError:
 class S3:
     """A client for one endpoint, safe to share between threads."""
 
-    def __init__(self, endpoint_url: str | None = None, *, jobs: int = 8, connect_timeout: float = 5.0,
+    def __init__(self, endpoint_url: str | None = None, *, jobs: int = 8, timeout: float | None = None,
                  attempts: int = 6) -> None:
         import boto3
         from botocore.config import Config
 
         self.jobs = max(1, jobs)
+        self.timeout = timeout if timeout is not None else default_timeout()
         self._session = boto3.session.Session()
-        config = Config(retries={"mode": "standard", "max_attempts": attempts},
-                        max_pool_connections=max(10, 2 * self.jobs),
-                        connect_timeout=connect_timeout, read_timeout=60, signature_version="s3v4",
-                        s3={"addressing_style": "path"})
+
+        def config(tries: int):
+            return Config(retries={"mode": "standard", "max_attempts": tries},
+                          max_pool_connections=max(10, 2 * self.jobs), connect_timeout=min(5.0, self.timeout),
+                          read_timeout=self.timeout, signature_version="s3v4", s3={"addressing_style": "path"})
+
         try:
-            self.client = self._session.client("s3", endpoint_url=endpoint_url or None, config=config)
+            self.client = self._session.client("s3", endpoint_url=endpoint_url or None, config=config(attempts))
+            # the first request of a command goes through this one: an endpoint that accepts connections and never
+            # answers is said within the timeout, not after every retry of every request
+            self._probe = self._session.client("s3", endpoint_url=endpoint_url or None, config=config(1))
         except Exception as e:  # noqa: BLE001 - a bad endpoint URL or region: one line
             raise _error(e, "cannot use S3", endpoint_url or "(default)") from None
         self.endpoint = self.client.meta.endpoint_url
@@ -123,11 +148,13 @@ class S3:
     def transfer_config(self):
         from boto3.s3.transfer import TransferConfig
 
-        return TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD,
+        return TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK,
                               max_concurrency=self.jobs, use_threads=True)
 
     def check_bucket(self, url: S3Url) -> None:
-        self._call(f"bucket '{url.bucket}'", self.client.head_bucket, Bucket=url.bucket)
+        """The endpoint answers and the bucket exists (one request, not retried: a silent endpoint fails within the
+        timeout)."""
+        self._call(f"bucket '{url.bucket}'", self._probe.head_bucket, Bucket=url.bucket)
 
     def list(self, url: S3Url) -> dict[str, ObjectInfo]:
         """Every object under the prefix, by key relative to it."""
@@ -168,6 +195,43 @@ class S3:
         if len(data) > max_bytes:
             raise TritonctlError(f"{url}/{rel} is larger than the {max_bytes:,} bytes read here")
         return data
+
+    def read_versioned(self, url: S3Url, rel: str, max_bytes: int) -> tuple[bytes, str] | None:
+        """A small object's bytes and its ETag (None when it does not exist)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.get_object(Bucket=url.bucket, Key=url.key(rel))
+            data = answer["Body"].read(max_bytes + 1)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise _error(e, f"reading {url.key(rel)}", self.endpoint) from None
+        except Exception as e:  # noqa: BLE001
+            raise _error(e, f"reading {url.key(rel)}", self.endpoint) from None
+        if len(data) > max_bytes:
+            raise TritonctlError(f"{url}/{rel} is larger than the {max_bytes:,} bytes read here")
+        return data, str(answer.get("ETag", ""))
+
+    def write_if(self, url: S3Url, rel: str, data: bytes, *, absent: bool = False, etag: str | None = None
+                 ) -> str | None:
+        """Put a small object only if it does not exist (`absent`) or still has `etag`; its new ETag, or None when
+        the condition did not hold (HTTP 412). An endpoint that ignores the conditions writes anyway."""
+        from botocore.exceptions import ClientError
+
+        extra = {"IfNoneMatch": "*"} if absent else {"IfMatch": etag} if etag is not None else {}
+        try:
+            result = self.client.put_object(Bucket=url.bucket, Key=url.key(rel), Body=data, **extra)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return None
+            raise _error(e, f"writing {url.key(rel)}", self.endpoint) from None
+        except Exception as e:  # noqa: BLE001
+            raise _error(e, f"writing {url.key(rel)}", self.endpoint) from None
+        return str(result.get("ETag", ""))
+
+    def delete_one(self, url: S3Url, rel: str) -> None:
+        self._call(f"deleting {url.key(rel)}", self.client.delete_object, Bucket=url.bucket, Key=url.key(rel))
 
     def write(self, url: S3Url, rel: str, data: bytes, sha256: str) -> str:
         """Put a small object; returns its ETag."""
@@ -217,6 +281,12 @@ class S3:
         """A server-side copy within the bucket: no byte goes through this machine (metadata kept)."""
         self._call(f"copying {url.key(source_rel)} to {url.key(rel)}", self.client.copy,
                    {"Bucket": url.bucket, "Key": url.key(source_rel)}, url.bucket, url.key(rel),
+                   Config=self.transfer_config())
+
+    def copy_from(self, source: S3Url, source_rel: str, url: S3Url, rel: str) -> None:
+        """A server-side copy from another prefix of the same bucket (metadata kept)."""
+        self._call(f"copying {source.key(source_rel)} to {url.key(rel)}", self.client.copy,
+                   {"Bucket": source.bucket, "Key": source.key(source_rel)}, url.bucket, url.key(rel),
                    Config=self.transfer_config())
 
     def delete(self, url: S3Url, rels: list[str]) -> None:

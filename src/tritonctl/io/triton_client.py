@@ -1,11 +1,11 @@
-"""A running Triton over HTTP, through tritonclient; its failures become tritonctl errors with Triton's words."""
+"""A running Triton over HTTP (management requests with the standard library, inference through tritonclient); its
+failures become tritonctl errors with Triton's words."""
 
 from __future__ import annotations
 
 import re
 import socket
 from dataclasses import dataclass, field
-from typing import Any
 
 from tritonctl.errors import NotTriton, ServerRejected, ServerUnreachable
 
@@ -101,27 +101,35 @@ def _named_tls(name: str):
     return factory
 
 
-class TritonClient:
-    def __init__(self, endpoint: Endpoint) -> None:
-        import tritonclient.http as http
+RESPONSE_MAX = 64 << 20  # a management answer larger than this is no Triton's (the index of 10,000 models: ~1 MiB)
+CONNECT_TIMEOUT = 10.0
 
+
+class TritonClient:
+    """Management requests (health, metadata, repository, config, statistics) over Triton's HTTP API with the
+    standard library: one keep-alive connection, a connect timeout, a deadline per request and a cap on what is
+    read. Inference goes through tritonclient (its binary tensor format), imported when first used."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self._http = http
         self._headers = dict(endpoint.headers)
-        factory = None
+        host, _, port = endpoint.host_port.rpartition(":")
+        if not port.isdigit():
+            host, port = endpoint.host_port, "443" if endpoint.uses_ssl else "80"
+        self._address = (host.strip("[]"), int(port))
         if endpoint.server_name:
-            port = endpoint.host_port.rpartition(":")[2]
-            self._headers.setdefault("Host", f"{endpoint.server_name}:{port}" if port.isdigit() else endpoint.server_name)
-            factory = _named_tls(endpoint.server_name) if endpoint.uses_ssl else None
-        self._client = http.InferenceServerClient(
-            endpoint.host_port, connection_timeout=min(endpoint.timeout, 10.0), network_timeout=endpoint.timeout,
-            ssl=endpoint.uses_ssl, ssl_context_factory=factory)
+            self._headers.setdefault("Host", f"{endpoint.server_name}:{port}")
+        self._connection = None
+        self._infer_client = None
 
     def close(self) -> None:
-        try:
-            self._client.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection must not hide the real error
-            pass
+        for closer in (getattr(self._connection, "close", None), getattr(self._infer_client, "close", None)):
+            try:
+                if closer is not None:
+                    closer()
+            except Exception:  # noqa: BLE001 - closing a broken connection must not hide the real error
+                pass
+        self._connection = self._infer_client = None
 
     def __enter__(self) -> TritonClient:
         return self
@@ -129,12 +137,201 @@ class TritonClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _call(self, fn, *args, **kwargs) -> Any:
+    def _connect(self):
+        import http.client
+
+        endpoint = self.endpoint
+        if not endpoint.uses_ssl:
+            connection = http.client.HTTPConnection(*self._address, timeout=min(endpoint.timeout, CONNECT_TIMEOUT))
+        else:
+            import ssl
+
+            context = ssl.create_default_context()
+            name = endpoint.server_name or self._address[0]
+
+            class Named(http.client.HTTPSConnection):
+                def connect(self):  # the certificate is checked against the name, whatever address is reached
+                    http.client.HTTPConnection.connect(self)
+                    self.sock = context.wrap_socket(self.sock, server_hostname=name)
+
+            connection = Named(*self._address, timeout=min(endpoint.timeout, CONNECT_TIMEOUT), context=context)
+        connection.connect()
+        connection.sock.settimeout(endpoint.timeout)
+        return connection
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        """(status, body) of one request; a dropped keep-alive connection is opened again once."""
+        import http.client
+        import json
+        import time
+
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {**self._headers, **({"Content-Type": "application/json"} if data is not None else {})}
+        for attempt in (1, 2):
+            fresh = self._connection is None
+            if fresh:
+                self._connection = self._connect()
+            connection = self._connection
+            try:
+                connection.request(method, path, body=data, headers=headers)
+                response = connection.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.close()
+                if fresh or attempt == 2:
+                    raise
+                continue
+            deadline = time.monotonic() + self.endpoint.timeout
+            length = response.getheader("Content-Length")
+            if length is not None and length.isdigit() and int(length) > RESPONSE_MAX:
+                self.close()
+                raise NotTriton(f"the server at {self.endpoint.url} answered {path} with {int(length):,} bytes, more "
+                                f"than the {RESPONSE_MAX:,} read here; is it a Triton server?", hint="check --url")
+            chunks, size = [], 0
+            while chunk := response.read(1 << 16):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > RESPONSE_MAX:
+                    self.close()
+                    raise NotTriton(f"the server at {self.endpoint.url} answered {path} with more than the "
+                                    f"{RESPONSE_MAX:,} bytes read here; is it a Triton server?", hint="check --url")
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+            if response.will_close:
+                self.close()
+            return response.status, b"".join(chunks)
+        raise AssertionError("unreachable")
+
+    def _call(self, method: str, path: str, body: dict | None = None, *, what: str, ok_only: bool = False):
+        """The JSON Triton answers `path` with; its error answers become ServerRejected with its words. With
+        `ok_only`, whether it answered 200 (health and readiness)."""
+        import http.client
+        import json
+        import ssl
+
+        try:
+            status, data = self._request(method, path, body)
+        except ConnectionRefusedError:
+            raise ServerUnreachable(f"no Triton server at {self.endpoint.url} (connection refused)",
+                                    hint="start one with: tritonctl server start") from None
+        except (socket.gaierror, socket.timeout, TimeoutError) as e:
+            what_happened = "timed out" if not isinstance(e, socket.gaierror) else "unknown host"
+            raise ServerUnreachable(f"no answer from a Triton server at {self.endpoint.url} ({what_happened})",
+                                    hint="check --url, or raise --timeout") from None
+        except ssl.SSLError as e:
+            raise ServerUnreachable(f"TLS with {self.endpoint.url} failed ({e.reason or e})",
+                                    hint="check --ssl and the server's certificate") from None
+        except http.client.RemoteDisconnected:
+            self.close()
+            raise ServerUnreachable(f"lost the connection to {self.endpoint.url} (it closed without an answer)") \
+                from None
+        except http.client.HTTPException as e:
+            self.close()
+            raise NotTriton(f"the server at {self.endpoint.url} answered with something that is not HTTP "
+                            f"({type(e).__name__}); is it a Triton server?", hint="check --url") from None
+        except OSError as e:
+            self.close()
+            raise ServerUnreachable(f"lost the connection to {self.endpoint.url} ({type(e).__name__}: {e})") from None
+        if ok_only:
+            return status == 200
+        try:
+            doc = json.loads(data) if data else {}
+        except (ValueError, UnicodeDecodeError):
+            raise NotTriton(f"the server at {self.endpoint.url} answered with something that is not JSON; is it a "
+                            "Triton server?", hint="check --url") from None
+        if status != 200:
+            text = doc.get("error") if isinstance(doc, dict) and isinstance(doc.get("error"), str) else None
+            if text is None:
+                raise NotTriton(f"the server at {self.endpoint.url} answered {what} with HTTP {status} and no "
+                                "Triton error; is it a Triton server?", hint="check --url")
+            raise ServerRejected(clean_reason(text), status=str(status), full=text)
+        return doc
+
+    @staticmethod
+    def _model_path(model: str, version: str = "", tail: str = "") -> str:
+        from urllib.parse import quote
+
+        path = f"/v2/models/{quote(model, safe='')}"
+        if version:
+            path += f"/versions/{quote(str(version), safe='')}"
+        return path + tail
+
+    def _expect(self, value, kind: type, what: str):
+        """`value` when it is what Triton answers (a `kind`); else NotTriton."""
+        items = value if kind is list and isinstance(value, list) else None
+        if not isinstance(value, kind) or (items is not None and not all(
+                isinstance(i, dict) and isinstance(i.get("name"), str) for i in items)):
+            raise NotTriton(f"the server at {self.endpoint.url} answered {what} with JSON that is not Triton's; is "
+                            "it a Triton server?", hint="check --url")
+        return value
+
+    # health and metadata
+    def live(self) -> bool:
+        return self._call("GET", "/v2/health/live", what="the liveness request", ok_only=True)
+
+    def metadata(self) -> dict:
+        return self._expect(self._call("GET", "/v2", what="the server metadata request"), dict,
+                            "the server metadata request")
+
+    # repository
+    def index(self) -> list[dict]:
+        return self._expect(self._call("POST", "/v2/repository/index", {}, what="the repository index request"), list,
+                            "the repository index request")
+
+    def load(self, model: str, config_json: str | None = None) -> None:
+        from urllib.parse import quote
+
+        body = {"parameters": {"config": config_json}} if config_json is not None else {}
+        self._call("POST", f"/v2/repository/models/{quote(model, safe='')}/load", body, what="the load request")
+
+    def unload(self, model: str, dependents: bool = False) -> None:
+        from urllib.parse import quote
+
+        self._call("POST", f"/v2/repository/models/{quote(model, safe='')}/unload",
+                   {"parameters": {"unload_dependents": dependents}}, what="the unload request")
+
+    def config(self, model: str) -> dict:
+        return self._expect(self._call("GET", self._model_path(model, tail="/config"), what="the model config request"),
+                            dict, "the model config request")
+
+    def model_metadata(self, model: str, version: str = "") -> dict:
+        return self._expect(self._call("GET", self._model_path(model, version), what="the model metadata request"),
+                            dict, "the model metadata request")
+
+    def ready(self, model: str, version: str = "") -> bool:
+        return self._call("GET", self._model_path(model, version, "/ready"), what="the readiness request",
+                          ok_only=True)
+
+    def statistics(self, model: str = "") -> dict:
+        path = self._model_path(model, tail="/stats") if model else "/v2/models/stats"
+        return self._expect(self._call("GET", path, what="the statistics request"), dict, "the statistics request")
+
+    # inference
+    def _inference(self):
+        """tritonclient's HTTP client (gevent-based: one per thread), made when first asked for."""
+        if self._infer_client is None:
+            import tritonclient.http as http
+
+            endpoint = self.endpoint
+            factory = _named_tls(endpoint.server_name) if endpoint.server_name and endpoint.uses_ssl else None
+            self._infer_client = http.InferenceServerClient(
+                endpoint.host_port, connection_timeout=min(endpoint.timeout, CONNECT_TIMEOUT),
+                network_timeout=endpoint.timeout, ssl=endpoint.uses_ssl, ssl_context_factory=factory)
+        return self._infer_client
+
+    def infer(self, model: str, arrays: dict, datatypes: dict[str, str], outputs: list[str], version: str = ""):
+        import tritonclient.http as http
         from tritonclient.utils import InferenceServerException
 
-        kwargs.setdefault("headers", self._headers or None)
+        client = self._inference()
+        inputs = []
+        for name, array in arrays.items():
+            item = http.InferInput(name, list(array.shape), datatypes[name])
+            item.set_data_from_numpy(array, binary_data=True)
+            inputs.append(item)
+        requested = [http.InferRequestedOutput(o, binary_data=True) for o in outputs]
         try:
-            return fn(*args, **kwargs)
+            result = client.infer(model, inputs, model_version=version, outputs=requested,
+                                  headers=self._headers or None)
         except InferenceServerException as e:
             text = e.message() or str(e)
             raise ServerRejected(clean_reason(text), status=e.status(), full=text) from None
@@ -148,65 +345,10 @@ class TritonClient:
         except (ConnectionError, OSError) as e:
             raise ServerUnreachable(f"lost the connection to {self.endpoint.url} ({e.__class__.__name__}: {e})")\
                 from None
-        except ValueError as e:
-            if type(e).__name__ != "JSONDecodeError" and not isinstance(e, UnicodeDecodeError):
-                raise
-            raise NotTriton(f"the server at {self.endpoint.url} answered with something that is not JSON; is it a "
-                            "Triton server?", hint="check --url") from None
         except Exception as e:
             if type(e).__module__.startswith(("geventhttpclient", "gevent")):  # e.g. HTTPConnectionClosed
                 raise ServerUnreachable(f"lost the connection to {self.endpoint.url} ({type(e).__name__}: {e})") \
                     from None
             raise
-
-    def _expect(self, value, kind: type, what: str):
-        """`value` when it is what Triton answers (a `kind`); else NotTriton."""
-        items = value if kind is list and isinstance(value, list) else None
-        if not isinstance(value, kind) or (items is not None and not all(
-                isinstance(i, dict) and isinstance(i.get("name"), str) for i in items)):
-            raise NotTriton(f"the server at {self.endpoint.url} answered {what} with JSON that is not Triton's; is "
-                            "it a Triton server?", hint="check --url")
-        return value
-
-    # health and metadata
-    def live(self) -> bool:
-        return bool(self._call(self._client.is_server_live))
-
-    def metadata(self) -> dict:
-        return self._expect(self._call(self._client.get_server_metadata), dict, "the server metadata request")
-
-    # repository
-    def index(self) -> list[dict]:
-        return self._expect(self._call(self._client.get_model_repository_index), list, "the repository index request")
-
-    def load(self, model: str, config_json: str | None = None) -> None:
-        self._call(self._client.load_model, model, config=config_json)
-
-    def unload(self, model: str, dependents: bool = False) -> None:
-        self._call(self._client.unload_model, model, unload_dependents=dependents)
-
-    def config(self, model: str) -> dict:
-        return self._expect(self._call(self._client.get_model_config, model), dict, "the model config request")
-
-    def model_metadata(self, model: str, version: str = "") -> dict:
-        return self._expect(self._call(self._client.get_model_metadata, model, model_version=version), dict,
-                            "the model metadata request")
-
-    def ready(self, model: str, version: str = "") -> bool:
-        return bool(self._call(self._client.is_model_ready, model, model_version=version))
-
-    def statistics(self, model: str = "") -> dict:
-        return self._expect(self._call(self._client.get_inference_statistics, model), dict, "the statistics request")
-
-    # inference
-    def infer(self, model: str, arrays: dict, datatypes: dict[str, str], outputs: list[str], version: str = ""):
-        http = self._http
-        inputs = []
-        for name, array in arrays.items():
-            item = http.InferInput(name, list(array.shape), datatypes[name])
-            item.set_data_from_numpy(array, binary_data=True)
-            inputs.append(item)
-        requested = [http.InferRequestedOutput(o, binary_data=True) for o in outputs]
-        result = self._call(self._client.infer, model, inputs, model_version=version, outputs=requested)
         response = result.get_response()
         return {o: result.as_numpy(o) for o in outputs}, response

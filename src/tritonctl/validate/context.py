@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,27 @@ if TYPE_CHECKING:
     from tritonctl.normalize import Served
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
     from tritonctl.repository import ConfigText, Model, Repository
+
+
+class cached_property:  # noqa: N801 - functools.cached_property, without its lock
+    """Computed once per instance, then kept in its __dict__. Python 3.11's functools.cached_property holds one lock
+    for every instance of the class while it computes, so validate's threads would run python models one at a
+    time (3.12 dropped that lock)."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.name = fn.__name__
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = self.fn(instance)
+        instance.__dict__[self.name] = value
+        return value
 
 
 @dataclass(frozen=True)
@@ -27,6 +47,7 @@ class Options:
     only_version: int | None = None  # check this version as the served one (a staged `version add`)
     run_python: bool = False  # run python models' auto_complete_config (validate --run-python)
     python_timeout: float = 30.0  # seconds one model's auto_complete_config may take
+    python_memory: int = 4 << 30  # bytes of memory (RLIMIT_DATA) it may use
     python: PythonAutoComplete | None = None  # the workers that run it (made by validate_repository when None)
 
 
@@ -113,6 +134,13 @@ class ModelContext:
     def triton_path(self, *parts: str) -> str:
         """A path inside the model folder as Triton prints it (absolute, as a repository is given to it)."""
         return str(self.model.path.absolute().joinpath(*parts))
+
+    @cached_property
+    def unfinished_versions(self) -> frozenset[int]:
+        """Versions a tritonctl sync to S3 is still placing (marked in the local copy by s3_cache)."""
+        from tritonctl.repository import UNFINISHED_MARKER
+
+        return frozenset(v.number for v in self.model.versions if (v.path / UNFINISHED_MARKER).exists())
 
     @cached_property
     def is_stray(self) -> bool:

@@ -39,7 +39,8 @@ def validate_repository(path: str | os.PathLike[str], *, models: list[str] | Non
         if options.run_python and options.python is None:
             from tritonctl.io.python_autocomplete import PythonAutoComplete
 
-            pool = stack.enter_context(PythonAutoComplete(timeout=options.python_timeout))
+            pool = stack.enter_context(PythonAutoComplete(timeout=options.python_timeout,
+                                                          memory=options.python_memory))
             options = dataclasses.replace(options, python=pool)
         report = Report(str(repo.path), rules=rules)
         peers: dict[str, ModelContext] = {}
@@ -47,6 +48,9 @@ def validate_repository(path: str | os.PathLike[str], *, models: list[str] | Non
             peers[model.name] = ModelContext(repo, model, options, peers)
         if options.python is not None:
             _run_python_models([peers[model.name] for model in chosen], options.python)
+            isolation = getattr(options.python, "isolation", None)
+            if isolation and not isolation.startswith("each model"):
+                report.notes.append(f"--run-python: {isolation}")
         contexts = [peers[model.name] for model in chosen]
         for findings, has_config in _check_all(contexts, rules, settings):
             report.findings.extend(findings)

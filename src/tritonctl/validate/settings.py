@@ -13,6 +13,8 @@ from types import MappingProxyType
 
 from tritonctl.errors import UsageError
 from tritonctl.project import Project, ProjectConfigError
+from tritonctl.project import python_memory as project_memory
+from tritonctl.units import format_size
 from tritonctl.validate.context import Options
 from tritonctl.validate.model import Severity
 
@@ -43,6 +45,7 @@ class Settings:
             "backends": ", ".join(sorted(o.backends)) if o.backends is not None else "Triton's standard set",
             "run-python": "true" if o.run_python else "false",
             "python-timeout": f"{o.python_timeout:g} s",
+            "python-memory": format_size(o.python_memory),
             "autocomplete": "on" if o.autocomplete else "off",
         }
         rows = [("configuration file", self.project_file or "none found (defaults and flags)", "")]
@@ -54,7 +57,8 @@ class Settings:
 def resolve(project: Project, *, select: list[str] | None = None, extend_select: list[str] | None = None,
             ignore: list[str] | None = None, extend_ignore: list[str] | None = None, fail_on: str | None = None,
             gpus: int | None = None, backends: list[str] | None = None, run_python: bool | None = None,
-            python_timeout: float | None = None, autocomplete: bool = True) -> Settings:
+            python_timeout: float | None = None, python_memory: int | None = None, autocomplete: bool = True
+            ) -> Settings:
     """The project's settings with the flags given (None: not given) over them."""
     from tritonctl.validate.registry import check_codes
 
@@ -87,10 +91,13 @@ def resolve(project: Project, *, select: list[str] | None = None, extend_select:
         sources["ignore"] = _joined(sources.get("ignore"), "--extend-ignore")
     chosen_backends = pick("backends", backends, "--backends")
     timeout = pick("python-timeout", python_timeout, "--python-timeout")
+    memory = pick("python-memory", python_memory, "--python-memory")
     options = Options(gpus=pick("gpus", gpus, "--gpus"),
                       backends=frozenset(chosen_backends) if chosen_backends is not None else None,
                       autocomplete=autocomplete, run_python=bool(pick("run-python", run_python, "--run-python")),
-                      python_timeout=float(timeout) if timeout is not None else Options.python_timeout)
+                      python_timeout=float(timeout) if timeout is not None else Options.python_timeout,
+                      python_memory=(memory if isinstance(memory, int) else project_memory(memory)) if memory is not None
+                      else Options.python_memory)
     if not autocomplete:
         sources["autocomplete"] = "--no-autocomplete"
     per_model = {model: tuple(c.upper() for c in codes)

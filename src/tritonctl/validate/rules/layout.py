@@ -98,6 +98,23 @@ def stale_staging(ctx: ModelContext) -> Iterator[Problem]:
                           "version add clears it (or delete it)", file=name)
 
 
+@rule("TRT411", "unfinished-version", Severity.WARNING,
+      "no version is still being placed by a tritonctl sync", triton_core=False, needs_config=False,
+      stage=Stage.ADVICE)
+def unfinished_version(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: on S3 a version cannot appear in one step: `tritonctl sync` uploads a version's files beside the
+    repository and then places them, its model file last, naming the version in the manifest's `pending` while it
+    does. A validate that runs meanwhile (or after the sync was killed) sees the version part-way; it is unfinished,
+    not broken: the sync (or the next one) completes it.
+
+    Bad:  s3://models/prod/text_detection/3/ listed as pending in .tritonctl-manifest.json
+    Good: run the sync again
+    """
+    for number in sorted(ctx.unfinished_versions):
+        yield Problem(None, f"version {number} is unfinished: a tritonctl sync is placing it, or was interrupted; "
+                      "run the sync again to complete it", file=str(number))
+
+
 @rule("TRT409", "stale-temporary-file", Severity.WARNING,
       "no temporary file left by an interrupted tritonctl write", triton_core=False, needs_config=False,
       stage=Stage.ADVICE)

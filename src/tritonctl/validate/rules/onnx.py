@@ -34,7 +34,7 @@ def model_file_missing(ctx: ModelContext) -> Iterator[Problem]:
         return
     for number in ctx.served_versions:
         path = ctx.model_file(number)
-        if path is None or path.exists():
+        if path is None or path.exists() or number in ctx.unfinished_versions:  # TRT411 says so
             continue
         absolute = ctx.triton_path(str(number), filename)
         triton = None
