@@ -3,7 +3,8 @@
 Counts are taken at the wire, not from the client's log: requests by method, and the bytes of request bodies.
 Faults: answer the next N requests matching a test with 503 SlowDown; drop the connection after part of a request
 body was read (a connection lost mid-upload); refuse an access key (403 InvalidAccessKeyId, as S3 does for unknown
-credentials: moto accepts any); stop listening (the endpoint gone).
+credentials: moto accepts any); stop listening (the endpoint gone); ignore conditional writes (as endpoints without
+If-Match / If-None-Match support do).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class S3Proxy:
         self.injected = Counter()
         self.refused_keys: set[str] = set()
         self.down = False
+        self.ignore_conditions = False  # an endpoint without conditional writes: If-Match / If-None-Match dropped
         self._lock = threading.Lock()
         proxy = self
 
@@ -99,7 +101,8 @@ class S3Proxy:
                     self.wfile.write(payload)
                     return
                 upstream = http.client.HTTPConnection(*proxy.target, timeout=120)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"
+                           and not (proxy.ignore_conditions and k.lower() in ("if-match", "if-none-match"))}
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 data = response.read()

@@ -1,6 +1,8 @@
 """Project configuration: `[tool.tritonctl]` in pyproject.toml, or a tritonctl.toml (which wins in the folder that
 has both), the nearest one found upwards from the repository folder (from the current folder for an s3://
-repository). A pyproject.toml without the table is passed over, as ruff does.
+repository), no higher than the checkout's root, the user's home or the filesystem's boundary. A pyproject.toml
+without the table is passed over, as ruff does. A file anyone can write is ignored; one another user owns is used
+with a warning (TRITONCTL_TRUSTED_SETTINGS=trust|ignore). The file in force is named in every output it changes.
 
     [tool.tritonctl]
     select = ["TRT"]                  # rule codes or prefixes to run (default: all)
@@ -95,6 +97,7 @@ class Project:
     path: Path | None = None
     values: dict = field(default_factory=dict)
     lines: dict = field(default_factory=dict)  # key (dotted below the table) -> line in the file
+    warnings: tuple[str, ...] = ()  # a file ignored or used though another user owns it (said on stderr)
 
     def get(self, key: str, default=None):
         return self.values.get(key, default)
@@ -105,8 +108,16 @@ class Project:
 
 
 def find(start: Path) -> Path | None:
-    """The nearest tritonctl.toml, or pyproject.toml with a [tool.tritonctl] table, in `start` or above."""
+    """The nearest tritonctl.toml, or pyproject.toml with a [tool.tritonctl] table, in `start` or above. The search
+    stops at the first folder that is a checkout's root (.git, .hg), the user's home, or the last folder on the same
+    filesystem, whichever comes first: a settings file above a checkout, or in someone else's folder above home, is
+    not the project's."""
     folder = Path(os.path.abspath(start))
+    home = Path(os.path.expanduser("~")).resolve()
+    try:
+        device = os.stat(folder).st_dev
+    except OSError:
+        device = None
     while True:
         candidate = folder / FILE
         if candidate.is_file():
@@ -114,9 +125,44 @@ def find(start: Path) -> Path | None:
         candidate = folder / PYPROJECT
         if candidate.is_file() and _has_table(candidate):
             return candidate
-        if folder.parent == folder:
+        parent = folder.parent
+        if parent == folder or any((folder / vcs).exists() for vcs in (".git", ".hg")) or \
+                folder.resolve() == home:
             return None
-        folder = folder.parent
+        try:
+            if device is not None and os.stat(parent).st_dev != device:
+                return None
+        except OSError:
+            return None
+        folder = parent
+
+
+TRUST_ENV = "TRITONCTL_TRUSTED_SETTINGS"  # "trust": use files of other users silently; "ignore": never use them
+
+
+def _trust(path: Path) -> tuple[bool, str | None]:
+    """(whether to use the file, a warning): a file others can write is ignored; one another user owns is used with
+    a warning (a CI checkout often has another owner), or as TRITONCTL_TRUSTED_SETTINGS says."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True, None
+    if st.st_mode & stat.S_IWOTH:
+        return False, (f"ignored the settings file '{path}': anyone can write it (mode "
+                       f"{stat.S_IMODE(st.st_mode):o}); chmod o-w it to use it")
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        choice = os.environ.get(TRUST_ENV, "").strip().lower()
+        if choice == "trust":
+            return True, None
+        if choice == "ignore":
+            return False, f"ignored the settings file '{path}': it belongs to another user (uid {st.st_uid})"
+        if choice:
+            raise UsageError(f"{TRUST_ENV} must be 'trust' or 'ignore', not {choice!r}")
+        return True, (f"using the settings file '{path}', which belongs to another user (uid {st.st_uid}); "
+                      f"{TRUST_ENV}=ignore to skip such files, =trust to say nothing")
+    return True, None
 
 
 def _has_table(path: Path) -> bool:
@@ -135,6 +181,9 @@ def load(start: Path | None = None) -> Project:
     path = find(start if start is not None else Path.cwd())
     if path is None:
         return Project()
+    use, warning = _trust(path)
+    if not use:
+        return Project(warnings=(warning,))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -151,7 +200,7 @@ def load(start: Path | None = None) -> Project:
     for part in prefix:
         table = table.get(part, {}) if isinstance(table, dict) else {}
     lines = _key_lines(text, prefix)
-    project = Project(path, dict(table), lines)
+    project = Project(path, dict(table), lines, (warning,) if warning else ())
     section = "[tool.tritonctl]" if prefix else FILE
     for key, value in table.items():
         if key not in KEYS:

@@ -4,6 +4,7 @@ Drift is computed from versions, for a model the server has loaded (or tried to)
 - a version the disk config selects that is not READY: `selected, not READY`;
 - a READY version the disk config does not select: `READY, not selected`;
 - a READY version whose folder is gone: `READY, gone from disk`;
+- a version a sync to S3 is still placing: `unfinished on disk (a sync is placing it)`;
 and for the model, `served config differs from disk` when the server's config differs from the disk config as
 Triton completes and normalizes it, the version policy aside (a load of chosen versions changes only that).
 LOADING and UNLOADING are states, not drift. A model the server never loaded is `loaded: false`, without drift.
@@ -22,6 +23,7 @@ NOT_READY = "selected, not READY"
 NOT_SELECTED = "READY, not selected"
 GONE = "READY, gone from disk"
 CONFIG_DIFFERS = "served config differs from disk"
+UNFINISHED = "unfinished on disk (a sync is placing it)"
 TRANSITIONS = frozenset({"LOADING", "UNLOADING"})
 # fields a backend's auto-complete fills when the config leaves them out; compared only when the disk sets them
 _PYTHON_AUTOCOMPLETED = ("input", "output", "max_batch_size", "dynamic_batching", "model_transaction_policy")
@@ -75,12 +77,13 @@ class _Disk:
     config: dict | None  # as Triton's /config would return it
     raw: object | None  # the ModelConfig as written
     error: str | None
+    unfinished: frozenset[int] = frozenset()  # versions a sync to S3 is still placing (s3_cache marks them)
 
 
 def _disk_models(repo: Path | None) -> dict[str, _Disk]:
     from tritonctl.io.config_json import to_triton_json
     from tritonctl.normalize import served
-    from tritonctl.repository import describe_policy, open_repository, selected_versions
+    from tritonctl.repository import UNFINISHED_MARKER, describe_policy, open_repository, selected_versions
 
     if repo is None:
         return {}
@@ -89,6 +92,7 @@ def _disk_models(repo: Path | None) -> dict[str, _Disk]:
         if model.read_error or model.is_hidden:
             continue
         numbers = [v.number for v in model.versions]
+        unfinished = frozenset(v.number for v in model.versions if (v.path / UNFINISHED_MARKER).exists())
         try:
             text = model.read_config()
         except (ConfigParseError, ConfigReadError) as e:
@@ -102,7 +106,7 @@ def _disk_models(repo: Path | None) -> dict[str, _Disk]:
         config = result.config
         out[model.name] = _Disk(numbers, selected_versions(config.version_policy, numbers),
                                 describe_policy(config.version_policy), to_triton_json(config),
-                                text.config if text is not None else None, None)
+                                text.config if text is not None else None, None, unfinished)
     return out
 
 
@@ -178,6 +182,8 @@ def _model_status(client: TritonClient, name: str, entries: list[dict], on_disk:
                  for vs in versions.values())
     knows_selection = on_disk is not None and on_disk.selected is not None
     for vs in versions.values():
+        if on_disk is not None and vs.version in on_disk.unfinished:
+            vs.drift.append(UNFINISHED)
         if vs.state == "READY":
             if have_repo and not vs.on_disk:
                 vs.drift.append(GONE)

@@ -251,6 +251,7 @@ class LocalDestination:
         self.label = str(root)
         self.files: dict[str, _DestFile] = {}
         self.other: list[str] = []  # entries at the root that are no part of any model (files, hidden folders)
+        self.markers: list[str] = []  # tritonctl's markers one level down
         self.empty = True
         if root.exists():
             self._scan()
@@ -267,6 +268,8 @@ class LocalDestination:
             dirs[:] = [d for d in dirs if not d.startswith(_OWN)]
             for name in names:
                 rel = f"{rel_base}/{name}" if rel_base != "." else name
+                if name == MARKER and rel.count("/") == 1:
+                    self.markers.append(rel)  # a repository of its own, below this one
                 if _own(rel) or "/" not in rel:
                     continue
                 path = base / name
@@ -871,7 +874,7 @@ def check_sides(source: Path | S3Url, destination: Path | S3Url, *, allow_empty_
 
 
 def _check_destination(dest, *, delete: bool, adopt: bool, source_empty: bool, allow_empty_source: bool) -> None:
-    nested = _nested_repositories(dest.files)
+    nested = _nested_repositories([*dest.files, *getattr(dest, "markers", [])])
     if nested:
         raise SyncRefused(f"{dest.label} holds other repositories ({', '.join(n + '/' for n in nested[:5])}); a sync "
                           "there would mix repositories; nothing was synced",
@@ -942,8 +945,10 @@ def publish(source: Path | S3Url, destination: Path | S3Url, *, models: list[str
     if check is not None and has_models:
         errors = check(local.path, models, local.label)
         if errors:
-            raise ValidationRefused(f"{source} has {len(errors)} error{'s' * (len(errors) != 1)} Triton would refuse; "
-                                    "nothing was synced", errors, hint="fix them, or sync anyway with --no-validate")
+            settings = getattr(check, "settings_file", None)
+            raise ValidationRefused(f"{source} has {len(errors)} error{'s' * (len(errors) != 1)} Triton would refuse"
+                                    f"{f' (settings: {settings})' if settings else ''}; nothing was synced", errors,
+                                    hint="fix them, or sync anyway with --no-validate")
     return sync(local.path, destination, source_label=str(source), models=models, delete=delete, dry_run=dry_run,
                 endpoint_url=endpoint_url, jobs=jobs, hashes=hashes, adopt=adopt,
                 allow_empty_source=allow_empty_source, break_lock=break_lock, timeout=timeout, command=command,

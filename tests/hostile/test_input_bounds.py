@@ -29,8 +29,8 @@ def test_an_address_urllib_cannot_take_apart_is_a_usage_error(cli, url):
 
 @pytest.mark.parametrize("args", [["--http-port", "-5"], ["--http-port", "99999"], ["--grpc-port", "0"],
                                   ["--metrics-port", "70000"]])
-def test_server_ports_outside_1_to_65535_are_usage_errors(cli, args):
-    result = cli("server", "start", *args)
+def test_server_ports_outside_1_to_65535_are_usage_errors(cli, args, tmp_path):
+    result = cli("server", "start", "--repo", str(tmp_path), *args, env={"TRITONCTL_STATE_DIR": str(tmp_path / "s")})
     assert result.exit_code == 2 and "must be at" in result.stderr, result.stderr
 
 

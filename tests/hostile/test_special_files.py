@@ -159,3 +159,14 @@ def test_sigterm_during_an_add_cleans_its_staging_folder(repo, tmp_path):
     _out, err = proc.communicate(timeout=30)
     assert (proc.returncode, err) == (130, "error: terminated\n")
     assert sorted(p.name for p in (repo / "text_recognition").iterdir()) == ["config.pbtxt"]
+
+
+def test_a_fifo_as_a_python_models_file_is_an_error_not_a_pass(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "m" / "1").mkdir(parents=True)
+    (repo / "m" / "config.pbtxt").write_text('backend: "python"\n')
+    os.mkfifo(repo / "m" / "1" / "model.py")
+    result = run("validate", str(repo), "-f", "json", timeout=20)
+    assert result.returncode == 1, result.stderr
+    [finding] = json.loads(result.stdout)["findings"]
+    assert finding["code"] == "TRT405" and "is a FIFO, not a file" in finding["message"]

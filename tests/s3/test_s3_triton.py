@@ -201,3 +201,30 @@ def test_a_model_deleted_whole_is_unloaded_without_a_failed_load(bucket, tmp_pat
         assert ready(state.url, "a", 1)
     finally:
         stop_for_sure(state, env)
+
+
+def test_a_polling_triton_sees_nothing_of_a_version_whose_sync_was_killed_and_loads_it_once_finished(bucket,
+                                                                                                     tmp_path):
+    """kill -9 of a sync after its first file: the version's other files are beside the repository, not in it; a
+    polling Triton never sees the version half there, and loads it once the next run completes it."""
+    from s3.test_sync import sync_killed_after
+
+    weights = os.urandom(1 << 20)
+    src = model_tree(tmp_path / "src", "m", {1: {"model.py": python_model()}}, "{ latest: { num_versions: 1 } }")
+    assert run("sync", str(src), bucket.url()).returncode == 0
+    state, env = start(bucket.url(), tmp_path, "--mode", "poll")
+    try:
+        assert wait_for(lambda: ready(state.url, "m", 1))
+        offset = os.path.getsize(state.log)
+        write_tree(src, {"m/2/model.py": python_model(hashlib.sha256(weights).hexdigest()), "m/2/weights.bin": weights})
+        sync_killed_after(1, str(src), bucket.url(), tmp_path, env)
+        time.sleep(4)  # two polls
+        assert "loading: m:2" not in log_since(state, offset)
+        assert ready(state.url, "m", 1)
+        again = run("sync", str(src), bucket.url(), env=env)
+        assert again.returncode == 0, again.stderr
+        assert wait_for(lambda: ready(state.url, "m", 2))
+        log = log_since(state, offset)
+        assert "failed to load" not in log and log.count("loading: m:2") == 1, log
+    finally:
+        stop_for_sure(state, env)

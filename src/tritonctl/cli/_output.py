@@ -75,10 +75,11 @@ def summary(report: Report) -> str:
     errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
     models = report.models_checked
     noun = "model" if models == 1 else "models"
+    settings = f" (settings: {safe(report.settings_file)})" if report.settings_file else ""
     if not errors and not warnings:
-        return f"{models} {noun} checked in {report.repository}: no problems"
+        return f"{models} {noun} checked in {report.repository}: no problems{settings}"
     return (f"{models} {noun} checked in {report.repository}: {errors} error{'s' * (errors != 1)}, "
-            f"{warnings} warning{'s' * (warnings != 1)}")
+            f"{warnings} warning{'s' * (warnings != 1)}{settings}")
 
 
 def render_table(report: Report) -> None:
@@ -96,6 +97,7 @@ def report_json(report: Report) -> str:
     doc = {
         "schema": 1,
         "repository": report.repository,
+        "settings": report.settings_file,
         "findings": [{k: safe(v) if isinstance(v, str) else v for k, v in f.as_dict().items()}
                      for f in report.findings],
         "summary": {
@@ -177,6 +179,8 @@ def report_sarif(report: Report, cwd: str | None = None) -> str:
         "tool": {"driver": {"name": "tritonctl", "version": __version__, "rules": rules}},
         "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(base).as_uri() + "/"}},
         "results": [result(f) for f in report.findings]}]}
+    if report.settings_file:
+        log["runs"][0]["properties"] = {"settingsFile": report.settings_file}
     return json.dumps(log, indent=2)
 
 
@@ -199,6 +203,12 @@ def _render_sarif(report: Report) -> None:
 # --format of validate: the option's choices are built from this table (cli/_options.py), so a format is a name
 # and one function; nothing falls back to another format
 FINDINGS_FORMATS = {"table": render_table, "json": _render_json, "github": _render_github, "sarif": _render_sarif}
+
+
+def settings_warnings(settings) -> None:
+    """What there is to say about the settings file in force (ignored, another user's), on stderr."""
+    for warning in settings.warnings:
+        say(f"warning: {warning}")
 
 
 def render_report(report: Report, fmt: str) -> None:

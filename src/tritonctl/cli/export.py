@@ -76,7 +76,7 @@ def _need_one(source: Optional[Path], random_weights: bool, flag: str) -> None:
 def _run(repo: Path, model: str, export) -> None:
     """Export into a temporary folder, plan the config, add the version (validated with that config), then
     write the config."""
-    from tritonctl.cli._output import render_export, say, status_line
+    from tritonctl.cli._output import render_export, say, settings_warnings, status_line
     from tritonctl.errors import TritonctlError
     from tritonctl.generate import generate_config, render, update_config
     from tritonctl.io.files import atomic_write
@@ -89,6 +89,7 @@ def _run(repo: Path, model: str, export) -> None:
     if not repo.is_dir():
         raise TritonctlError(f"no model repository at '{repo}'", hint="create the folder, or pass --repo")
     settings = for_repository(repo)
+    settings_warnings(settings)
     with tempfile.TemporaryDirectory(prefix="tritonctl-export-") as tmp, status_line() as progress:
         result = export(Path(tmp), progress)
         render_export(result)

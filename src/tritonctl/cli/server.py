@@ -49,7 +49,7 @@ def start(
 ) -> None:
     """Start Triton 2.51 (from the nvidia-pytriton wheel) on the CPU, listening on a loopback address only.
     Exit 1 when a model given with --load did not load (the server keeps running)."""
-    from tritonctl.cli._output import out, render_report, say
+    from tritonctl.cli._output import out, render_report, say, settings_warnings
     from tritonctl.errors import ExitCode, ModelsNotLoaded
     from tritonctl.local_servers import start_server
 
@@ -61,6 +61,7 @@ def start(
 
         location = parse(repo)
         settings = for_repository(location)
+        settings_warnings(settings)
         local = view(location, endpoint_url=endpoint_url)
         report = validate_repository(local.path, models=load or None, settings=settings).relabeled(local.label)
         if report.fails(settings.fail_on):

@@ -41,7 +41,7 @@ def sync(
     never sent again, whatever their mtime. A version's model file goes last, a model's config after its versions,
     deletions (--delete) last; local destinations get each version whole, in one rename. Refuses a source that
     validate finds errors in."""
-    from tritonctl.cli._output import render_report_findings, render_sync, sync_progress
+    from tritonctl.cli._output import render_report_findings, render_sync, settings_warnings, sync_progress
     from tritonctl.errors import ValidationRefused
     from tritonctl.locations import parse
     from tritonctl.s3_cache import hash_cache
@@ -53,9 +53,12 @@ def sync(
         from tritonctl.validate.settings import for_repository
 
         settings = for_repository(parse(source), gpus=gpus, backends=backend_list(backends))
+        settings_warnings(settings)
 
         def check(folder, models, label):
             return repository_errors(folder, models=models, settings=settings, relabel=label)
+
+        check.settings_file = settings.project_file
 
     hashes = hash_cache()
     try:

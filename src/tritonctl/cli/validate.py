@@ -65,7 +65,7 @@ def validate(
 
     Settings come from [tool.tritonctl] in pyproject.toml or from tritonctl.toml, the nearest found upwards from
     the repository; flags replace them."""
-    from tritonctl.cli._output import render_report, render_settings
+    from tritonctl.cli._output import render_report, render_settings, settings_warnings
     from tritonctl.errors import ExitCode
     from tritonctl.locations import parse
     from tritonctl.s3_cache import view
@@ -77,6 +77,7 @@ def validate(
                               extend_ignore=extend_ignore, fail_on=fail_on.value if fail_on else None, gpus=gpus,
                               backends=backend_list(backends), run_python=run_python, python_timeout=python_timeout,
                               python_memory=memory_bytes(python_memory), autocomplete=not no_autocomplete)
+    settings_warnings(settings)
     if show_config:
         render_settings(settings)
         return

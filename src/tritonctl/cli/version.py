@@ -43,13 +43,14 @@ def add(
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Add even if validation finds errors.")] = False,
 ) -> None:
     """Add SOURCE as a new version of MODEL: staged, validated in place, then renamed into place."""
-    from tritonctl.cli._output import render_add, render_report_findings
+    from tritonctl.cli._output import render_add, render_report_findings, settings_warnings
     from tritonctl.validate.engine import staged_version_errors
     from tritonctl.validate.settings import for_repository
     from tritonctl.versions import ValidationRefused, add_version, parse_version
 
     number = parse_version(version) if version is not None else None
     settings = for_repository(repo)
+    settings_warnings(settings)
     try:
         result = add_version(repo, model, source, version=number, force=force,
                              check=None if no_validate else lambda m, n: staged_version_errors(m, n, settings))

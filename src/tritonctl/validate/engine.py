@@ -42,7 +42,7 @@ def validate_repository(path: str | os.PathLike[str], *, models: list[str] | Non
             pool = stack.enter_context(PythonAutoComplete(timeout=options.python_timeout,
                                                           memory=options.python_memory))
             options = dataclasses.replace(options, python=pool)
-        report = Report(str(repo.path), rules=rules)
+        report = Report(str(repo.path), rules=rules, settings_file=settings.project_file)
         peers: dict[str, ModelContext] = {}
         for model in repo.models:
             peers[model.name] = ModelContext(repo, model, options, peers)

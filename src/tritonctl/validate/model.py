@@ -68,6 +68,7 @@ class Report:
     files_checked: int = 0
     rules: list = field(default_factory=list)  # the Rules that ran, in the registry's order
     notes: list[str] = field(default_factory=list)  # said once on stderr (how --run-python was contained)
+    settings_file: str | None = None  # the project configuration in force, named in every output
 
     def relative(self, path: str) -> str:
         """`path` relative to the repository ('m/config.pbtxt'), as written when it is not inside it."""

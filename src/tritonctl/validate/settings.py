@@ -30,6 +30,7 @@ class Settings:
     per_model_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # setting -> where it is set
     project_file: str | None = None  # the project configuration read, if any
+    warnings: tuple[str, ...] = ()  # about the settings file (ignored, or another user's): said on stderr
 
     def ignored_for(self, model: str, code: str) -> bool:
         return any(code.startswith(prefix) for prefix in self.per_model_ignores.get(model, ()))
@@ -108,7 +109,8 @@ def resolve(project: Project, *, select: list[str] | None = None, extend_select:
                     ignore=tuple(c.upper() for c in chosen_ignore),
                     fail_on=Severity(pick("fail-on", fail_on, "--fail-on") or "error"),
                     per_model_ignores=MappingProxyType(per_model), sources=MappingProxyType(sources),
-                    project_file=str(project.path) if project.path is not None else None)
+                    project_file=str(project.path) if project.path is not None else None,
+                    warnings=project.warnings)
 
 
 def _joined(first: str | None, second: str) -> str:

@@ -32,9 +32,25 @@ def model_file_missing(ctx: ModelContext) -> Iterator[Problem]:
     # backend taken from the model's name ('<name>.<backend>'), but the identity backend, for one, opens none
     if filename is None or (config.backend not in KNOWN_FILE_BACKENDS and not ctx.config.default_model_filename):
         return
+    import os
+    import stat
+
+    from tritonctl.io.files import kind
+
     for number in ctx.served_versions:
         path = ctx.model_file(number)
-        if path is None or path.exists() or number in ctx.unfinished_versions:  # TRT411 says so
+        if path is None or number in ctx.unfinished_versions:  # TRT411 says so
+            continue
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = None
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) and config.backend != "onnxruntime":
+            # (a folder is a model too: a SavedModel; an ONNX file's reader says it itself: TRT501)
+            yield Problem(None, f"version {number}'s '{filename}' is {kind(mode)}, not a file: the backend would "
+                          "block or fail reading it", file=f"{number}/{filename}")
+            continue
+        if mode is not None:
             continue
         absolute = ctx.triton_path(str(number), filename)
         triton = None
