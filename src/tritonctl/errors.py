@@ -49,6 +49,10 @@ class ModelNotFound(TritonctlError):
 
 
 class ConfigParseError(TritonctlError):
+    """A config.pbtxt that does not parse: a verdict against the input, whichever command meets it."""
+
+    exit_code = ExitCode.FINDINGS
+
     def __init__(self, path: str, line: int, column: int, detail: str, *, hint: str | None = None) -> None:
         super().__init__(f"{path}:{line}:{column}: {detail}", hint=hint)
         self.path = path

@@ -27,7 +27,6 @@ from tritonctl.server_state import (
     forget,
     read_state,
     recorded,
-    running,
     server_dir,
     state_dir,
 )
@@ -147,34 +146,33 @@ def start_server(repo: str, *, name: str = DEFAULT_NAME, address: str = triton_b
     if load:
         with TritonClient(Endpoint(state.url)) as client:
             index = client.index()
-        for model in load:
-            entries = [m for m in index if m.get("name") == model]
-            if any(m.get("state") == "READY" for m in entries):
-                started.loaded.append(model)
-            else:
+            for model in load:
+                entries = [m for m in index if m.get("name") == model]
+                if any(m.get("state") == "READY" for m in entries):
+                    started.loaded.append(model)
+                    continue
                 reasons = [m.get("reason") for m in entries if m.get("reason")]
-                started.failed[model] = clean_reason(reasons[0]) if reasons else _why_not_loaded(
-                    repository, model, bool(entries))
+                started.failed[model] = clean_reason(reasons[0]) if reasons else _why_not_loaded(client, model,
+                                                                                                   repository)
+                if started.failed[model] is None:
+                    del started.failed[model]
+                    started.loaded.append(model)
     return started
 
 
-def _why_not_loaded(repository: str, model: str, listed: bool) -> str:
-    """Why Triton did not load a model it gives no reason for: its config, read as Triton reads it, when the
-    repository is a folder (Triton's log says "failed to poll from model repository")."""
-    from tritonctl.errors import ConfigParseError, ConfigReadError
-    from tritonctl.repository import open_repository
+def _why_not_loaded(client: TritonClient, model: str, repository: str) -> str | None:
+    """Triton's own reason for a model it did not load at start and gives no reason for in its index (a model with no
+    version folder, one whose config it could not poll): asked once more with a load request. None when that load
+    succeeds. A model with no folder at all is said in those words (Triton's are "failed to poll")."""
+    from tritonctl.errors import ServerRejected
 
-    if not listed:
+    if not repository.startswith("s3://") and not (Path(repository) / model).is_dir():
         return "not in the repository"
-    if repository.startswith("s3://"):  # Triton said why in its log; tritonctl would have to download the config
-        return "not loaded (see: tritonctl server logs)"
     try:
-        open_repository(repository).model(model).read_config()
-    except (ConfigParseError, ConfigReadError) as e:
-        return e.message
-    except TritonctlError:
-        pass
-    return "not loaded (see: tritonctl server logs)"
+        client.load(model)
+    except ServerRejected as e:
+        return e.reason
+    return None
 
 
 @dataclass(frozen=True)
@@ -256,6 +254,28 @@ class Listed:
     uptime_s: float
 
 
-def list_servers() -> list[Listed]:
+@dataclass
+class Died:
+    name: str
+    pid: int
+    log_tail: str  # its log's last error line (else last line): why it died, usually
+
+
+def list_servers() -> tuple[list[Listed], list[Died]]:
+    """The local servers running, and those whose state says they run but whose process is gone (killed, crashed:
+    a stop by tritonctl removes the state), each said once and then forgotten."""
+    from tritonctl.server_state import forget, known_names, read_state, recorded
+
     now = time.time()
-    return [Listed(s.name, s.pid, s.url, s.repository, s.mode, max(0.0, now - s.started)) for s in running()]
+    listed, died = [], []
+    for name in known_names():
+        state = read_state(name, clean=False)
+        if state is not None:
+            listed.append(Listed(state.name, state.pid, state.url, state.repository, state.mode,
+                                 max(0.0, now - state.started)))
+            continue
+        gone = recorded(name)
+        if gone is not None:
+            died.append(Died(gone.name, gone.pid, log_tail(Path(gone.log))))
+            forget(gone)
+    return listed, died

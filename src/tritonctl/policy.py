@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import TritonctlError
@@ -34,6 +34,7 @@ class PolicyChange:
     diff: str
     created: bool
     written_to: Path | None = None  # the target of a config.pbtxt that is a link inside the repository
+    missing: list[int] = field(default_factory=list)  # versions a specific policy names that have no folder (TRT406)
 
 
 def _read(repo: Path, name: str):
@@ -94,5 +95,7 @@ def set_policy(repo: Path, name: str, spec: str, *, dry_run: bool = False) -> Po
             target = files.atomic_write(model.config_path, new_text.encode(), root=Path(repo))
         except OSError as e:
             raise TritonctlError(f"cannot write '{model.config_path}': {files.describe(e)}") from None
+    missing = sorted(set(wanted.specific.versions) - set(numbers)) if wanted.WhichOneof("policy_choice") == \
+        "specific" else []
     return PolicyChange(name, describe(old_policy), describe(wanted), served, model.config_path, diff, ct is None,
-                        target if target != model.config_path else None)
+                        target if target != model.config_path else None, missing)

@@ -70,6 +70,20 @@ def endpoint(url: str, connection: Connection) -> Endpoint:
     return Endpoint(url=url, timeout=connection.timeout, ssl=connection.ssl, headers=headers)
 
 
+def _address_key(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with `localhost` as the loopback address it is: a URL naming a local server by
+    localhost finds the server tritonctl started on 127.0.0.1, and its repository."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme, "127.0.0.1" if host == "localhost" else host, parts.port
+
+
+def _same_address(a: str, b: str) -> bool:
+    return _address_key(a) == _address_key(b)
+
+
 def _check_address(url: str) -> None:
     """A usage error (exit 2) for an address urllib cannot take apart: no host, a port outside 1-65535, an
     unclosed IPv6 bracket."""
@@ -113,7 +127,7 @@ def resolve(url: str | None = None, server: str | None = None, connection: Conne
         return Target(endpoint(state.url, connection), state)
     if url:
         chosen = endpoint(url, connection)
-        local = next((s for s in running() if s.url == chosen.url), None)
+        local = next((s for s in running() if _same_address(s.url, chosen.url)), None)
         return Target(chosen, local)
     servers = running()
     if len(servers) > 1:
@@ -147,11 +161,11 @@ def resolve_all(urls: list[str] | None = None, server: str | None = None, fleet:
             raise UsageError("--all-addresses needs --url (a name whose every address is a server)")
         return [t for url in urls for t in _every_address(url, connection)]
     if len(urls) > 1:
-        local = {s.url: s for s in running()}
+        local = {_address_key(s.url): s for s in running()}
         targets: dict[str, Target] = {}
         for url in urls:  # one target per server, in the order given
             chosen = endpoint(url, connection)
-            targets.setdefault(chosen.url, Target(chosen, local.get(chosen.url)))
+            targets.setdefault(chosen.url, Target(chosen, local.get(_address_key(chosen.url))))
         return list(targets.values())
     return [resolve(urls[0] if urls else None, server, connection)]
 

@@ -192,11 +192,13 @@ def add_version(
             number = version if version is not None else _next_number(model)
             if check is not None:
                 view = read_model(model.path)
+                # the staged version is judged as the version it becomes: named `number`, shown at its place
                 view.ignored_dirs = [d for d in view.ignored_dirs if not d.name.startswith(STAGING_PREFIX)]
+                view.subdirs = [d for d in view.subdirs if d != staging.name]
                 view.versions = [v for v in view.versions if v.number != number]
-                view.versions.append(VersionDir(number, staging.name, staging))
+                view.versions.append(VersionDir(number, str(number), staging))
                 view.versions.sort(key=lambda v: v.number)
-                errors = check(view, number)
+                errors = [_relabeled(f, staging, model.path / str(number)) for f in check(view, number)]
                 if errors:
                     raise ValidationRefused(
                         f"version {number} of '{name}' would not load; not added ({len(errors)} "
@@ -207,6 +209,8 @@ def add_version(
                 if version is None:
                     number = _next_number(read_model(model.path))
                 target = model.path / str(number)
+                if _empty(target):  # an empty version folder is filled, not replaced
+                    target.rmdir()
                 replaced = target.exists()
                 if replaced and not force:
                     raise VersionRefused(f"version {number} of '{name}' exists", hint="replace it with --force")
@@ -225,8 +229,30 @@ def add_version(
     return AddResult(name, number, target, names, total, replaced, cleared)
 
 
+def _relabeled(finding, staging: Path, target: Path):
+    """A finding about the staged version with the staging folder shown as the version folder it becomes."""
+    import dataclasses
+
+    def swap(text: str | None) -> str | None:
+        return text.replace(str(staging), str(target)) if text else text
+
+    return dataclasses.replace(finding, path=swap(finding.path), message=swap(finding.message),
+                               triton_message=swap(finding.triton_message))
+
+
+def _empty(path: Path) -> bool:
+    try:
+        return path.is_dir() and not path.is_symlink() and not any(os.scandir(path))
+    except OSError:
+        return False
+
+
 def _next_number(model: Model) -> int:
+    """newest + 1; the newest itself when it is an empty folder (the one `config init` leaves for the model file)."""
     numbers = [v.number for v in model.versions]
+    newest = max(model.versions, key=lambda v: v.number) if model.versions else None
+    if newest is not None and newest.name == str(newest.number) and _empty(newest.path):
+        return newest.number
     if numbers and max(numbers) >= MAX_VERSION:
         raise VersionRefused(f"'{model.name}' has version {MAX_VERSION}, Triton's largest version number; there is "
                              "no next one", hint="give the number with --version")

@@ -215,19 +215,22 @@ def test_two_named_servers_on_two_repositories_at_once(tmp_path):
     env = {"TRITONCTL_STATE_DIR": str(tmp_path / "state")}
     one = build_repository(tmp_path / "one")
     two = write_tree(tmp_path / "two", {"m/config.pbtxt": tri_config("{ latest: { num_versions: 1 } }"),
-                                        "m/1/model.py": VERSIONED})
+                                        "m/1/model.py": VERSIONED, "bare/config.pbtxt": 'backend: "python"\n'})
     started = tritonctl("server", "start", "--repo", str(one), "--name", "one", env=env)
     assert started.stdout.startswith("Triton 'one' started: http://127.0.0.1:")
     with socket.socket() as s:
         s.bind(("127.0.0.2", 0))
         port = s.getsockname()[1]
     failing = tritonctl("server", "start", "--repo", str(two), "--name", "two", "--address", "127.0.0.2",
-                        "--http-port", str(port), "--load", "m", "--load", "nope", env=env, check=False)
+                        "--http-port", str(port), "--load", "m", "--load", "nope", "--load", "bare", env=env,
+                        check=False)
     try:
         assert failing.returncode == 1, failing.stderr  # started, but a model did not load
         assert failing.stdout.startswith(f"Triton 'two' started: http://127.0.0.2:{port} ")
         assert "'nope' did not load: not in the repository\n" in failing.stderr
-        assert "error: 1 of 2 models did not load; the server runs\n" in failing.stderr
+        assert ("'bare' did not load: load failed for model 'bare': at least one version must be available under the "
+                "version policy of model 'bare'\n") in failing.stderr  # Triton's words, as `tritonctl load` says
+        assert "error: 2 of 3 models did not load; the server runs\n" in failing.stderr
         listed_doc = json.loads(tritonctl("server", "list", "-f", "json", env=env).stdout)
         check(listed_doc, "server-list")
         listed = listed_doc["servers"]
@@ -238,7 +241,7 @@ def test_two_named_servers_on_two_repositories_at_once(tmp_path):
         assert ambiguous.stderr.startswith("error: 2 local servers are running: one (http://127.0.0.1:")
         picked = json.loads(tritonctl("status", "--server", "two", "-f", "json", env=env).stdout)
         assert (picked["url"], picked["repository"], [m["name"] for m in picked["models"]]) == (
-            f"http://127.0.0.2:{port}", str(two), ["m"])
+            f"http://127.0.0.2:{port}", str(two), ["bare", "m"])
         by_env = json.loads(tritonctl("status", "-f", "json", env={**env, "TRITONCTL_SERVER": "one"}).stdout)
         assert by_env["repository"] == str(one)
         # a restart on the same port right after a stop: the port is free for Triton, so it is for tritonctl

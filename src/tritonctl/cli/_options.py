@@ -110,6 +110,18 @@ def memory_bytes(text: str | None) -> int | None:
     return None if text is None else python_memory(text)
 
 
+def local_view(location, endpoint_url: str | None = None):
+    """A repository as a local folder (s3_cache.view); an S3 one is brought up to date under a spinner."""
+    from tritonctl.cli._output import working
+    from tritonctl.io.s3 import S3Url
+    from tritonctl.s3_cache import view
+
+    if not isinstance(location, S3Url):
+        return view(location)
+    with working(f"reading {location} (a local copy, by content)"):
+        return view(location, endpoint_url=endpoint_url)
+
+
 def backend_list(backends: str | None) -> list[str] | None:
     """--backends a,b as a list (None when not given)."""
     return [b.strip() for b in backends.split(",") if b.strip()] if backends is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -213,7 +214,7 @@ def settings_warnings(settings) -> None:
 
 def render_report(report: Report, fmt: str) -> None:
     for note in report.notes:
-        say(f"note: {note}")
+        say(f"{'warning' if '[per-model-ignores]' in note else 'note'}: {note}")
     FINDINGS_FORMATS[fmt](report)
 
 
@@ -263,14 +264,10 @@ def render_report_findings(findings: list[Finding]) -> None:
         print(text, file=sys.stderr)
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+def _size(n: int | float | None) -> str:
+    from tritonctl.units import format_size
+
+    return format_size(n)
 
 
 def render_add(result) -> None:
@@ -279,6 +276,16 @@ def render_add(result) -> None:
         f"({', '.join(result.files)}; {_size(result.bytes)})")
     for name in result.stale_cleared:
         say(f"cleared '{name}' left by an interrupted run")
+
+
+def render_onnx_added(added) -> None:
+    """A version added with its config planned from the model file: the version, then the config's change."""
+    render_add(added.result)
+    if added.diff:
+        print(added.diff, end="")
+        say(f"updated {added.config} (inputs, outputs and max_batch_size from the model)")
+    elif added.created_config:
+        say(f"wrote {added.config}")
 
 
 def render_versions(model: str, versions, fmt: str) -> None:
@@ -324,6 +331,10 @@ def render_policy_change(change, dry_run: bool) -> None:
     if change.written_to is not None:
         say(f"{change.config_path} is a symbolic link: {'would write' if dry_run else 'wrote'} its target "
             f"{change.written_to}")
+    if change.missing:
+        listed = ", ".join(map(str, change.missing))
+        say(f"warning: the policy names version{'s' * (len(change.missing) != 1)} {listed}, which '{change.model}' "
+            "does not have (TRT406): Triton serves the ones it finds")
 
 
 def render_generated(generated) -> None:
@@ -582,9 +593,11 @@ def render_servers(servers, fmt: str) -> None:
     _console().print(table)
 
 
-def render_infer(result) -> None:
+def render_infer(result, replica: str | None = None) -> None:
+    """One inference's outcome on stdout; over a fleet each result starts with its replica, so stdout alone tells
+    them apart."""
     served = "the server's choice" if result.version is None else result.version
-    out(f"{result.model} version {served}: {result.seconds * 1000:.1f} ms")
+    out(f"{replica + ': ' if replica else ''}{result.model} version {served}: {result.seconds * 1000:.1f} ms")
     for name in result.cast:
         say(f"note: the values of '{name}' were cast to the input's data type")
     for name, shape, dtype in result.outputs:
@@ -618,6 +631,16 @@ def status_line() -> _Status:
     return _Status()
 
 
+@contextlib.contextmanager
+def working(message: str):
+    """A spinner with `message` on stderr while a step runs, on a terminal only (a script's stderr stays clean)."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    with _console(stderr=True).status(safe(message)):
+        yield
+
+
 def render_export(result) -> None:
     for p in result.parity:
         verdict = "ok" if p.ok else "FAILED"
@@ -636,11 +659,16 @@ def sync_progress(fmt: str):
         if fmt == "json" or not sys.stderr.isatty():
             yield (lambda _n: None), (lambda _plan: None)
             return
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                                   TransferSpeedColumn)
+        from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+        from rich.text import Text
 
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                       TimeRemainingColumn(), console=_console(stderr=True), transient=True)
+        class BinarySpeed(ProgressColumn):  # rich's TransferSpeedColumn counts in decimal units
+            def render(self, task):
+                speed = task.finished_speed or task.speed
+                return Text("?" if speed is None else f"{_size(speed)}/s", style="progress.data.speed")
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True),
+                       BinarySpeed(), TimeRemainingColumn(), console=_console(stderr=True), transient=True)
         task = bar.add_task("syncing", total=None)
 
         def planned(plan) -> None:

@@ -61,7 +61,10 @@ def generate(
     from tritonctl.generate import generate_model_config
     from tritonctl.locations import writable
 
-    path = writable(path, "PATH")  # an S3 model file: generate from a local copy
+    if write or not str(path).startswith("s3://"):
+        path = writable(path, "PATH")  # written into: an S3 model folder is refused, with a hint
+    else:
+        path, name = _s3_copy(str(path), name)
     if backend != "onnxruntime":
         raise UsageError(f"configs are generated from ONNX files only (backend onnxruntime), not '{backend}'",
                          hint="for other backends start from a template: tritonctl config init --backend B NAME")
@@ -71,6 +74,26 @@ def generate(
                                    instances=instances, kind=kind.value if kind else None, write=write, force=force,
                                    update=update)
     render_generated(result)
+
+
+def _s3_copy(address: str, name: str | None) -> tuple[Path, str]:
+    """A local copy of an S3 model folder (s3://b/repo/m) or ONNX file (s3://b/repo/m/1/model.onnx) to generate a
+    config from; printed, never written back. The model's name is its folder's, unless --name says otherwise."""
+    from tritonctl.errors import UsageError
+    from tritonctl.io.s3 import S3Url, parse_url
+    from tritonctl.s3_cache import materialize
+
+    url = parse_url(address)
+    parts = url.prefix.split("/") if url.prefix else []
+    if parts and parts[-1].endswith(".onnx"):
+        if len(parts) < 3:
+            raise UsageError(f"'{address}': an ONNX file is read from a model's version folder "
+                             "(s3://BUCKET/REPO/MODEL/VERSION/model.onnx)")
+        copy = materialize(S3Url(url.bucket, "/".join(parts[:-1])))
+        return copy.path / parts[-1], name or parts[-3]
+    if not parts:
+        raise UsageError(f"'{address}' is a bucket, not a model folder or an ONNX file")
+    return materialize(url).path, name or parts[-1]
 
 
 @app.command("show", **COMMAND)
@@ -90,9 +113,9 @@ def show(
     from tritonctl.errors import ExitCode
     from tritonctl.generate import ShownConfig, show_config
     from tritonctl.locations import parse
-    from tritonctl.s3_cache import view
+    from tritonctl.cli._options import local_view
 
-    local = view(parse(repo), endpoint_url=endpoint_url)
+    local = local_view(parse(repo), endpoint_url=endpoint_url)
     if normalized:
         from tritonctl.validate.context import Options
         from tritonctl.validate.engine import served_model

@@ -74,17 +74,11 @@ def _need_one(source: Optional[Path], random_weights: bool, flag: str) -> None:
 
 
 def _run(repo: Path, model: str, export) -> None:
-    """Export into a temporary folder, plan the config, add the version (validated with that config), then
-    write the config."""
-    from tritonctl.cli._output import render_export, say, settings_warnings, status_line
+    """Export into a temporary folder, then add it as a version with its config planned from it."""
+    from tritonctl.cli._output import render_export, render_onnx_added, settings_warnings, status_line
     from tritonctl.errors import TritonctlError
-    from tritonctl.generate import generate_config, render, update_config
-    from tritonctl.io.files import atomic_write
-    from tritonctl.io.onnxsig import read_signature
-    from tritonctl.repository import CONFIG_FILE
-    from tritonctl.validate.engine import staged_version_errors
+    from tritonctl.onnx_versions import add_onnx_version
     from tritonctl.validate.settings import for_repository
-    from tritonctl.versions import add_version
 
     if not repo.is_dir():
         raise TritonctlError(f"no model repository at '{repo}'", hint="create the folder, or pass --repo")
@@ -93,30 +87,5 @@ def _run(repo: Path, model: str, export) -> None:
     with tempfile.TemporaryDirectory(prefix="tritonctl-export-") as tmp, status_line() as progress:
         result = export(Path(tmp), progress)
         render_export(result)
-        folder = repo / model
-        sig = read_signature(result.folder / "model.onnx")
-        if (folder / CONFIG_FILE).exists():
-            planned = update_config(folder, sig, max_batch_size=None, write=False, label=f"{model}/{CONFIG_FILE}")
-            config_text, diff, current_config = planned.text, planned.diff, planned.old_text
-        else:
-            config_text = render(generate_config(sig, name=model))
-            diff, current_config = None, None
-        created = not folder.exists()
-        if created:
-            folder.mkdir()
-        progress("adding the version (staged, validated, renamed into place)")
-        try:
-            added = add_version(repo, model, result.folder,
-                                check=lambda m, n: staged_version_errors(m, n, settings, config=config_text))
-        except BaseException:
-            if created and not any(folder.iterdir()):
-                folder.rmdir()
-            raise
-        if config_text != current_config:
-            atomic_write(folder / CONFIG_FILE, config_text.encode(), root=repo)
-    print(f"added version {added.version} of '{model}': {added.path} ({', '.join(added.files)})")
-    if diff:
-        print(diff, end="")
-        say(f"updated {folder / CONFIG_FILE} (inputs, outputs and max_batch_size from the model)")
-    elif diff is None:
-        say(f"wrote {folder / CONFIG_FILE}")
+        added = add_onnx_version(repo, model, result.folder, settings=settings, progress=progress)
+    render_onnx_added(added)

@@ -34,13 +34,13 @@ def is_fleet(targets: list, fleet: str | None, all_addresses: bool) -> bool:
 
 def local_repository(repo: str | None, targets: list, endpoint_url: str | None):
     """The repository to read beside the server(s): --repo, else the first local server's (a local view of it)."""
-    from tritonctl.s3_cache import view
+    from tritonctl.cli._options import local_view
     from tritonctl.targets import repository
 
     location = repository(repo, targets[0])
     if location is None:
         return None
-    return view(location, endpoint_url=endpoint_url or targets[0].s3_endpoint)
+    return local_view(location, endpoint_url=endpoint_url or targets[0].s3_endpoint)
 
 
 def run_rollout(targets: list, change, parallel: int, dry_run: bool, fmt: str = "table") -> None:
@@ -104,9 +104,12 @@ def load(
         run_rollout(targets, Change(model, "load", repo=local.path, versions=version, smoke=smoke, timeout=timeout),
                     parallel, dry_run)
         return
+    from tritonctl.cli._output import working
+
     try:
-        result = load_model(targets[0].endpoint, model, repo=local.path if local else None, versions=version,
-                            reload=reload, wait=wait, timeout=timeout)
+        with working(f"loading '{model}' on {targets[0].endpoint.label}"):
+            result = load_model(targets[0].endpoint, model, repo=local.path if local else None, versions=version,
+                                reload=reload, wait=wait, timeout=timeout)
     except ServerRejected as e:
         if rejection_kind(e) == "poll_failure" and local is not None:
             from tritonctl.cli._output import render_load_failure
@@ -146,7 +149,10 @@ def unload(
             raise UsageError("--dependents is for one server")
         run_rollout(targets, Change(model, "unload", timeout=timeout), parallel, dry_run)
         return
-    result = unload_model(targets[0].endpoint, model, dependents=dependents, timeout=timeout)
+    from tritonctl.cli._output import working
+
+    with working(f"unloading '{model}' on {targets[0].endpoint.label}"):
+        result = unload_model(targets[0].endpoint, model, dependents=dependents, timeout=timeout)
     out(f"unloaded '{model}' (was READY: {', '.join(map(str, result.versions)) or 'none'})")
 
 
@@ -198,6 +204,10 @@ def infer(
     cast: Annotated[bool, typer.Option("--cast", help="Cast .npy values to the input's data type even when some "
                                                       "change.")] = False,
     each: Annotated[bool, typer.Option("--each", help="Over a fleet: every replica (default: the first).")] = False,
+    repo: Annotated[Optional[str], typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
+                                                help="Where --fleet is looked for: the project configuration found "
+                                                     "from this repository's folder (default: the current "
+                                                     "folder).")] = None,
     url: UrlOpt = None,
     server: ServerOpt = None,
     fleet: FleetOpt = None,
@@ -207,22 +217,20 @@ def infer(
     header: HeaderOpt = None,
 ) -> None:
     """A smoke inference: random values shaped from the served model (-1 dimensions become 32) unless given."""
-    from tritonctl.cli._output import error, render_infer, say
+    from tritonctl.cli._output import error, render_infer
     from tritonctl.errors import ReplicasFailed, TritonctlError
     from tritonctl.inference import infer as run_inference
     from tritonctl.inference import parse_inputs, parse_shapes
 
-    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header)
+    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header, repo)
     inputs, shapes = parse_inputs(input_ or []), parse_shapes(shape or [])
     chosen = targets if each else targets[:1]
     failures: list[tuple[str, TritonctlError]] = []
     for target in chosen:
         label = target.endpoint.label
-        if len(targets) > 1:
-            say(f"{label}:")
         try:
             render_infer(run_inference(target.endpoint, model, version=version, inputs=inputs, shapes=shapes,
-                                       cast=cast))
+                                       cast=cast), replica=label if len(targets) > 1 else None)
         except TritonctlError as failure:
             if len(chosen) == 1:
                 raise

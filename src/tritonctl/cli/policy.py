@@ -37,9 +37,9 @@ def show(model: ModelArg, repo: ReadRepoOpt = ".", endpoint_url: EndpointOpt = N
     from tritonctl.cli._output import render_policy
     from tritonctl.locations import parse
     from tritonctl.policy import show_policy
-    from tritonctl.s3_cache import view
+    from tritonctl.cli._options import local_view
 
-    local = view(parse(repo), endpoint_url=endpoint_url)
+    local = local_view(parse(repo), endpoint_url=endpoint_url)
     shown = show_policy(local.path, model)
     render_policy(replace(shown, config_path=local.label(str(shown.config_path))))
 

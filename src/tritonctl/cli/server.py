@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -55,22 +56,27 @@ def start(
 
     if validate_first:
         from tritonctl.locations import parse
-        from tritonctl.s3_cache import view
+        from tritonctl.cli._options import local_view
         from tritonctl.validate.engine import validate_repository
         from tritonctl.validate.settings import for_repository
 
         location = parse(repo)
         settings = for_repository(location)
         settings_warnings(settings)
-        local = view(location, endpoint_url=endpoint_url)
+        local = local_view(location, endpoint_url=endpoint_url)
         report = validate_repository(local.path, models=load or None, settings=settings).relabeled(local.label)
         if report.fails(settings.fail_on):
             render_report(report, "table")
             say("not started: validate found errors (start without --validate to let Triton refuse them itself)")
             raise typer.Exit(int(ExitCode.FINDINGS))
-    started = start_server(repo, name=name, address=address, mode=mode.value, http_port=http_port,
-                           grpc_port=grpc_port, metrics_port=metrics_port, load=load, timeout=timeout,
-                           foreground=foreground, endpoint_url=endpoint_url)
+    from tritonctl.cli._output import working
+
+    loading = f", loading {', '.join(load)}" if load else ""
+    with working(f"starting Triton '{name}' on {address} from {repo}{loading}") if not foreground else \
+            contextlib.nullcontext():
+        started = start_server(repo, name=name, address=address, mode=mode.value, http_port=http_port,
+                               grpc_port=grpc_port, metrics_port=metrics_port, load=load, timeout=timeout,
+                               foreground=foreground, endpoint_url=endpoint_url)
     s = started.state
     out(f"Triton '{s.name}' started: {s.url} (grpc {s.address}:{s.grpc_port}, metrics {s.address}:{s.metrics_port}),"
         f" pid {s.pid}, mode {s.mode}, repository {s.repository}")
@@ -87,11 +93,13 @@ def start(
 @app.command("stop", **COMMAND)
 def stop(server: ServerOpt = None) -> None:
     """Stop a local Triton (the only one running, or --server NAME)."""
-    from tritonctl.cli._output import out
+    from tritonctl.cli._output import out, working
     from tritonctl.local_servers import stop_server
     from tritonctl.targets import lifecycle_name
 
-    state = stop_server(lifecycle_name(server))
+    name = lifecycle_name(server)
+    with working(f"stopping Triton '{name}' (it unloads its models first)"):
+        state = stop_server(name)
     out(f"stopped Triton '{state.name}' (pid {state.pid}, {state.url})")
 
 
@@ -127,7 +135,10 @@ def logs(
 @app.command("list", **COMMAND)
 def list_(fmt: DataFormatOpt = DataFormat.table) -> None:
     """The local servers running: name, pid, URL, repository, mode, uptime."""
-    from tritonctl.cli._output import render_servers
+    from tritonctl.cli._output import render_servers, say
     from tritonctl.local_servers import list_servers
 
-    render_servers(list_servers(), fmt.value)
+    listed, died = list_servers()
+    for gone in died:
+        say(f"warning: Triton '{gone.name}' (pid {gone.pid}) is no longer running; its log ends: {gone.log_tail}")
+    render_servers(listed, fmt.value)

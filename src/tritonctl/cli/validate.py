@@ -68,7 +68,7 @@ def validate(
     from tritonctl.cli._output import render_report, render_settings, settings_warnings
     from tritonctl.errors import ExitCode
     from tritonctl.locations import parse
-    from tritonctl.s3_cache import view
+    from tritonctl.cli._options import local_view
     from tritonctl.validate.engine import validate_repository
     from tritonctl.validate.settings import for_repository
 
@@ -83,8 +83,10 @@ def validate(
         return
     if fmt is None:
         fmt = FindingsFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else FindingsFormat.table
-    local = view(location, endpoint_url=endpoint_url)
-    report = validate_repository(local.path, models=model, settings=settings).relabeled(local.label)
+    local = local_view(location, endpoint_url=endpoint_url)
+    report = validate_repository(local.path, models=model, settings=settings,
+                                 shown_as=local.source if local.source != str(local.path) else None
+                                 ).relabeled(local.label)
     render_report(report, fmt.value)
     if report.fails(settings.fail_on):
         raise typer.Exit(int(ExitCode.FINDINGS))

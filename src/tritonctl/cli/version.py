@@ -41,9 +41,14 @@ def add(
                                                    help="Version number (default: newest + 1).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing version.")] = False,
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Add even if validation finds errors.")] = False,
+    update_config: Annotated[bool, typer.Option("--update-config", help="An ONNX SOURCE: take the config's inputs, "
+                                                                        "outputs and max_batch_size from it (or "
+                                                                        "write the config when there is none).")]
+    = False,
 ) -> None:
     """Add SOURCE as a new version of MODEL: staged, validated in place, then renamed into place."""
-    from tritonctl.cli._output import render_add, render_report_findings, settings_warnings
+    from tritonctl.cli._output import render_add, render_onnx_added, render_report_findings, settings_warnings
+    from tritonctl.errors import UsageError
     from tritonctl.validate.engine import staged_version_errors
     from tritonctl.validate.settings import for_repository
     from tritonctl.versions import ValidationRefused, add_version, parse_version
@@ -51,6 +56,18 @@ def add(
     number = parse_version(version) if version is not None else None
     settings = for_repository(repo)
     settings_warnings(settings)
+    if update_config:
+        from tritonctl.onnx_versions import add_onnx_version
+
+        if no_validate:
+            raise UsageError("--update-config validates the version with the config it plans; drop --no-validate")
+        try:
+            added = add_onnx_version(repo, model, source, settings=settings, version=number, force=force)
+        except ValidationRefused as e:
+            render_report_findings(e.findings)
+            raise
+        render_onnx_added(added)
+        return
     try:
         result = add_version(repo, model, source, version=number, force=force,
                              check=None if no_validate else lambda m, n: staged_version_errors(m, n, settings))
@@ -66,10 +83,10 @@ def list_(model: ModelArg, repo: ReadRepoOpt = ".", endpoint_url: EndpointOpt = 
     """List MODEL's versions: file, size, sha256, time, whether the version policy serves it."""
     from tritonctl.cli._output import render_versions
     from tritonctl.locations import parse
-    from tritonctl.s3_cache import view
+    from tritonctl.cli._options import local_view
     from tritonctl.versions import list_versions
 
-    render_versions(model, list_versions(view(parse(repo), endpoint_url=endpoint_url).path, model), fmt.value)
+    render_versions(model, list_versions(local_view(parse(repo), endpoint_url=endpoint_url).path, model), fmt.value)
 
 
 @app.command("rm", **COMMAND)

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 
 def validate_repository(path: str | os.PathLike[str], *, models: list[str] | None = None,
-                        settings: Settings | None = None, options: Options | None = None) -> Report:
-    """Every finding of the chosen rules in the repository at `path` (`options` alone: Settings(options=options))."""
+                        settings: Settings | None = None, options: Options | None = None,
+                        shown_as: str | None = None) -> Report:
+    """Every finding of the chosen rules in the repository at `path` (`options` alone: Settings(options=options)).
+    `shown_as`: the repository as the user named it, when `path` is a local copy of it (an S3 one)."""
     settings = settings or Settings(options=options or Options())
     options = settings.options
     rules = _rules(settings)
@@ -32,6 +34,11 @@ def validate_repository(path: str | os.PathLike[str], *, models: list[str] | Non
                                      hint=f"validate its repository: tritonctl validate {repo.path.parent} --model "
                                           f"{repo.path.name}")
         what = "no subfolder has a config.pbtxt or a numeric version folder" if repo.models else "it has no subfolder"
+        if shown_as is not None:
+            what = "no prefix below it has a config.pbtxt or a version folder" if repo.models else "nothing is " \
+                "stored under it"
+            raise RepositoryNotFound(f"no model repository at '{shown_as}' ({what})",
+                                     hint="check the bucket and the prefix (tritonctl validate s3://BUCKET/PREFIX)")
         raise RepositoryNotFound(f"no model repository at '{repo.path}' ({what})",
                                  hint="pass the repository: tritonctl validate PATH")
     chosen = [repo.model(name) for name in models] if models else repo.models
@@ -42,7 +49,8 @@ def validate_repository(path: str | os.PathLike[str], *, models: list[str] | Non
             pool = stack.enter_context(PythonAutoComplete(timeout=options.python_timeout,
                                                           memory=options.python_memory))
             options = dataclasses.replace(options, python=pool)
-        report = Report(str(repo.path), rules=rules, settings_file=settings.project_file)
+        report = Report(str(repo.path), rules=rules, settings_file=settings.project_file,
+                        notes=settings.unknown_models(m.name for m in repo.models))
         peers: dict[str, ModelContext] = {}
         for model in repo.models:
             peers[model.name] = ModelContext(repo, model, options, peers)

@@ -110,9 +110,14 @@ def check_codes(codes) -> None:
             raise UsageError(f"unknown rule code '{prefix}'", hint="list the codes with: tritonctl rules")
 
 
+ALWAYS = frozenset({"TRT001", "TRT002"})  # a config that does not parse or cannot be read: reported whatever is chosen
+
+
 def select_rules(select: list[str] | None, ignore: list[str] | None) -> list[Rule]:
-    """Rules whose code starts with one of `select` (all when empty) and with none of `ignore`."""
+    """Rules whose code starts with one of `select` (all when empty) and with none of `ignore`; a config that does
+    not parse or cannot be read is reported whatever they say (as ruff reports syntax errors)."""
     rules = all_rules()
     check_codes([*(select or []), *(ignore or [])])
     chosen = [r for r in rules if not select or any(r.code.startswith(s.upper()) for s in select)]
-    return [r for r in chosen if not any(r.code.startswith(i.upper()) for i in (ignore or []))]
+    return [r for r in rules if r.code in ALWAYS or (
+        r in chosen and not any(r.code.startswith(i.upper()) for i in (ignore or [])))]

@@ -31,6 +31,20 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # setting -> where it is set
     project_file: str | None = None  # the project configuration read, if any
     warnings: tuple[str, ...] = ()  # about the settings file (ignored, or another user's): said on stderr
+    per_model_where: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # model -> file:line
+
+    def unknown_models(self, names) -> list[str]:
+        """A note per model [per-model-ignores] names that the repository does not have (a typo silences nothing)."""
+        import difflib
+
+        known = sorted(names)
+        notes = []
+        for model in sorted(set(self.per_model_ignores) - set(known)):
+            close = difflib.get_close_matches(model, known, n=1)
+            guess = f"; did you mean '{close[0]}'?" if close else ""
+            notes.append(f"{self.per_model_where.get(model, self.project_file)}: [per-model-ignores] names '{model}', "
+                         f"which is no model of this repository{guess}")
+        return notes
 
     def ignored_for(self, model: str, code: str) -> bool:
         return any(code.startswith(prefix) for prefix in self.per_model_ignores.get(model, ()))
@@ -110,7 +124,8 @@ def resolve(project: Project, *, select: list[str] | None = None, extend_select:
                     fail_on=Severity(pick("fail-on", fail_on, "--fail-on") or "error"),
                     per_model_ignores=MappingProxyType(per_model), sources=MappingProxyType(sources),
                     project_file=str(project.path) if project.path is not None else None,
-                    warnings=project.warnings)
+                    warnings=project.warnings,
+                    per_model_where=MappingProxyType({m: project.where(f"per-model-ignores.{m}") for m in per_model}))
 
 
 def _joined(first: str | None, second: str) -> str:

@@ -197,7 +197,10 @@ def onnx_signature(ctx: ModelContext) -> Iterator[Problem]:
         fixable = all(field is not None and field.startswith(("input", "output")) for field, _f, _t in mismatches)
         for i, (field, fix, triton) in enumerate(mismatches):
             message = f"version {number}: {fix}"
-            if i == 0 and fixable and len(mismatches) > 1:
+            if i == 0 and fixable and ctx.options.only_version is not None:  # a version being added
+                message += (f" ({len(mismatches)} disagreement{'s' * (len(mismatches) != 1)} with the model; "
+                            "tritonctl version add --update-config takes the inputs and outputs from it)")
+            elif i == 0 and fixable and len(mismatches) > 1:
                 message += (f" ({len(mismatches)} disagreements with the model; tritonctl config generate "
                             f"{ctx.model.path} --update rewrites the inputs and outputs from it)")
             yield Problem(field, message, triton, order=(i,))
