@@ -87,7 +87,7 @@ def main() -> int:
              "examples/ocr/client.py", str(IMAGE.relative_to(ROOT)), "--url", _server_url(),
              "--out", str(ANNOTATED.relative_to(ROOT)))
         if not real:
-            print("\nnote: these are random weights. EAST scores every cell between about 0.5 and 0.63, so it draws large "
+            print("\nnote: these are random weights. EAST scores every cell between about 0.5 and 0.66, so it draws large "
                   "boxes over text and blank paper alike (rotated NMS keeps a few, at most --max-boxes 64), and the "
                   "recogniser's text means nothing. Real weights read real text: python examples/demo.py "
                   "--east-graph PB --str-weights PTH")

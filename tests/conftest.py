@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -63,3 +68,38 @@ def example_repo(tmp_path) -> Path:
     dest = tmp_path / "model_repository"
     shutil.copytree(EXAMPLES, dest)
     return dest
+
+
+# ---- S3 on loopback: moto's server, started once per test run (when a test first asks for it) ----
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto(port: int | None = None) -> tuple[subprocess.Popen, str]:
+    port = port or free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/", timeout=1).read()
+            return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("moto_server exited") from None
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("moto_server did not start")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    proc, url = start_moto()
+    yield url
+    proc.terminate()
+    proc.wait(10)

@@ -13,6 +13,7 @@ import http.client
 import socket
 import socketserver
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class S3Proxy:
         self.refused_keys: set[str] = set()
         self.down = False
         self.ignore_conditions = False  # an endpoint without conditional writes: If-Match / If-None-Match dropped
+        self.delay = 0.0  # seconds each request waits: a slow endpoint
         self._lock = threading.Lock()
         proxy = self
 
@@ -79,6 +81,8 @@ class S3Proxy:
                     self.close_connection = True
                     return
                 body = self.rfile.read(length) if length else b""
+                if proxy.delay:
+                    time.sleep(proxy.delay)  # a slow endpoint
                 with proxy._lock:
                     proxy.stats.requests[self.command] += 1
                     proxy.stats.body_bytes += len(body)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tritonctl.errors import RolloutInterrupted, ServerRejected, ServerUnreachable, TritonctlError
 from tritonctl.io.triton_client import Endpoint, TritonClient
+from tritonctl.loading import snapshot
 
 # ---- status --------------------------------------------------------------------------------------------------------
 
@@ -65,7 +66,11 @@ class FleetStatus:
 
 
 def _digest(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    """What tells replicas' served configs apart: the config as status compares it with the disk (no policy: the
+    versions served are compared one by one)."""
+    from tritonctl.status import comparable
+
+    return hashlib.sha256(json.dumps(comparable(config), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _ask(endpoint: Endpoint, repo: Path | None, model: str | None) -> Replica:
@@ -210,15 +215,6 @@ class Change:
         return override_json(self.repo, self.model, self.policy)[1] if self.repo is not None else None
 
 
-def _before(endpoint: Endpoint, model: str) -> tuple[list[int], dict | None]:
-    """The versions READY on the replica, and the config it serves them with (None when it serves none)."""
-    from tritonctl.loading import ready_versions
-
-    with TritonClient(endpoint) as client:
-        ready = ready_versions(client, model)
-        return ready, (client.config(model) if ready else None)
-
-
 def _apply(endpoint: Endpoint, change: Change) -> list[int]:
     """The change on one replica, then its health gate; the versions READY after. Raises TritonctlError when the
     gate fails."""
@@ -251,29 +247,6 @@ def _apply(endpoint: Endpoint, change: Change) -> list[int]:
     return result.versions
 
 
-def _restore(endpoint: Endpoint, model: str, before: list[int], config: dict | None, timeout: float) -> list[int]:
-    """Serve again exactly the versions READY before, with the config they were served with (its policy set to
-    `specific:` those versions, so a `latest:N` over a shared repository cannot pick the new one again); unload the
-    model when it served nothing. Raises TritonctlError when that fails too."""
-    from tritonctl.loading import ready_versions
-
-    with TritonClient(endpoint) as client:
-        if not before or config is None:
-            if ready_versions(client, model):
-                client.unload(model)
-            return []
-        served = dict(config)
-        served["version_policy"] = {"specific": {"versions": [str(v) for v in before]}}
-        client.load(model, json.dumps(served))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ready = ready_versions(client, model)
-            if set(before) <= set(ready):
-                return ready
-            time.sleep(0.1)
-    raise TritonctlError(f"versions {', '.join(map(str, before))} were not READY again within {timeout:.0f} s")
-
-
 def rollout(endpoints: list[Endpoint], change: Change, *, parallel: int = 1, dry_run: bool = False,
             progress: Callable[[str], None] = lambda _m: None) -> Rollout:
     """`change` on every replica, `parallel` at a time, each behind its health gate. The first failure stops the
@@ -283,7 +256,7 @@ def rollout(endpoints: list[Endpoint], change: Change, *, parallel: int = 1, dry
     wanted = change.wanted()
     for endpoint, step in zip(endpoints, steps):  # what each replica serves now (also the plan of a dry run)
         try:
-            step.before = _before(endpoint, change.model)[0]
+            step.before = snapshot(endpoint, change.model).versions
         except (ServerUnreachable, ServerRejected) as e:
             step.message = e.message
     if dry_run:
@@ -304,7 +277,7 @@ def rollout(endpoints: list[Endpoint], change: Change, *, parallel: int = 1, dry
         endpoint, step = endpoints[i], steps[i]
         start = time.monotonic()
         try:
-            before, config = _before(endpoint, change.model)
+            before = snapshot(endpoint, change.model)
         except TritonctlError as e:
             step.outcome, step.message = FAILED, e.message  # nothing was changed on it
             return
@@ -312,14 +285,14 @@ def rollout(endpoints: list[Endpoint], change: Change, *, parallel: int = 1, dry
         try:
             step.after = _apply(endpoint, change)
             step.outcome = DONE
-            step.message = f"{_versions(before)} -> {_versions(step.after)}"
+            step.message = f"{_versions(before.versions)} -> {_versions(step.after)}"
         except TritonctlError as e:
             step.outcome, step.message = FAILED, e.message
-            progress(f"{step.replica} failed; serving {_versions(before)} there again")
-            _put_back(endpoint, change, step, before, config)
+            progress(f"{step.replica} failed; serving {_versions(before.versions)} there again")
+            _put_back(endpoint, change, step, before)
         except KeyboardInterrupt:  # Ctrl-C on this replica: back to what it served, then stop
             step.outcome, step.message = FAILED, "interrupted"
-            _put_back(endpoint, change, step, before, config)
+            _put_back(endpoint, change, step, before)
             raise
         finally:
             step.seconds = time.monotonic() - start
@@ -342,16 +315,18 @@ def rollout(endpoints: list[Endpoint], change: Change, *, parallel: int = 1, dry
 RESTORE_TIMEOUT = 60.0  # at least: Triton finishes a load still in flight (a slow one) before it takes the next
 
 
-def _put_back(endpoint: Endpoint, change: Change, step: Step, before: list[int], config: dict | None) -> None:
+def _put_back(endpoint: Endpoint, change: Change, step: Step, before) -> None:
     import dataclasses
+
+    from tritonctl.loading import restore
 
     patient = dataclasses.replace(endpoint, timeout=max(endpoint.timeout, change.timeout, RESTORE_TIMEOUT))
     try:
-        step.after = _restore(patient, change.model, before, config, max(change.timeout, RESTORE_TIMEOUT))
+        step.after = restore(patient, before, max(change.timeout, RESTORE_TIMEOUT))
         step.outcome = RESTORED
     except TritonctlError as e:
         step.outcome = NOT_RESTORED
-        step.message += f"; could not serve {_versions(before)} again: {e.message}"
+        step.message += f"; could not serve {_versions(before.versions)} again: {e.message}"
 
 
 def _versions(versions: list[int] | None) -> str:

@@ -102,6 +102,45 @@ def _specific(versions: list[int]):
     return policy
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What a server serves of a model: its READY versions and the config it serves them with (None: nothing)."""
+
+    model: str
+    versions: list[int]
+    config: dict | None
+
+
+def snapshot(endpoint: Endpoint, model: str) -> Snapshot:
+    with TritonClient(endpoint) as client:
+        ready = ready_versions(client, model)
+        return Snapshot(model, ready, client.config(model) if ready else None)
+
+
+def restore(endpoint: Endpoint, before: Snapshot, timeout: float) -> list[int]:
+    """Serve again exactly what `before` saw: the versions READY then, with the config they were served with; the
+    model unloaded when it served nothing. The one way tritonctl puts a server back (a failed rollout step, an
+    interrupted one). The versions are loaded with `specific:` those versions, so that a `latest:N` over a shared
+    repository cannot pick the new one again; status compares configs without their policy, so this leaves no
+    drift of tritonctl's making. Raises TritonctlError when the server cannot be put back."""
+    with TritonClient(endpoint) as client:
+        if not before.versions or before.config is None:
+            if ready_versions(client, before.model):
+                client.unload(before.model)
+            return []
+        served = dict(before.config)
+        served["version_policy"] = {"specific": {"versions": [str(v) for v in before.versions]}}
+        client.load(before.model, json.dumps(served))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready = ready_versions(client, before.model)
+            if set(before.versions) <= set(ready):
+                return ready
+            time.sleep(0.1)
+    raise TritonctlError(f"versions {', '.join(map(str, before.versions))} were not READY again within "
+                         f"{timeout:.0f} s")
+
+
 def load_model(endpoint: Endpoint, model: str, *, repo: Path | None, versions: list[int] | None = None,
                policy=None, reload: bool = False, wait: bool = True, timeout: float = 120.0) -> LoadResult:
     """Load `model` so that the server serves exactly what its config selects (or `versions`, or `policy`)."""
@@ -120,7 +159,7 @@ def load_model(endpoint: Endpoint, model: str, *, repo: Path | None, versions: l
     start = time.monotonic()
     with TritonClient(endpoint) as client:
         try:
-            if override is None:
+            if override is None or reload:  # --reload: unloaded first, even with the repository known
                 client.unload(model)
                 _wait_unloaded(client, model, timeout)
             client.load(model, override)
@@ -135,7 +174,7 @@ def load_model(endpoint: Endpoint, model: str, *, repo: Path | None, versions: l
         if wait and wanted and not set(wanted) <= set(ready):
             raise TritonctlError(f"'{model}' versions {', '.join(map(str, wanted))} were not READY within "
                                  f"{timeout:.0f} s (READY: {', '.join(map(str, ready)) or 'none'})")
-    return LoadResult(model, ready, time.monotonic() - start, reloaded=override is None)
+    return LoadResult(model, ready, time.monotonic() - start, reloaded=override is None or reload)
 
 
 def _wait_unloaded(client: TritonClient, model: str, timeout: float) -> None:

@@ -39,6 +39,7 @@ class Started:
     state: ServerState
     loaded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # model -> Triton's reason, on one line
+    exit_code: int | None = None  # --foreground: Triton's exit status once it ended (its state then removed)
 
 
 def _make_dir(path: Path) -> Path:
@@ -124,13 +125,8 @@ def start_server(repo: str, *, name: str = DEFAULT_NAME, address: str = triton_b
             log.write_bytes(b"")
         except OSError as e:
             raise TritonctlError(f"cannot write the server log '{log}': {files.describe(e)}") from None
-        if foreground:  # Triton replaces this process (same pid), so later commands find it through the state file
-            me = process.identify(os.getpid(), exe=os.path.realpath(install.binary))
-            assert me is not None
-            _write_state(ServerState(name, os.getpid(), address, *ports, repository, str(log), mode, time.time(),
-                                     me.start_ticks, me.boot_id, me.exe, source.endpoint))
-            os.execve(str(install.binary), spec.command(install),
-                      triton_binary.environment(install, {**os.environ, **source.environment}))
+        if foreground:  # Triton in this terminal, recorded like any other; Ctrl-C is its normal stop
+            return _foreground(name, spec, install, ports, address, repository, log, mode, source)
         proc = triton_binary.spawn(spec, log, install, env={**os.environ, **source.environment})
         try:
             me = process.identify(proc.pid)
@@ -158,6 +154,40 @@ def start_server(repo: str, *, name: str = DEFAULT_NAME, address: str = triton_b
                     del started.failed[model]
                     started.loaded.append(model)
     return started
+
+
+def _foreground(name, spec, install, ports, address, repository, log, mode, source) -> Started:
+    """Run Triton as a child on this terminal until it ends (Ctrl-C reaches it with the terminal's process group;
+    SIGTERM is passed on), then remove its state: a server stopped this way is not one that died."""
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(spec.command(install), env=triton_binary.environment(install, {**os.environ,
+                                                                                         **source.environment}))
+    me = process.identify(proc.pid)
+    state = ServerState(name, proc.pid, address, *ports, repository, str(log), mode, time.time(),
+                        me.start_ticks if me else 0, me.boot_id if me else "", me.exe if me else "", source.endpoint)
+    try:
+        _write_state(state)
+        while True:
+            try:
+                proc.wait()
+                break
+            except KeyboardInterrupt:  # Ctrl-C (Triton has it too) or SIGTERM (passed on): wait for its own stop
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        forget(state)
+    return Started(state, exit_code=proc.returncode)
 
 
 def _why_not_loaded(client: TritonClient, model: str, repository: str) -> str | None:

@@ -110,11 +110,17 @@ def _disk_models(repo: Path | None) -> dict[str, _Disk]:
     return out
 
 
+IGNORED_WHEN_COMPARED = ("version_policy", "runtime")  # runtime: the local stand-in reports its model.py
+
+
+def comparable(config: dict) -> dict:
+    """A served config as configs are compared (with the disk's, with other replicas'): without its version policy,
+    which a load of chosen versions or a restore sets, the versions themselves being compared one by one."""
+    return {k: v for k, v in config.items() if k not in IGNORED_WHEN_COMPARED}
+
+
 def _differs(disk: _Disk, served: dict) -> bool:
-    ours, theirs = dict(disk.config or {}), dict(served)
-    for key in ("version_policy", "runtime"):  # runtime: the local stand-in reports its model.py
-        ours.pop(key, None)
-        theirs.pop(key, None)
+    ours, theirs = comparable(disk.config or {}), comparable(served)
     if ours.get("backend") == "python":
         for key in _PYTHON_AUTOCOMPLETED:
             if disk.raw is None or not _is_set(disk.raw, key):

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -104,6 +105,37 @@ def test_a_bad_version_stops_at_the_first_replica_which_serves_its_versions_agai
     assert "untouched" in table[1] and "untouched" in table[2]
     assert clean.ready() == [[1], [1], [1]]
     assert "rollout stopped" in result.stderr
+    # put back, the replica shows the drift the untouched ones show (none): none of tritonctl's making
+    doc = json.loads(tritonctl("status", "m", "-r", str(clean.repo), *clean.url_args(), "-f", "json",
+                               env=clean.env).stdout)
+    drift = [[(v["version"], v["drift"]) for v in r["status"]["models"][0]["versions"]] +
+             [r["status"]["models"][0]["drift"]] for r in doc["replicas"]]
+    assert drift[0] == drift[1] == drift[2] == [(1, []), (2, []), (3, []), []], drift
+    assert doc["models"][0]["configs_differ"] == [], doc["models"][0]
+
+
+def test_a_replica_put_back_under_a_latest_policy_shows_no_drift_of_tritonctls_making(clean):
+    config = clean.repo / "m" / "config.pbtxt"
+    config.write_text(config.read_text().replace("specific { versions: [ 1 ] }", "latest { num_versions: 1 }"))
+    tritonctl("load", "m", "-r", str(clean.repo), *clean.url_args(), env=clean.env)  # each serves 2, as the disk says
+    add_version(clean, 3, fail=True)
+    result = tritonctl("load", "m", "-r", str(clean.repo), *clean.url_args(), env=clean.env, check=False)
+    assert result.returncode == 1 and "restored" in rows(result.stdout)[0]
+    assert clean.ready() == [[2], [2], [2]]
+    doc = json.loads(tritonctl("status", "m", "-r", str(clean.repo), *clean.url_args(), "-f", "json",
+                               env=clean.env).stdout)
+    (m,) = doc["models"]
+    assert m["configs_differ"] == [], m  # the restored replica serves the config the others serve
+    drift = [[(v["version"], v["drift"]) for v in r["status"]["models"][0]["versions"]] +
+             [r["status"]["models"][0]["drift"]] for r in doc["replicas"]]
+    assert drift[0] == drift[1] == drift[2], drift
+
+
+def test_load_reload_unloads_first_even_with_the_repository_known(clean):
+    url = clean.urls[0]
+    result = tritonctl("load", "m", "--reload", "-r", str(clean.repo), "--url", url, env=clean.env)
+    assert "'m' was unloaded, then loaded: requests to it failed meanwhile" in result.stderr
+    assert "successfully unloaded 'm' version 1" in (Path(clean.state(0).log).read_text())
 
 
 def test_a_version_that_never_becomes_ready_is_a_timeout_and_is_put_back(clean):
@@ -166,7 +198,8 @@ def test_version_rm_refuses_a_version_any_replica_serves_and_infer_each(clean):
                         check=False)
     assert refused.returncode == 3 and clean.urls[2] in refused.stderr
     each = tritonctl("infer", "m", *clean.url_args(), "--each", env=clean.env)
-    assert all(url in each.stderr for url in clean.urls)
+    results = [line for line in each.stdout.splitlines() if " version " in line]
+    assert [line.split(": ", 1)[0] for line in results] == clean.urls  # stdout alone tells the replicas apart
     from tritonctl.io.triton_binary import free_port
 
     down = f"http://127.0.0.4:{free_port()}"
@@ -190,6 +223,9 @@ def test_a_named_fleet_from_the_project_configuration(clean, tmp_path):
     unknown = subprocess.run([sys.executable, "-m", "tritonctl", "status", "--fleet", "staging"], capture_output=True,
                              text=True, cwd=project, env={**os.environ, **clean.env}, timeout=120)
     assert unknown.returncode == 2 and "no fleet 'staging'" in unknown.stderr and "fleets: prod" in unknown.stderr
+    elsewhere = tritonctl("infer", "m", "--fleet", "prod", "--repo", str(project / "models"), "--each",
+                          env=clean.env)  # run from anywhere: the fleet is found from --repo's folder
+    assert elsewhere.stdout.count(" version ") == 3
 
 
 def test_one_dns_name_for_every_replica_all_addresses(clean, tmp_path):

@@ -314,6 +314,10 @@ def test_a_server_killed_mid_load_is_one_line_and_exit_3(tmp_path):
     assert load.returncode == 3, err
     assert err.startswith("error: lost the connection to http://127.0.0.1:") or err.startswith("error: no ")
     assert len(err.strip().splitlines()) <= 2 and "Traceback" not in err
+    listed = tritonctl("server", "list", env=env)
+    assert f"warning: Triton 'default' (pid {state['pid']}) is no longer running; its log ends: " in listed.stderr
+    assert "127.0.0.1" not in listed.stdout
+    assert "no longer running" not in tritonctl("server", "list", env=env).stderr  # said once
     assert tritonctl("server", "stop", env=env, check=False).returncode == 3  # nothing left running
 
 
@@ -326,3 +330,31 @@ def test_start_with_validate_refuses_a_repository_with_errors(tmp_path):
     assert refused.stderr.endswith("not started: validate found errors (start without --validate to let Triton "
                                    "refuse them itself)\n")
     assert not (tmp_path / "state" / "servers" / "default" / "server.json").exists()
+
+
+def test_a_foreground_server_stopped_with_ctrl_c_exits_0_as_the_readme_says(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from server.conftest import write_tree
+
+    env = {**os.environ, "TRITONCTL_STATE_DIR": str(tmp_path / "state")}
+    write_tree(tmp_path / "repo", {"m/config.pbtxt": 'backend: "python"\n'})
+    proc = subprocess.Popen([sys.executable, "-m", "tritonctl", "server", "start", "--repo", str(tmp_path / "repo"),
+                             "--foreground"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    state = tmp_path / "state/servers/default/server.json"
+    deadline = time.monotonic() + 60
+    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    url = "http://127.0.0.1:{}".format(json.loads(state.read_text())["http_port"])
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/v2/health/live", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert not state.exists()

@@ -38,8 +38,9 @@ class Template(str, enum.Enum):
 
 @app.command("generate", **COMMAND)
 def generate(
-    path: Annotated[Path, typer.Argument(metavar="PATH", help="A model folder (its newest version's ONNX file is "
-                                                              "read) or an ONNX file.")],
+    path: Annotated[str, typer.Argument(metavar="PATH", help="A model folder (its newest version's ONNX file is "
+                                                             "read) or an ONNX file; s3:// ones are read through a "
+                                                             "local copy (not with --write).")],
     backend: Annotated[str, typer.Option("--backend", metavar="BACKEND",
                                          help="Only onnxruntime is generated from a model file.")] = "onnxruntime",
     max_batch_size: Annotated[Optional[int], typer.Option("--max-batch-size", min=0, metavar="N",
@@ -61,16 +62,16 @@ def generate(
     from tritonctl.generate import generate_model_config
     from tritonctl.locations import writable
 
-    if write or not str(path).startswith("s3://"):
-        path = writable(path, "PATH")  # written into: an S3 model folder is refused, with a hint
+    if write or not path.startswith("s3://"):
+        folder = writable(path, "PATH")  # written into: an S3 model folder is refused, with a hint
     else:
-        path, name = _s3_copy(str(path), name)
+        folder, name = _s3_copy(path, name)
     if backend != "onnxruntime":
         raise UsageError(f"configs are generated from ONNX files only (backend onnxruntime), not '{backend}'",
                          hint="for other backends start from a template: tritonctl config init --backend B NAME")
     if force and not write:
         raise UsageError("--force needs --write")
-    result = generate_model_config(path, name=name, max_batch_size=max_batch_size, dynamic_batching=dynamic_batching,
+    result = generate_model_config(folder, name=name, max_batch_size=max_batch_size, dynamic_batching=dynamic_batching,
                                    instances=instances, kind=kind.value if kind else None, write=write, force=force,
                                    update=update)
     render_generated(result)

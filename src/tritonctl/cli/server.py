@@ -43,7 +43,7 @@ def start(
                                                         help="Default: a free port.")] = None,
     load: Annotated[Optional[list[str]], typer.Option("--load", metavar="MODEL", help="Load this model at start.")]
     = None,
-    foreground: Annotated[bool, typer.Option("--foreground", help="Run in this terminal until Ctrl-C.")] = False,
+    foreground: Annotated[bool, typer.Option("--foreground", help="Run in this terminal until Ctrl-C, its normal stop (exit 0).")] = False,
     validate_first: Annotated[bool, typer.Option("--validate", help="Refuse to start when validate finds errors.")]
     = False,
     timeout: TimeoutOpt = 120.0,
@@ -78,6 +78,11 @@ def start(
                                grpc_port=grpc_port, metrics_port=metrics_port, load=load, timeout=timeout,
                                foreground=foreground, endpoint_url=endpoint_url)
     s = started.state
+    if started.exit_code is not None:  # --foreground: it ran here until it was stopped
+        out(f"Triton '{s.name}' stopped (pid {s.pid}, exit status {started.exit_code})")
+        if started.exit_code not in (0, -2):  # -2: the SIGINT itself
+            raise typer.Exit(int(ExitCode.ERROR))
+        return
     out(f"Triton '{s.name}' started: {s.url} (grpc {s.address}:{s.grpc_port}, metrics {s.address}:{s.metrics_port}),"
         f" pid {s.pid}, mode {s.mode}, repository {s.repository}")
     for model in started.loaded:
