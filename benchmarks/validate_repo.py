@@ -189,9 +189,10 @@ def python_models(work: Path, count: int) -> None:
         with PythonAutoComplete(workers=1) as one:
             one.run(repo / f"py_{i:05d}" / "1" / "model.py", ModelConfig(name=f"py_{i:05d}", backend="python"))
     per_process = (time.perf_counter() - start) / sample * count
-    print(f"   pool of workers   {pooled:6.2f} s  (exit {proc.returncode}, {summary['errors']} errors)  "
-          f"target < 10 s: {'met' if pooled < 10 else 'NOT met'}")
-    print(f"   process per model {per_process:6.2f} s  (scaled from {sample} models)  "
+    print(f"   fresh process per model, forked from warm workers {pooled:6.2f} s  (exit {proc.returncode}, "
+          f"{summary['errors']} errors)  target < 2.4 s (2x one shared worker's 1.2 s before they were contained): "
+          f"{'met' if pooled < 2.4 else 'NOT met'}")
+    print(f"   a python process started per model {per_process:6.2f} s  (scaled from {sample} models)  "
           f"ratio {per_process / pooled:.1f}x")
 
 

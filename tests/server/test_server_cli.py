@@ -105,8 +105,8 @@ def test_load_failure_shows_tritons_reason(local_triton, cli):
 
 def test_a_config_that_does_not_parse_is_refused_before_the_load(local_triton, cli):
     result = cli("load", "unparsable")
-    assert (result.exit_code, result.stderr) == (
-        3, f"error: {local_triton['repo']}/unparsable/config.pbtxt:2:17: Couldn't parse integer: [\n")
+    assert (result.exit_code, result.stderr) == (  # a verdict against the input: exit 1, as validate's
+        1, f"error: {local_triton['repo']}/unparsable/config.pbtxt:2:17: Couldn't parse integer: [\n")
     unknown = cli("load", "nope")
     assert unknown.exit_code == 3
     assert unknown.stderr.startswith(f"error: no model 'nope' in repository '{local_triton['repo']}' (models: ")

@@ -136,12 +136,15 @@ def test_a_plain_load_serves_what_the_disk_selects_after_an_override(local_trito
     assert served["version_policy"] == {"latest": {"num_versions": 2}}
     three = cli("infer", "tri", "-v", "3")
     assert three.exit_code == 0 and three.stdout.startswith("tri version 3: ")
+    import tempfile
+
     url = local_triton["state"].url
-    refused = cli("load", "tri", "--url", url.replace("127.0.0.1", "localhost"))
+    elsewhere = {"TRITONCTL_STATE_DIR": tempfile.mkdtemp()}  # a server tritonctl did not start: its repository unknown
+    refused = cli("load", "tri", "--url", url, env=elsewhere)
     assert refused.exit_code == 2
     assert refused.stderr.startswith("error: a load needs the repository (--repo) to send 'tri''s config")
     assert "--reload to unload 'tri' and load it again (requests to it fail meanwhile)" in refused.stderr
-    reloaded = cli("load", "tri", "--url", url.replace("127.0.0.1", "localhost"), "--reload")
+    reloaded = cli("load", "tri", "--url", url, "--reload", env=elsewhere)
     assert reloaded.exit_code == 0
     assert reloaded.stderr == "'tri' was unloaded, then loaded: requests to it failed meanwhile\n"
 
