@@ -108,6 +108,9 @@ def _load_array(name: str, path: Path, datatype: str, cast: bool):
 
 def infer(endpoint: Endpoint, model: str, *, version: int | None = None, inputs: dict[str, Path] | None = None,
           shapes: dict[str, list[int]] | None = None, seed: int = 0, cast: bool = False) -> InferResult:
+    from tritonctl.io.extras import require
+
+    require("server", "inference", ("tritonclient", "numpy"))
     import numpy as np
 
     rng = np.random.default_rng(seed)

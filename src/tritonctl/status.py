@@ -39,6 +39,8 @@ class VersionStatus:
     inference_count: int
     last_inference_ms: int
     drift: list[str] = field(default_factory=list)
+    request_count: int = 0  # requests Triton answered (successes and failures), from its statistics
+    avg_request_ms: float | None = None  # a successful request's average time end to end, queue included
     reason_full: str = ""  # as Triton wrote it (tracebacks included): shown under TRITONCTL_DEBUG=1 only
 
 
@@ -138,6 +140,23 @@ def _is_set(config, key: str) -> bool:
     return config.HasField(key)
 
 
+def request_stats(stats: dict) -> tuple[int, float | None]:
+    """(requests answered, average ms of a successful one) from one version's statistics as Triton reports them
+    (triton-inference-server/core src/server.cc, `inference_stats.success` / `.fail`: a count and total
+    nanoseconds)."""
+    inference = stats.get("inference_stats") if isinstance(stats.get("inference_stats"), dict) else {}
+
+    def part(name: str) -> tuple[int, int]:
+        value = inference.get(name) if isinstance(inference.get(name), dict) else {}
+        try:
+            return int(value.get("count", 0)), int(value.get("ns", 0))
+        except (TypeError, ValueError):
+            return 0, 0
+
+    (ok, ok_ns), (failed, _ns) = part("success"), part("fail")
+    return ok + failed, (ok_ns / ok / 1e6) if ok else None
+
+
 def _version(text) -> int | None:
     return int(text) if str(text).isdigit() else None
 
@@ -184,6 +203,7 @@ def _model_status(client: TritonClient, name: str, entries: list[dict], on_disk:
         if s:
             vs.inference_count = int(s.get("inference_count", 0))
             vs.last_inference_ms = int(s.get("last_inference", 0))
+            vs.request_count, vs.avg_request_ms = request_stats(s)
     loaded = any(vs.state in ("READY", *TRANSITIONS) or (vs.state == "UNAVAILABLE" and vs.reason != "unloaded")
                  for vs in versions.values())
     knows_selection = on_disk is not None and on_disk.selected is not None

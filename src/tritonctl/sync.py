@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import SyncRefused, TritonctlError, UsageError
-from tritonctl.io import files, manifest
+from tritonctl.io import faults, files, manifest
 from tritonctl.io.confine import is_inside
 from tritonctl.io.hash_cache import HashCache
 from tritonctl.io.s3 import S3, S3Url
@@ -49,8 +49,6 @@ WORK_SUFFIX = ".tritonctl-work"
 MARKER = ".tritonctl-repository"  # at the root of a local destination tritonctl synced (a file: no model to Triton)
 LOCK = ".tritonctl-sync.lock"  # at the root of a local destination while a sync writes it
 S3_STAGING = ".tritonctl-staging"  # `<prefix>.tritonctl-staging/<session>/`: beside the repository, not in it
-PAUSE_FILES_ENV = "TRITONCTL_TEST_PAUSE_AFTER_FILES"  # test-only: sleep after this many files were written
-PAUSE_MARKER_ENV = "TRITONCTL_TEST_PAUSE_MARKER"
 _OWN = (".tritonctl-", "~tritonctl-")  # tritonctl's own folders and files: never synced
 
 
@@ -387,23 +385,6 @@ def make_plan(source: dict[str, SourceFile], layouts: _Layouts, dest, *, models:
 # ---- writing: local ----------------------------------------------------------------------------------------------
 
 
-class _Pause:
-    """Test-only: sleep (to be killed) after N files were written."""
-
-    def __init__(self) -> None:
-        value = os.environ.get(PAUSE_FILES_ENV)
-        self.after = int(value) if value else None
-        self.written = 0
-
-    def tick(self) -> None:
-        self.written += 1
-        if self.after is not None and self.written >= self.after:
-            marker = os.environ.get(PAUSE_MARKER_ENV)
-            if marker:
-                Path(marker).write_text(str(os.getpid()))
-            time.sleep(3600)
-
-
 def _work_dir(root: Path) -> Path | None:
     """The work folder beside `root` on the same filesystem (a rename from it is atomic), or None (a mount point,
     or a parent that cannot be written)."""
@@ -466,7 +447,7 @@ def _destination_lock(root: Path):
 
 
 def apply_local(plan: Plan, source: dict[str, SourceFile], root: Path, *, progress: Callable[[int], None],
-                pause: _Pause) -> None:
+                pause: faults.FileCounter) -> None:
     root.mkdir(parents=True, exist_ok=True)
     with _destination_lock(root):
         if plan.adopt:
@@ -659,7 +640,7 @@ class _LocalWriter:
 
 
 def apply_s3(plan: Plan, source: dict[str, SourceFile], dest: S3Destination, *, progress: Callable[[int], None],
-             pause: _Pause, break_lock: bool = False, command: str = "") -> None:
+             pause: faults.FileCounter, break_lock: bool = False, command: str = "") -> None:
     from tritonctl.s3_lease import Lease
 
     s3, url, remote = dest.s3, dest.url, dest.remote
@@ -913,7 +894,7 @@ def sync(source_root: Path, destination: Path | S3Url, *, source_label: str, mod
         plan.adopt = (adopt or dest.empty) and not dest.owned
         planned(plan)
         if not dry_run and not plan.empty:
-            pause = _Pause()
+            pause = faults.FileCounter()
             if isinstance(dest, S3Destination):
                 apply_s3(plan, source, dest, progress=progress, pause=pause, break_lock=break_lock, command=command)
             else:

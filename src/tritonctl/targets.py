@@ -31,6 +31,7 @@ class Connection:
     timeout: float = 60.0
     ssl: bool = False
     headers: list[str] = field(default_factory=list)
+    ca_cert: str | None = None  # a CA bundle (PEM) that server certificates are checked against
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def endpoint(url: str, connection: Connection) -> Endpoint:
     url, authorization = split_credentials(url.rstrip("/"))
     if authorization is not None and not any(k.lower() == "authorization" for k in headers):
         headers["Authorization"] = authorization
-    return Endpoint(url=url, timeout=connection.timeout, ssl=connection.ssl, headers=headers)
+    return Endpoint(url=url, timeout=connection.timeout, ssl=connection.ssl, headers=headers,
+                    ca_cert=connection.ca_cert)
 
 
 def _address_key(url: str) -> tuple[str, str, int | None]:
@@ -113,61 +115,88 @@ def local_server(name: str) -> ServerState:
     return state
 
 
-def resolve(url: str | None = None, server: str | None = None, connection: Connection | None = None) -> Target:
-    connection = connection or Connection()
-    if url and server:
-        raise UsageError("give --url or --server, not both")
-    if not url and not server:
-        env_url, env_server = os.environ.get(URL_ENV) or None, os.environ.get(SERVER_ENV) or None
-        if env_url and env_server:
-            raise UsageError(f"{URL_ENV} and {SERVER_ENV} are both set; unset one, or pass --url or --server")
-        url, server = env_url, env_server
+@dataclass(frozen=True)
+class ServerChoice:
+    """What the user said about which server(s) to talk to: the server options, taken whole (cli/_options.py)."""
+
+    urls: tuple[str, ...] = ()
+    server: str | None = None
+    fleet: str | None = None
+    all_addresses: bool = False
+    connection: Connection = field(default_factory=Connection)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The server(s) a command talks to, resolved once (resolve_targets)."""
+
+    items: tuple[Target, ...]
+    several: bool  # a fleet: more than one server, or --fleet / --all-addresses asked for one
+    named: bool  # the user named them (a flag or an environment variable), rather than the local default
+    connection: Connection = field(default_factory=Connection)
+
+    @property
+    def first(self) -> Target:
+        return self.items[0]
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        return [t.endpoint for t in self.items]
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _environment() -> tuple[list[str], str | None]:
+    """TRITONCTL_URL (comma-separated for several) and TRITONCTL_SERVER: the one place tritonctl reads them."""
+    urls = [u.strip() for u in os.environ.get(URL_ENV, "").split(",") if u.strip()]
+    server = os.environ.get(SERVER_ENV) or None
+    if urls and server:
+        raise UsageError(f"{URL_ENV} and {SERVER_ENV} are both set; unset one, or pass --url or --server")
+    return urls, server
+
+
+def resolve_targets(choice: ServerChoice | None = None, project_start: Path | None = None) -> Targets:
+    """Every server a command is pointed at: the flags, else the environment, else the one local server running,
+    else Triton's default address. A fleet is looked for in the project configuration found from
+    `project_start`."""
+    choice = choice or ServerChoice()
+    connection = choice.connection
+    urls = [u for u in choice.urls if u]
+    if sum(bool(x) for x in (urls, choice.server, choice.fleet)) > 1:
+        raise UsageError("give --url, --server or --fleet, not two of them")
+    server, every_address = choice.server, choice.all_addresses
+    if choice.fleet:
+        urls, from_fleet = _fleet(choice.fleet, project_start)
+        every_address = every_address or from_fleet
+    named = bool(urls or server or choice.fleet)
+    if not named:
+        urls, server = _environment()
+        named = bool(urls or server)
+    if every_address:
+        if not urls:
+            raise UsageError("--all-addresses needs --url (a name whose every address is a server)")
+        return Targets(tuple(t for url in urls for t in _every_address(url, connection)), True, True, connection)
     if server:
         state = local_server(server)
-        return Target(endpoint(state.url, connection), state)
-    if url:
-        chosen = endpoint(url, connection)
-        local = next((s for s in running() if _same_address(s.url, chosen.url)), None)
-        return Target(chosen, local)
+        return Targets((Target(endpoint(state.url, connection), state),), False, True, connection)
+    if urls:
+        local = {_address_key(s.url): s for s in running()}
+        found: dict[str, Target] = {}
+        for url in urls:  # one target per server, in the order given
+            chosen = endpoint(url, connection)
+            found.setdefault(chosen.url, Target(chosen, local.get(_address_key(chosen.url))))
+        return Targets(tuple(found.values()), len(found) > 1 or bool(choice.fleet), True, connection)
     servers = running()
     if len(servers) > 1:
         raise UsageError(f"{len(servers)} local servers are running: {_running_names(servers)}; pick one with "
                          f"--server NAME (or {SERVER_ENV})")
     if servers:
-        return Target(endpoint(servers[0].url, connection), servers[0])
-    return Target(endpoint(DEFAULT_URL, connection), None)
-
-
-def resolve_all(urls: list[str] | None = None, server: str | None = None, fleet: str | None = None,
-                all_addresses: bool = False, connection: Connection | None = None,
-                project_start: Path | None = None) -> list[Target]:
-    """Every server a command is pointed at: one (as `resolve`), or several (`--url` given more than once, a
-    comma-separated TRITONCTL_URL, `--fleet NAME`, or `--all-addresses`)."""
-    connection = connection or Connection()
-    urls = [u for u in (urls or []) if u]
-    if sum(bool(x) for x in (urls, server, fleet)) > 1:
-        raise UsageError("give --url, --server or --fleet, not two of them")
-    fleet_addresses = False
-    if fleet:
-        urls, fleet_addresses = _fleet(fleet, project_start)
-    from_env = [u.strip() for u in os.environ.get(URL_ENV, "").split(",") if u.strip()]
-    if not urls and not server and len(from_env) > 1:
-        if os.environ.get(SERVER_ENV):
-            raise UsageError(f"{URL_ENV} and {SERVER_ENV} are both set; unset one, or pass --url or --server")
-        urls = from_env
-    if all_addresses or fleet_addresses:
-        urls = urls or from_env
-        if not urls:
-            raise UsageError("--all-addresses needs --url (a name whose every address is a server)")
-        return [t for url in urls for t in _every_address(url, connection)]
-    if len(urls) > 1:
-        local = {_address_key(s.url): s for s in running()}
-        targets: dict[str, Target] = {}
-        for url in urls:  # one target per server, in the order given
-            chosen = endpoint(url, connection)
-            targets.setdefault(chosen.url, Target(chosen, local.get(_address_key(chosen.url))))
-        return list(targets.values())
-    return [resolve(urls[0] if urls else None, server, connection)]
+        return Targets((Target(endpoint(servers[0].url, connection), servers[0]),), False, False, connection)
+    return Targets((Target(endpoint(DEFAULT_URL, connection), None),), False, False, connection)
 
 
 def _fleet(name: str, start: Path | None) -> tuple[list[str], bool]:
@@ -225,21 +254,20 @@ def repository(repo: str | Path | None, target: Target) -> Path | S3Url | None:
     return parse(repo) if repo is not None else target.repository
 
 
-def serving(repo: Path, urls: list[str] | None, server: str | None, connection: Connection, fleet: str | None = None,
-            all_addresses: bool = False) -> list[Target]:
-    """The servers whose loaded versions matter for a change to `repo`: those picked by --url (repeatable), --server,
-    --fleet or their environment variables, else every running local server whose repository is `repo`."""
-    if urls or server or fleet or all_addresses or os.environ.get(URL_ENV) or os.environ.get(SERVER_ENV):
-        return resolve_all(urls, server, fleet, all_addresses, connection, repo)
+def serving(repo: Path, targets: Targets) -> list[Target]:
+    """The servers whose loaded versions matter for a change to `repo`: the ones the user named, else every running
+    local server whose repository is `repo`."""
+    if targets.named:
+        return list(targets)
     here = os.path.realpath(repo)
-    return [Target(endpoint(s.url, connection), s) for s in running()
+    return [Target(endpoint(s.url, targets.connection), s) for s in running()
             if not s.repository.startswith("s3://") and os.path.realpath(s.repository) == here]
 
 
 def lifecycle_name(server: str | None) -> str:
     """The local server `server stop` or `server logs` acts on: --server, TRITONCTL_SERVER, the only one running,
     or 'default'."""
-    name = server or os.environ.get(SERVER_ENV)
+    name = server or _environment()[1]
     if name:
         return check_name(name)
     servers = running(clean=False)  # a stale state is the command's to report

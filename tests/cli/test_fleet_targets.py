@@ -1,4 +1,5 @@
-"""Which servers a command is pointed at when there may be several (targets.resolve_all): in-process, no server."""
+"""Which servers a command is pointed at when there may be several (targets.resolve_targets): in-process, no
+server."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import pytest
 
 from tritonctl.errors import TritonctlError, UsageError
 from tritonctl.project import ProjectConfigError
-from tritonctl.targets import resolve_all
+from tritonctl.targets import ServerChoice, resolve_targets
+
+
+def resolve_all(urls=None, server=None, fleet=None, all_addresses=False, project_start=None):
+    """The server options as a command gets them, resolved once."""
+    return resolve_targets(ServerChoice(tuple(urls or ()), server, fleet, all_addresses), project_start)
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +49,7 @@ def test_every_address_of_a_name_keeps_the_name():
     targets = resolve_all(["http://localhost:8123"], all_addresses=True)
     assert "http://127.0.0.1:8123" in urls(targets)
     assert {t.endpoint.server_name for t in targets} == {"localhost"}
-    assert targets[0].endpoint.label.endswith("(localhost)")
+    assert targets.first.endpoint.label.endswith("(localhost)")
     with pytest.raises(TritonctlError, match="cannot resolve 'no-such-host.invalid'"):
         resolve_all(["http://no-such-host.invalid:8000"], all_addresses=True)
 

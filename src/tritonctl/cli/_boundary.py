@@ -18,13 +18,13 @@ from typer.core import TyperGroup
 
 from tritonctl.cli._help import (
     ClickException,
-    NoArgsIsHelpError,
     UsageError,
+    is_no_args_is_help,
     format_parameters,
     usage_message,
     usage_pieces,
 )
-from tritonctl.cli._output import error
+from tritonctl.cli._output import _debug, error, render_carried
 from tritonctl.errors import ExitCode, Terminated, TritonctlError
 
 
@@ -47,6 +47,7 @@ def _run(invoke, ctx) -> int | None:
         invoke(ctx)
         return None
     except TritonctlError as e:
+        render_carried(e)
         error(e.message, e.hint)
         return int(e.exit_code)
     except KeyboardInterrupt as e:
@@ -62,7 +63,7 @@ def _run(invoke, ctx) -> int | None:
         error(f"{e.strerror or e}{where}")
         return int(ExitCode.ERROR)
     except Exception as e:  # a bug: one line unless TRITONCTL_DEBUG=1
-        if os.environ.get("TRITONCTL_DEBUG") == "1":
+        if _debug():
             raise
         error(f"internal error: {type(e).__name__}: {e}", "set TRITONCTL_DEBUG=1 for the traceback")
         return int(ExitCode.INTERNAL)
@@ -89,12 +90,12 @@ class TritonctlGroup(TyperGroup):
             code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
                                 **extra)
             code = code if isinstance(code, int) else 0
-        except NoArgsIsHelpError as e:
-            e.show()
-            code = int(ExitCode.USAGE)
         except UsageError as e:
-            where = e.ctx.command_path if e.ctx is not None else "tritonctl"
-            error(usage_message(e), f"see: {where} --help")
+            if is_no_args_is_help(e):
+                e.show()
+            else:
+                where = e.ctx.command_path if e.ctx is not None else "tritonctl"
+                error(usage_message(e), f"see: {where} --help")
             code = int(ExitCode.USAGE)
         except ClickException as e:
             error(e.format_message())

@@ -5,36 +5,47 @@ option names in its rich panels. Here every option that takes a value shows one 
 `--model MODEL`), choices in brackets (`--format [table|json|github]`), flags nothing; arguments appear in the
 usage line as `MODEL` (required) or `[REPO]`; click's formatter wraps the help text and never cuts a name.
 
-Typer 0.29 carries its own copy of click (`typer._click`): its parameter classes are public (`typer.core`), its
-usage errors are not exported. tritonctl pins typer (pyproject.toml) and names that copy here only.
+Only typer's public API is used: its parameter classes (`typer.core`) and `typer.BadParameter`, whose bases are
+click's usage errors, in whichever click the installed typer uses (its own copy since 0.29, click itself before).
 """
 
 from __future__ import annotations
 
 import re
 
-from typer import _click as click
+import typer
 from typer.core import TyperArgument, TyperCommand, TyperOption
 
-UsageError = click.exceptions.UsageError
-BadParameter = click.exceptions.BadParameter
-MissingParameter = click.exceptions.MissingParameter
-NoArgsIsHelpError = click.exceptions.NoArgsIsHelpError
-ClickException = click.exceptions.ClickException
+BadParameter = typer.BadParameter
+UsageError = next(c for c in BadParameter.__mro__ if c.__name__ == "UsageError")
+ClickException = next(c for c in BadParameter.__mro__ if c.__name__ == "ClickException")
 Argument = TyperArgument
 
 
+def is_missing(error) -> bool:
+    """click's MissingParameter, which typer does not export."""
+    return type(error).__name__ == "MissingParameter"
+
+
+def is_no_args_is_help(error) -> bool:
+    """click's NoArgsIsHelpError (a group or a command given nothing): its help is the answer."""
+    return type(error).__name__ == "NoArgsIsHelpError"
+
+
 def choices(param) -> list[str] | None:
-    """The values a parameter accepts, when it is a choice."""
+    """The values a parameter accepts, when it is a choice (typer 0.29's type descriptor, or click's Choice)."""
     descriptor = getattr(param, "type_descriptor", None)
     if descriptor is not None and getattr(descriptor, "is_choice", False) and descriptor.choices:
         return [str(getattr(c, "value", c)) for c in descriptor.choices]
+    found = getattr(getattr(param, "type", None), "choices", None)
+    if found and not isinstance(found, str):
+        return [str(getattr(c, "value", c)) for c in found]
     return None
 
 
 def metavar(param) -> str | None:
     """What an option's value is called in help: None for a flag."""
-    if isinstance(param, TyperOption) and (param.is_flag or param.count):
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):  # --help is click's own option
         return None
     values = choices(param)
     if values:
@@ -121,7 +132,7 @@ class TritonctlCommand(TyperCommand):
 def usage_message(error) -> str:
     """A usage error as one line: `--format must be one of table, json, github, not 'foo'`."""
     param = getattr(error, "param", None)
-    if isinstance(error, MissingParameter) and param is not None:
+    if is_missing(error) and param is not None:
         kind = "argument" if isinstance(param, Argument) else "option"
         return f"missing {kind} {_param_label(param)}"
     if isinstance(error, BadParameter) and param is not None:
@@ -131,6 +142,10 @@ def usage_message(error) -> str:
         if values and given is not None:
             return f"{where} must be one of {', '.join(values)}, not '{given}'"
         message = error.message.removeprefix("Value error, ")
+        within = re.match(r"^(-?[\d.e+]+) is not in the range (-?\d+(?:\.\d+)?)<=x<=(-?\d+(?:\.\d+)?)\.?$", message)
+        if within:  # click's words for a bounded range: say which bound, as pydantic's do
+            value, low, high = within.groups()
+            return f"{where} must be {'at least ' + low if float(value) < float(low) else 'at most ' + high}"
         for pattern, wording in _BOUNDS:
             m = re.match(pattern, message)
             if m:
@@ -140,8 +155,12 @@ def usage_message(error) -> str:
     return message[:1].lower() + message[1:] if message else "usage error"
 
 
-# typer 0.29 checks numbers with pydantic, whose words read "Input should be ..."
+# typer 0.29 checks numbers with pydantic, whose words read "Input should be ..."; click's ranges before it
 _BOUNDS = [
+    (r".*is not in the range x>=(-?\d+(?:\.\d+)?)\.?$", "at least {}"),
+    (r".*is not in the range x<=(-?\d+(?:\.\d+)?)\.?$", "at most {}"),
+    (r"'.*' is not a valid int(?:eger)?(?: range)?\.?$", "a whole number"),
+    (r"'.*' is not a valid float(?:ing point number)?(?: range)?\.?$", "a number"),
     (r"Input should be greater than or equal to (\S+)$", "at least {}"),
     (r"Input should be greater than (\S+)$", "more than {}"),
     (r"Input should be less than or equal to (\S+)$", "at most {}"),

@@ -73,22 +73,65 @@ ServerRepoOpt = Annotated[Optional[str], typer.Option("--repo", "-r", envvar="TR
                                                            "(default: the local server's).")]
 
 
-def connection(timeout: float, ssl: bool, header: list[str] | None):
-    from tritonctl.targets import Connection
+CaCertOpt = Annotated[Optional[Path], typer.Option(
+    "--ca-cert", envvar="TRITONCTL_CA_CERT", metavar="PATH", help="A CA bundle (PEM) the server's TLS certificate "
+    "is checked against, for a server whose certificate a private CA signed.")]
 
-    return Connection(timeout, ssl, list(header or []))
+# Every option that says which server(s) a command talks to, and how: one bundle, taken whole by every such command
+# (talks_to_servers), resolved once (targets.resolve_targets). A new connection option is one entry here, and the
+# field of targets.Connection it fills.
+SERVER_OPTIONS: dict[str, tuple[object, object]] = {
+    "url": (UrlOpt, None),
+    "server": (ServerOpt, None),
+    "fleet": (FleetOpt, None),
+    "all_addresses": (AllAddressesOpt, False),
+    "timeout": (TimeoutOpt, 60.0),
+    "ssl": (SslOpt, False),
+    "header": (HeaderOpt, None),
+    "ca_cert": (CaCertOpt, None),
+}
 
 
-def pick_servers(url: list[str] | None, server: str | None, fleet: str | None, all_addresses: bool, timeout: float,
-                 ssl: bool, header: list[str] | None, repo: str | None = None) -> list:
-    """The servers a command is pointed at (targets.resolve_all); a fleet is looked for in the project configuration
-    found from --repo's folder (or the current folder)."""
-    from tritonctl.locations import parse
-    from tritonctl.targets import resolve_all
+def _choice(values: dict):
+    from tritonctl.targets import Connection, ServerChoice
 
-    location = parse(repo) if repo is not None else None
-    start = location if isinstance(location, Path) else None
-    return resolve_all(url, server, fleet, all_addresses, connection(timeout, ssl, header), start)
+    connection = Connection(values["timeout"], values["ssl"], list(values["header"] or []),
+                            str(values["ca_cert"]) if values["ca_cert"] is not None else None)
+    return ServerChoice(tuple(values["url"] or ()), values["server"], values["fleet"], values["all_addresses"],
+                        connection)
+
+
+def talks_to_servers(*, timeout: float):
+    """A command that talks to servers: it takes every option of SERVER_OPTIONS (`--timeout` defaulting to
+    `timeout` seconds) and gets them resolved into its `targets` parameter (targets.Targets). A fleet is looked for
+    in the project configuration found from the command's --repo folder, else the current folder."""
+    import functools
+    import inspect
+
+    def decorate(command):
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name != "targets"]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                   default=timeout if name == "timeout" else default)
+                 for name, (annotation, default) in SERVER_OPTIONS.items()]
+
+        @functools.wraps(command)
+        def run(**kwargs):
+            from tritonctl.locations import parse
+            from tritonctl.targets import resolve_targets
+
+            values = {name: kwargs.pop(name) for name in SERVER_OPTIONS}
+            repo = kwargs.get("repo")
+            location = parse(repo) if repo is not None else None
+            start = location if isinstance(location, Path) else None
+            return command(targets=resolve_targets(_choice(values), start), **kwargs)
+
+        run.__signature__ = signature.replace(parameters=[*kept, *added])
+        run.__annotations__ = {p.name: p.annotation for p in run.__signature__.parameters.values()}
+        run.talks_to_servers = True  # tests/cli/test_server_options.py finds the commands by this
+        return run
+
+    return decorate
 
 
 GpusOpt = Annotated[Optional[int], typer.Option("--gpus", min=0, max=MAX_GPUS, metavar="N",

@@ -110,8 +110,7 @@ def show(
 ) -> None:
     """Show MODEL's config, or with --normalized the config Triton 2.51 will serve (exit 1 with the findings when
     Triton would refuse the model)."""
-    from tritonctl.cli._output import error, render_report_findings, render_shown
-    from tritonctl.errors import ExitCode
+    from tritonctl.cli._output import render_shown
     from tritonctl.generate import ShownConfig, show_config
     from tritonctl.locations import parse
     from tritonctl.cli._options import local_view
@@ -123,10 +122,12 @@ def show(
 
         served, errors = served_model(local.path, model, Options(gpus=gpus, run_python=run_python))
         if errors or served.config is None:
-            render_report_findings([dataclasses.replace(f, path=local.label(f.path)) for f in errors])
-            error(f"Triton 2.51 would refuse '{model}', so it serves no config ({len(errors)} error"
-                  f"{'' if len(errors) == 1 else 's'}; see above)")
-            raise typer.Exit(int(ExitCode.FINDINGS))
+            from tritonctl.errors import ValidationRefused
+
+            raise ValidationRefused(f"Triton 2.51 would refuse '{model}', so it serves no config ({len(errors)} "
+                                    f"error{'' if len(errors) == 1 else 's'}; see above)",
+                                    [dataclasses.replace(f, path=local.label(f.path)) for f in errors],
+                                    hint=f"validate it: tritonctl validate {local.source} --model {model}")
         notes = served.notes + ([f"python auto_complete_config could not run here: {served.python_missing}"]
                                 if served.python_missing else [])
         shown = ShownConfig(served.config, notes)

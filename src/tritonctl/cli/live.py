@@ -7,60 +7,38 @@ from typing import Annotated, Optional
 
 import typer
 
-from tritonctl.cli._options import (
-    AllAddressesOpt,
-    DataFormat,
-    DataFormatOpt,
-    EndpointOpt,
-    FleetOpt,
-    HeaderOpt,
-    ModelArg,
-    ServerOpt,
-    ServerRepoOpt,
-    SslOpt,
-    TimeoutOpt,
-    UrlOpt,
-    pick_servers,
-)
+from tritonctl.cli._options import DataFormat, DataFormatOpt, EndpointOpt, ModelArg, ServerRepoOpt, talks_to_servers
 
 ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, metavar="N", help="Over a fleet: replicas changed at "
                                                                                  "once.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Over a fleet: print the plan, change nothing.")]
 
 
-def is_fleet(targets: list, fleet: str | None, all_addresses: bool) -> bool:
-    return len(targets) > 1 or bool(fleet) or all_addresses
-
-
-def local_repository(repo: str | None, targets: list, endpoint_url: str | None):
+def local_repository(repo: str | None, targets, endpoint_url: str | None):
     """The repository to read beside the server(s): --repo, else the first local server's (a local view of it)."""
     from tritonctl.cli._options import local_view
     from tritonctl.targets import repository
 
-    location = repository(repo, targets[0])
+    location = repository(repo, targets.first)
     if location is None:
         return None
-    return local_view(location, endpoint_url=endpoint_url or targets[0].s3_endpoint)
+    return local_view(location, endpoint_url=endpoint_url or targets.first.s3_endpoint)
 
 
-def run_rollout(targets: list, change, parallel: int, dry_run: bool, fmt: str = "table") -> None:
+def run_rollout(targets, change, parallel: int, dry_run: bool, fmt: str = "table") -> None:
     """A change over every replica (fleet.rollout), rendered; exit 1 when it failed, 130 when interrupted."""
     from tritonctl.cli._output import render_rollout, status_line
-    from tritonctl.errors import ExitCode, RolloutInterrupted
+    from tritonctl.errors import ExitCode
     from tritonctl.fleet import rollout
 
-    try:
-        with status_line() as progress:
-            result = rollout([t.endpoint for t in targets], change, parallel=parallel, dry_run=dry_run,
-                             progress=progress)
-    except RolloutInterrupted as e:
-        render_rollout(e.rollout)
-        raise
+    with status_line() as progress:  # interrupted: the boundary renders the table the error carries
+        result = rollout(targets.endpoints, change, parallel=parallel, dry_run=dry_run, progress=progress)
     render_rollout(result)
     if result.failed:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
+@talks_to_servers(timeout=120.0)
 def load(
     model: ModelArg,
     version: Annotated[Optional[list[int]], typer.Option("--version", "-v", metavar="VERSION",
@@ -74,13 +52,7 @@ def load(
     dry_run: DryRunOpt = False,
     repo: ServerRepoOpt = None,
     endpoint_url: EndpointOpt = None,
-    url: UrlOpt = None,
-    server: ServerOpt = None,
-    fleet: FleetOpt = None,
-    all_addresses: AllAddressesOpt = False,
-    timeout: TimeoutOpt = 120.0,
-    ssl: SslOpt = False,
-    header: HeaderOpt = None,
+    targets=None,
 ) -> None:
     """Serve exactly what MODEL's config in the repository selects (or --version), without a gap in service.
 
@@ -93,9 +65,9 @@ def load(
     from tritonctl.io.triton_client import rejection_kind
     from tritonctl.loading import load_model
 
-    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header, repo)
+    timeout = targets.connection.timeout
     local = local_repository(repo, targets, endpoint_url)
-    if is_fleet(targets, fleet, all_addresses) or smoke or dry_run:
+    if targets.several or smoke or dry_run:
         from tritonctl.fleet import Change
 
         if reload or local is None:
@@ -107,41 +79,37 @@ def load(
     from tritonctl.cli._output import working
 
     try:
-        with working(f"loading '{model}' on {targets[0].endpoint.label}"):
-            result = load_model(targets[0].endpoint, model, repo=local.path if local else None, versions=version,
+        with working(f"loading '{model}' on {targets.first.endpoint.label}"):
+            result = load_model(targets.first.endpoint, model, repo=local.path if local else None, versions=version,
                                 reload=reload, wait=wait, timeout=timeout)
     except ServerRejected as e:
-        if rejection_kind(e) == "poll_failure" and local is not None:
-            from tritonctl.cli._output import render_load_failure
+        if rejection_kind(e) == "poll_failure" and local is not None:  # Triton says only that: validate says why
+            from tritonctl.validate.engine import model_errors
 
-            render_load_failure(local.path, model)
+            e.findings = model_errors(local.path, model)
+            e.findings_intro = f"Triton's log has the reason; validate finds in '{model}':"
         raise
     if result.reloaded:
         say(f"'{model}' was unloaded, then loaded: requests to it failed meanwhile")
     out(f"loaded '{model}' (READY: {', '.join(map(str, result.versions)) or 'none'}) in {result.seconds:.1f} s")
 
 
+@talks_to_servers(timeout=60.0)
 def unload(
     model: ModelArg,
     dependents: Annotated[bool, typer.Option("--dependents", help="Also unload models that only this one used.")]
     = False,
     parallel: ParallelOpt = 1,
     dry_run: DryRunOpt = False,
-    url: UrlOpt = None,
-    server: ServerOpt = None,
-    fleet: FleetOpt = None,
-    all_addresses: AllAddressesOpt = False,
-    timeout: TimeoutOpt = 60.0,
-    ssl: SslOpt = False,
-    header: HeaderOpt = None,
+    targets=None,
 ) -> None:
     """Unload MODEL (all its versions) from a server in EXPLICIT mode; over a fleet, replica by replica (each checked
     unloaded and still live before the next)."""
     from tritonctl.cli._output import out
     from tritonctl.loading import unload_model
 
-    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header)
-    if is_fleet(targets, fleet, all_addresses) or dry_run:
+    timeout = targets.connection.timeout
+    if targets.several or dry_run:
         from tritonctl.errors import UsageError
         from tritonctl.fleet import Change
 
@@ -151,23 +119,18 @@ def unload(
         return
     from tritonctl.cli._output import working
 
-    with working(f"unloading '{model}' on {targets[0].endpoint.label}"):
-        result = unload_model(targets[0].endpoint, model, dependents=dependents, timeout=timeout)
+    with working(f"unloading '{model}' on {targets.first.endpoint.label}"):
+        result = unload_model(targets.first.endpoint, model, dependents=dependents, timeout=timeout)
     out(f"unloaded '{model}' (was READY: {', '.join(map(str, result.versions)) or 'none'})")
 
 
+@talks_to_servers(timeout=30.0)
 def status(
     model: Annotated[Optional[str], typer.Argument(metavar="MODEL", help="One model (default: all).")] = None,
     repo: ServerRepoOpt = None,
     endpoint_url: EndpointOpt = None,
     fmt: DataFormatOpt = DataFormat.table,
-    url: UrlOpt = None,
-    server: ServerOpt = None,
-    fleet: FleetOpt = None,
-    all_addresses: AllAddressesOpt = False,
-    timeout: TimeoutOpt = 30.0,
-    ssl: SslOpt = False,
-    header: HeaderOpt = None,
+    targets=None,
 ) -> None:
     """What the server serves beside what the repository selects: versions, states, inferences, drift. Over a
     fleet: per version how many replicas serve it READY, and which disagree (with the disk or with each other);
@@ -175,13 +138,12 @@ def status(
     from tritonctl.cli._output import render_fleet_status, render_status
     from tritonctl.status import status as server_status
 
-    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header, repo)
     local = local_repository(repo, targets, endpoint_url)
-    if is_fleet(targets, fleet, all_addresses):
+    if targets.several:
         from tritonctl.errors import ServerUnreachable
         from tritonctl.fleet import fleet_status
 
-        report = fleet_status([t.endpoint for t in targets], local.path if local else None, model)
+        report = fleet_status(targets.endpoints, local.path if local else None, model)
         render_fleet_status(report, fmt.value, local.label if local else None)
         silent = len(report.replicas) - len(report.reachable)
         if silent:  # the table (or JSON) is out; the exit code says the fleet was not all seen
@@ -189,10 +151,11 @@ def status(
             raise ServerUnreachable(f"{silent} of {total} servers did not answer" if total > 1 else
                                     "the server did not answer")
         return
-    report = server_status(targets[0].endpoint, local.path if local else None, model)
+    report = server_status(targets.first.endpoint, local.path if local else None, model)
     render_status(report.relabeled(local.label) if local else report, fmt.value)
 
 
+@talks_to_servers(timeout=60.0)
 def infer(
     model: ModelArg,
     version: Annotated[Optional[int], typer.Option("--version", "-v", metavar="VERSION",
@@ -208,13 +171,7 @@ def infer(
                                                 help="Where --fleet is looked for: the project configuration found "
                                                      "from this repository's folder (default: the current "
                                                      "folder).")] = None,
-    url: UrlOpt = None,
-    server: ServerOpt = None,
-    fleet: FleetOpt = None,
-    all_addresses: AllAddressesOpt = False,
-    timeout: TimeoutOpt = 60.0,
-    ssl: SslOpt = False,
-    header: HeaderOpt = None,
+    targets=None,
 ) -> None:
     """A smoke inference: random values shaped from the served model (-1 dimensions become 32) unless given."""
     from tritonctl.cli._output import error, render_infer
@@ -222,9 +179,8 @@ def infer(
     from tritonctl.inference import infer as run_inference
     from tritonctl.inference import parse_inputs, parse_shapes
 
-    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header, repo)
     inputs, shapes = parse_inputs(input_ or []), parse_shapes(shape or [])
-    chosen = targets if each else targets[:1]
+    chosen = list(targets) if each else [targets.first]
     failures: list[tuple[str, TritonctlError]] = []
     for target in chosen:
         label = target.endpoint.label

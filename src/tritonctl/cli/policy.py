@@ -10,19 +10,12 @@ import typer
 from tritonctl.cli._boundary import TritonctlGroup
 from tritonctl.cli._options import (
     COMMAND,
-    AllAddressesOpt,
     EndpointOpt,
-    FleetOpt,
-    HeaderOpt,
     ModelArg,
     ReadRepoOpt,
     RepoOpt,
-    ServerOpt,
     ServerRepoOpt,
-    SslOpt,
-    TimeoutOpt,
-    UrlOpt,
-    pick_servers,
+    talks_to_servers,
 )
 
 app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
@@ -59,6 +52,7 @@ def set_(
 
 
 @app.command("apply", **COMMAND)
+@talks_to_servers(timeout=120.0)
 def apply(
     model: ModelArg,
     spec: Annotated[str, typer.Argument(metavar="POLICY", help="latest:N | all | specific:1,3")],
@@ -70,19 +64,13 @@ def apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Over a fleet: print the plan, change nothing.")] = False,
     repo: ServerRepoOpt = None,
     endpoint_url: EndpointOpt = None,
-    url: UrlOpt = None,
-    server: ServerOpt = None,
-    fleet: FleetOpt = None,
-    all_addresses: AllAddressesOpt = False,
-    timeout: TimeoutOpt = 120.0,
-    ssl: SslOpt = False,
-    header: HeaderOpt = None,
+    targets=None,
 ) -> None:
     """Change which versions a running server serves, without dropping requests (a load carrying the config with
     POLICY). --persist also writes POLICY to config.pbtxt, so a restart (or a new replica) serves the same. Over a
     fleet the change rolls replica by replica, as `load` does."""
     from tritonctl.cli._output import out, render_policy_change
-    from tritonctl.cli.live import is_fleet, local_repository, run_rollout
+    from tritonctl.cli.live import local_repository, run_rollout
     from tritonctl.errors import UsageError
     from tritonctl.loading import load_model
     from tritonctl.locations import writable
@@ -91,20 +79,20 @@ def apply(
     from tritonctl.targets import repository
 
     wanted = parse_policy(spec)
-    targets = pick_servers(url, server, fleet, all_addresses, timeout, ssl, header, repo)
+    timeout = targets.connection.timeout
     local = local_repository(repo, targets, endpoint_url)
     if local is None:
         raise UsageError("policy apply needs the repository (--repo): the load carries the model's config from there")
-    location = repository(repo, targets[0])
+    location = repository(repo, targets.first)
     if persist:  # check the edit before touching the server; written after the load succeeds
         set_policy(writable(location), model, spec, dry_run=True)
-    if is_fleet(targets, fleet, all_addresses) or smoke or dry_run:
+    if targets.several or smoke or dry_run:
         from tritonctl.fleet import Change
 
         run_rollout(targets, Change(model, "load", repo=local.path, policy=wanted, smoke=smoke, timeout=timeout),
                     parallel, dry_run)
     else:
-        result = load_model(targets[0].endpoint, model, repo=local.path, policy=wanted, timeout=timeout)
+        result = load_model(targets.first.endpoint, model, repo=local.path, policy=wanted, timeout=timeout)
         out(f"'{model}' now serves versions {', '.join(map(str, result.versions)) or 'none'}")
     if persist and not dry_run:
         render_policy_change(set_policy(writable(location), model, spec), False)

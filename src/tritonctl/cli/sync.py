@@ -41,8 +41,7 @@ def sync(
     never sent again, whatever their mtime. A version's model file goes last, a model's config after its versions,
     deletions (--delete) last; local destinations get each version whole, in one rename. Refuses a source that
     validate finds errors in."""
-    from tritonctl.cli._output import render_report_findings, render_sync, settings_warnings, sync_progress
-    from tritonctl.errors import ValidationRefused
+    from tritonctl.cli._output import render_sync, settings_warnings, sync_progress
     from tritonctl.locations import parse
     from tritonctl.s3_cache import hash_cache
     from tritonctl.sync import publish
@@ -67,9 +66,6 @@ def sync(
                              endpoint_url=endpoint_url, jobs=jobs, check=check, hashes=hashes, adopt=adopt,
                              allow_empty_source=allow_empty_source, break_lock=break_lock, timeout=timeout,
                              command=f"tritonctl sync {source} {destination}", progress=progress, planned=planned)
-    except ValidationRefused as e:
-        render_report_findings(e.findings)
-        raise
     finally:
         hashes.close()
     render_sync(result, fmt.value)

@@ -10,20 +10,13 @@ import typer
 from tritonctl.cli._boundary import TritonctlGroup
 from tritonctl.cli._options import (
     COMMAND,
-    AllAddressesOpt,
     DataFormat,
     DataFormatOpt,
     EndpointOpt,
-    FleetOpt,
-    HeaderOpt,
     ModelArg,
     ReadRepoOpt,
     RepoOpt,
-    ServerOpt,
-    SslOpt,
-    TimeoutOpt,
-    UrlOpt,
-    connection,
+    talks_to_servers,
 )
 
 app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
@@ -47,11 +40,11 @@ def add(
     = False,
 ) -> None:
     """Add SOURCE as a new version of MODEL: staged, validated in place, then renamed into place."""
-    from tritonctl.cli._output import render_add, render_onnx_added, render_report_findings, settings_warnings
+    from tritonctl.cli._output import render_add, render_onnx_added, settings_warnings
     from tritonctl.errors import UsageError
     from tritonctl.validate.engine import staged_version_errors
     from tritonctl.validate.settings import for_repository
-    from tritonctl.versions import ValidationRefused, add_version, parse_version
+    from tritonctl.versions import add_version, parse_version
 
     number = parse_version(version) if version is not None else None
     settings = for_repository(repo)
@@ -61,19 +54,11 @@ def add(
 
         if no_validate:
             raise UsageError("--update-config validates the version with the config it plans; drop --no-validate")
-        try:
-            added = add_onnx_version(repo, model, source, settings=settings, version=number, force=force)
-        except ValidationRefused as e:
-            render_report_findings(e.findings)
-            raise
+        added = add_onnx_version(repo, model, source, settings=settings, version=number, force=force)
         render_onnx_added(added)
         return
-    try:
-        result = add_version(repo, model, source, version=number, force=force,
-                             check=None if no_validate else lambda m, n: staged_version_errors(m, n, settings))
-    except ValidationRefused as e:
-        render_report_findings(e.findings)
-        raise
+    result = add_version(repo, model, source, version=number, force=force,
+                         check=None if no_validate else lambda m, n: staged_version_errors(m, n, settings))
     render_add(result)
 
 
@@ -90,19 +75,14 @@ def list_(model: ModelArg, repo: ReadRepoOpt = ".", endpoint_url: EndpointOpt = 
 
 
 @app.command("rm", **COMMAND)
+@talks_to_servers(timeout=10.0)
 def rm(
     model: ModelArg,
     version: VersionArg,
     repo: RepoOpt = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Remove even a served, a READY or the last version.")]
     = False,
-    url: UrlOpt = None,
-    server: ServerOpt = None,
-    fleet: FleetOpt = None,
-    all_addresses: AllAddressesOpt = False,
-    timeout: TimeoutOpt = 10.0,
-    ssl: SslOpt = False,
-    header: HeaderOpt = None,
+    targets=None,
 ) -> None:
     """Remove a version (renamed aside, then deleted). Refuses, without --force, the last version, one the config
     serves, and one READY on a server of this repository (those --url, --server or --fleet name, else every local
@@ -112,7 +92,7 @@ def rm(
     from tritonctl.versions import parse_version, remove_version
 
     number = parse_version(version)
-    servers = [t.endpoint for t in serving(repo, url, server, connection(timeout, ssl, header), fleet, all_addresses)]
+    servers = [t.endpoint for t in serving(repo, targets)]
     result = remove_version(repo, model, number, force=force, servers=servers)
     for name in result.stale_cleared:
         say(f"cleared '{name}' left by an interrupted run")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tritonctl.errors import ExportError, MissingDependency, UsageError
+from tritonctl.errors import ExportError, UsageError
 from tritonctl.io.files import sha256_file
 from tritonctl.onnxruntime_backend import MAX_OPSET
 
@@ -46,9 +46,9 @@ class ExportResult:
 
 
 def _require(modules: list[str], message: str) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise MissingDependency(f"{message}: pip install 'tritonctl[export]'")
+    from tritonctl.io.extras import require
+
+    require("export", message, tuple(modules))
 
 
 def _version(dist: str) -> str | None:
@@ -126,7 +126,7 @@ def export_east(workdir: Path, *, graph: Path | None, seed: int, opset: int = EA
     import os
 
     _check_opset(opset)
-    _require(["tensorflow", "tf2onnx"], "export east needs TensorFlow and tf2onnx")
+    _require(["tensorflow", "tf2onnx"], "export east (TensorFlow, tf2onnx)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import numpy as np
 
@@ -185,7 +185,7 @@ def export_str(workdir: Path, *, weights: Path | None, seed: int, opset: int = S
     """None-ResNet-None-CTC to `workdir/model.onnx` through torch.onnx (one file, dynamic batch), checked
     against PyTorch at batch 1 and 3."""
     _check_opset(opset)
-    _require(["torch"], "export str needs PyTorch")
+    _require(["torch"], "export str (PyTorch)")
     import numpy as np
 
     from tritonctl.export import str_model

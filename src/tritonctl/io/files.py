@@ -5,7 +5,7 @@
   leftover of a killed run from a write in flight), fsync, rename over it; the mode the umask gives, or the
   replaced file's.
 - `plan_tree` / `copy_file`: what a folder copy would copy, checked before anything is written; a chunked copy
-  (with a test-only pause after N bytes, so crash tests can kill a copy in flight).
+  (with the test-only pause of io/faults.py, so crash tests can kill a copy in flight).
 - `locked_dir`: an exclusive flock held on a folder for the life of a `with` block.
 - `exchange`: swap two paths atomically (Linux renameat2 RENAME_EXCHANGE), with a two-rename fallback.
 """
@@ -26,12 +26,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tritonctl.errors import TritonctlError, UnsafePath
+from tritonctl.io import faults
 from tritonctl.io.confine import is_inside, safe_relative
 
 CHUNK = 4 << 20
-PAUSE_BYTES_ENV = "TRITONCTL_TEST_PAUSE_AFTER_BYTES"  # test-only: pause a copy after this many bytes
-PAUSE_MARKER_ENV = "TRITONCTL_TEST_PAUSE_MARKER"  # test-only: file created when the pause begins
-WRITE_PAUSE_ENV = "TRITONCTL_TEST_PAUSE_IN_WRITE"  # test-only: atomic_write sleeps with its temporary file written
 
 # The temporary file of an atomic write: `.<name>.tritonctl-<pid>-<random>.tmp`; before 0.2 `.<name>.<random>.tmp`
 TEMP_FILE = re.compile(r"^\.(?P<target>.+)\.(?:tritonctl-(?P<pid>\d+)-)?[a-z0-9_]{8}\.tmp$")
@@ -177,8 +175,7 @@ def atomic_write(path: Path, data: bytes, *, root: Path | None = None) -> Path:
         with os.fdopen(fd, "wb", closefd=False) as f:
             f.write(data)
             f.flush()
-            if os.environ.get(WRITE_PAUSE_ENV):
-                time.sleep(3600)  # killed here by the crash test
+            faults.in_write()  # killed here by the crash test
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -213,15 +210,10 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _pause_point() -> int | None:
-    value = os.environ.get(PAUSE_BYTES_ENV)
-    return int(value) if value else None
-
-
 def copy_file(src: Path, dst: Path) -> int:
     """Copy a regular file's bytes; returns the size. The copy gets the mode a new file gets (0644 under umask
     022: a Triton running as another user reads it), plus the source's execute bits. Honours the test-only pause."""
-    pause_at = _pause_point()
+    pause_at = faults.bytes_before_pause()
     copied = 0
     with open_regular(src) as fin, open(dst, "wb") as fout:
         while True:
@@ -233,10 +225,7 @@ def copy_file(src: Path, dst: Path) -> int:
             copied += len(chunk)
             if pause_at is not None and copied >= pause_at:
                 fout.flush()
-                marker = os.environ.get(PAUSE_MARKER_ENV)
-                if marker:
-                    Path(marker).write_text(str(os.getpid()))
-                time.sleep(3600)  # killed here by the crash test
+                faults.pause()  # killed here by the crash test
         fout.flush()
         os.fchmod(fout.fileno(), new_file_mode() | (os.fstat(fin.fileno()).st_mode & 0o111 & ~umask()))
         os.fsync(fout.fileno())

@@ -117,6 +117,9 @@ class S3:
 
     def __init__(self, endpoint_url: str | None = None, *, jobs: int = 8, timeout: float | None = None,
                  attempts: int = 6) -> None:
+        from tritonctl.io.extras import require
+
+        require("s3", "S3 (s3:// addresses, sync to S3)")
         import boto3
         from botocore.config import Config
 

@@ -33,6 +33,9 @@ class TritonInstall:
 
 
 def locate() -> TritonInstall:
+    from tritonctl.io.extras import require
+
+    require("server", "the local Triton (server start, validate --run-python)", ("pytriton", "numpy"))
     spec = importlib.util.find_spec("pytriton")
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependency("the local Triton needs the nvidia-pytriton wheel",

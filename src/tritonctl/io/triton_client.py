@@ -61,6 +61,7 @@ class Endpoint:
     # the name `url` was resolved from (--all-addresses): sent as the Host header and checked against the TLS
     # certificate, while the connection goes to the address in `url`
     server_name: str | None = None
+    ca_cert: str | None = None  # a CA bundle (PEM file) that the server's certificate is checked against
 
     @property
     def label(self) -> str:
@@ -80,7 +81,7 @@ class Endpoint:
         return self.ssl or self.url.startswith("https://")
 
 
-def _named_tls(name: str):
+def _named_tls(name: str, ca_cert: str | None = None):
     """An SSL context factory whose connections check the certificate against `name`, whatever address they reach
     (a replica found by its IP address still proves it is `name`)."""
     import ssl
@@ -94,8 +95,9 @@ def _named_tls(name: str):
     def factory(*_args, cafile=None, **_kwargs):
         context = NamedContext(ssl.PROTOCOL_TLS_CLIENT)
         context.load_default_certs()
-        if cafile:
-            context.load_verify_locations(cafile)
+        for bundle in (cafile, ca_cert):
+            if bundle:
+                context.load_verify_locations(bundle)
         return context
 
     return factory
@@ -146,7 +148,11 @@ class TritonClient:
         else:
             import ssl
 
-            context = ssl.create_default_context()
+            try:
+                context = ssl.create_default_context(cafile=endpoint.ca_cert)
+            except (OSError, ssl.SSLError) as e:
+                raise ServerUnreachable(f"cannot use the CA certificate '{endpoint.ca_cert}': "
+                                        f"{getattr(e, 'strerror', None) or e}", hint="check --ca-cert") from None
             name = endpoint.server_name or self._address[0]
 
             class Named(http.client.HTTPSConnection):
@@ -312,7 +318,8 @@ class TritonClient:
             import tritonclient.http as http
 
             endpoint = self.endpoint
-            factory = _named_tls(endpoint.server_name) if endpoint.server_name and endpoint.uses_ssl else None
+            factory = _named_tls(endpoint.server_name or self._address[0], endpoint.ca_cert) \
+                if endpoint.uses_ssl and (endpoint.server_name or endpoint.ca_cert) else None
             self._infer_client = http.InferenceServerClient(
                 endpoint.host_port, connection_timeout=min(endpoint.timeout, CONNECT_TIMEOUT),
                 network_timeout=endpoint.timeout, ssl=endpoint.uses_ssl, ssl_context_factory=factory)

@@ -198,6 +198,17 @@ def served_model(path, name: str, options: Options | None = None) -> tuple[Serve
     return (ctx.served or Served(None, None)), errors
 
 
+def model_errors(path, model: str) -> list[Finding]:
+    """The errors validate finds in one model of the repository at `path` (none when it cannot check it)."""
+    from tritonctl.errors import TritonctlError
+
+    try:
+        report = validate_repository(path, models=[model])
+    except TritonctlError:
+        return []
+    return [f for f in report.findings if f.severity is Severity.ERROR]
+
+
 def repository_errors(path, *, models: list[str] | None = None, settings: Settings | None = None,
                       relabel=None) -> list[Finding]:
     """The findings at or above the settings' fail-on (errors by default) in a repository: what refuses a

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from tritonctl.errors import UsageError
-from tritonctl.project import Project, ProjectConfigError
+from tritonctl.project import MAX_PYTHON_TIMEOUT, Project, ProjectConfigError
 from tritonctl.project import python_memory as project_memory
 from tritonctl.units import format_size
 from tritonctl.validate.context import Options
@@ -106,6 +106,8 @@ def resolve(project: Project, *, select: list[str] | None = None, extend_select:
         sources["ignore"] = _joined(sources.get("ignore"), "--extend-ignore")
     chosen_backends = pick("backends", backends, "--backends")
     timeout = pick("python-timeout", python_timeout, "--python-timeout")
+    if python_timeout is not None and not 0 < python_timeout <= MAX_PYTHON_TIMEOUT:  # nan included
+        raise UsageError(f"--python-timeout must be a number of seconds above 0, at most {MAX_PYTHON_TIMEOUT:g}")
     memory = pick("python-memory", python_memory, "--python-memory")
     options = Options(gpus=pick("gpus", gpus, "--gpus"),
                       backends=frozenset(chosen_backends) if chosen_backends is not None else None,

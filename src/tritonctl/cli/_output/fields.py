@@ -1,0 +1,62 @@
+"""An output described once: a list of Fields, from which the JSON document and the table are both built.
+
+A Field names its JSON key, its table header (None: JSON only), how the value is read from the object, and how it
+reads as a cell. The table's columns and each row's cells come from the same list, so a value cannot slide under
+another header, and a field added to the data is in the JSON and the table at once; the JSON schemas in
+`tests/schemas/` are checked against these lists in the quick lane (tests/cli/test_output_declarations.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str | None  # the JSON key (None: a table column only)
+    header: str | None  # the table column (None: JSON only)
+    value: Callable[[Any], Any]
+    cell: Callable[[Any], str] | None = None  # the cell's text from the object (default: the value, as text)
+    right: bool = False  # numbers are right-aligned
+    wrap: bool = False  # the one column that may wrap (placed last)
+    after: bool = False  # a field of an outer object whose column comes after the inner object's
+
+    def text(self, obj: Any) -> str:
+        return self.cell(obj) if self.cell is not None else _text(self.value(obj))
+
+
+def document(fields: Sequence[Field], obj: Any) -> dict:
+    """The JSON object of `obj`: every field with a key, in order."""
+    return {f.key: f.value(obj) for f in fields if f.key is not None}
+
+
+def columns(fields: Sequence[Field]) -> list[Field]:
+    return [f for f in fields if f.header is not None]
+
+
+def table(fields: Sequence[Field], rows: Sequence[Any]):
+    """A rich Table of `rows`, one column per field with a header, every cell escaped."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from tritonctl.cli._output.common import safe
+
+    shown = columns(fields)
+    result = Table(box=None, header_style="bold", pad_edge=False)
+    for f in shown:
+        result.add_column(f.header, no_wrap=not f.wrap, justify="right" if f.right else "left")
+    for row in rows:
+        result.add_row(*(Text(safe(f.text(row))) for f in shown))
+    return result
