@@ -31,6 +31,14 @@ def test_light_commands_import_no_heavy_library(args):
     assert imported_top_level(*args) & HEAVY == set()
 
 
+def test_validate_of_a_savedmodel_imports_no_tensorflow(tmp_path):
+    from conftest import write_tree
+    from validate.cases import tf
+
+    write_tree(tmp_path / "repo" / "tf_model", tf('platform: "tensorflow_savedmodel"\nmax_batch_size: 8\n'))
+    assert imported_top_level("validate", str(tmp_path / "repo")) & HEAVY == set()
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -35,9 +35,10 @@ def triton_descriptor() -> descriptor_pb2.FileDescriptorProto:
 
 def test_generated_module_is_up_to_date(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "protos" / "generate.py"), str(tmp_path)], check=True)
-    for name in ("model_config_pb2.py", "model_config_pb2.pyi"):
+    for name in ("model_config_pb2.py", "model_config_pb2.pyi", "saved_model_signature_pb2.py",
+                 "saved_model_signature_pb2.pyi"):
         assert (tmp_path / name).read_text() == (PACKAGE_MODULE / name).read_text(), (
-            f"{name} differs from protos/model_config.proto; run: python protos/generate.py")
+            f"{name} differs from its .proto in protos/; run: python protos/generate.py")
 
 
 def _fields(msg: descriptor_pb2.DescriptorProto, prefix: str = "") -> dict[str, tuple]:

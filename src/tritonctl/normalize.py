@@ -171,13 +171,18 @@ def normalize_instance_groups(config: ModelConfig, gpus: int) -> None:
 
 
 def finish(config: ModelConfig, signature, gpus: int) -> str | None:
-    """After backend fields and NormalizeModelConfig: the onnxruntime backend's auto-complete from `signature` (when given),
+    """After backend fields and NormalizeModelConfig: the backend's auto-complete from `signature` (when given: an
+    ONNX signature for onnxruntime, a SavedModel for tensorflow),
     normalization again, then instance groups for a host with `gpus` GPUs. Returns Triton's error text when
     the auto-complete refuses, else None."""
-    from tritonctl.onnxruntime_backend import autocomplete
+    from tritonctl.io.savedmodel import SavedModel
 
     error = None
     if signature is not None:
+        if isinstance(signature, SavedModel):
+            from tritonctl.tensorflow_backend import autocomplete
+        else:
+            from tritonctl.onnxruntime_backend import autocomplete
         error = autocomplete(config, signature)
         normalize_model_config(config)
     normalize_instance_groups(config, gpus)
@@ -196,11 +201,11 @@ class Served:
     versions: list[int] = field(default_factory=list)  # the versions its policy selects
     notes: list[str] = field(default_factory=list)
     backend_error: str | None = None  # Triton cannot tell the backend (its message)
-    autofill_error: str | None = None  # the onnxruntime backend's auto-complete refused (its message)
+    autofill_error: str | None = None  # the onnxruntime or tensorflow backend's auto-complete refused (its message)
     python_error: str | None = None  # the python model's auto_complete_config failed (Triton's message)
     python_missing: str | None = None  # a module the python model imports is not installed here
     python_failure: str | None = None  # its auto_complete_config hung or crashed (our words)
-    signature: object = None  # what the onnxruntime auto-complete read: an OnnxSignature, a ModelFileError, None
+    signature: object = None  # what the auto-complete read: an OnnxSignature, a SavedModel, a ModelFileError, None
 
     @property
     def model_filename(self) -> str | None:
@@ -218,6 +223,7 @@ def served(model: Model, config: ModelConfig | None = None, *, gpus: int = 0, au
     from tritonctl.errors import ModelFileError
     from tritonctl.io.onnxsig import OnnxSignature, read_signature
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
+    from tritonctl.io.savedmodel import SavedModel
     from tritonctl.repository import CONFIG_FILE, selected_versions
 
     notes: list[str] = []
@@ -254,6 +260,8 @@ def served(model: Model, config: ModelConfig | None = None, *, gpus: int = 0, au
                     sig = e  # the model file's own finding says why
             else:
                 notes.append(f"'{path}' is missing: the onnxruntime auto-complete could not run")
+    if autocomplete and final.platform == "tensorflow_savedmodel" and final.backend == "tensorflow":
+        sig = _saved_model(model, result, filename, notes)
     result.signature = sig
     if autocomplete and final.backend == "python":
         if (run_python or python is not None) and result.versions:
@@ -272,9 +280,29 @@ def served(model: Model, config: ModelConfig | None = None, *, gpus: int = 0, au
                 normalize_model_config(final)
         elif not run_python and python is None:
             notes.append("python auto_complete_config was not applied (pass --run-python to run it)")
-    result.autofill_error = finish(final, sig if isinstance(sig, OnnxSignature) else None, gpus)
+    result.autofill_error = finish(final, sig if isinstance(sig, (OnnxSignature, SavedModel)) else None, gpus)
     result.config = final
     return result
+
+
+def _saved_model(model: Model, result: Served, filename: str | None, notes: list[str]):
+    """What the tensorflow backend's auto-complete reads: the newest served version's SavedModel (a SavedModel or a
+    ModelFileError), None when there is none (the backend then completes nothing: ModelState::AutoCompleteConfig
+    checks that the folder exists)."""
+    from tritonctl.errors import ModelFileError
+    from tritonctl.io.savedmodel import read_saved_model
+
+    if not result.versions:
+        notes.append("no version folder: the tensorflow auto-complete could not read a SavedModel")
+        return None
+    path = _version_folder(model, result.versions[-1]) / (filename or "model.savedmodel")
+    if not path.exists():
+        notes.append(f"'{path}' is missing: the tensorflow auto-complete could not run")
+        return None
+    try:
+        return read_saved_model(path)
+    except ModelFileError as e:
+        return e  # the model file's own finding says why
 
 
 def _version_folder(model: Model, number: int) -> Path:

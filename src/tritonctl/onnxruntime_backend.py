@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tritonctl.backend_common import Mismatch, allowed_error, compare_dims, shape
+
 if TYPE_CHECKING:
     from tritonctl.io.onnxsig import OnnxSignature
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
@@ -85,39 +87,6 @@ def autocomplete(config: ModelConfig, signature: OnnxSignature,
     return None
 
 
-def shape(dims) -> str:
-    return "[" + ",".join(str(d) for d in dims) + "]"
-
-
-def compare_dims(model: str, tensor: str, model_shape, dims, max_batch_size: int, exact: bool) -> str | None:
-    """CompareDimsSupported: None when the config's dims fit the model's shape (-1 in the model accepts any size
-    for an input; outputs compare exactly)."""
-    dims = list(dims)
-    model_shape = list(model_shape)
-    if max_batch_size > 0:
-        if not model_shape or model_shape[0] != -1:
-            return (f"model '{model}', tensor '{tensor}': for the model to support batching the shape should have "
-                    "at least 1 dimension and the first dimension must be -1; but shape expected by the model is "
-                    f"{shape(model_shape)}")
-        full = [-1, *dims]
-        ok = len(model_shape) == len(full) and all(
-            m == f for m, f in zip(model_shape, full, strict=True) if exact or m != -1)
-        if not ok:
-            return (f"model '{model}', tensor '{tensor}': the model expects {len(model_shape)} dimensions (shape "
-                    f"{shape(model_shape)}) but the model configuration specifies {len(full)} dimensions (an initial "
-                    "batch dimension because max_batch_size > 0 followed by the explicit tensor shape, making "
-                    f"complete shape {shape(full)})")
-        return None
-    ok = len(model_shape) == len(dims) and all(
-        m == d for m, d in zip(model_shape, dims, strict=True) if exact or m != -1)
-    if not ok:
-        return (f"model '{model}', tensor '{tensor}': the model expects {len(model_shape)} dimensions (shape "
-                f"{shape(model_shape)}) but the model configuration specifies {len(dims)} dimensions (shape "
-                f"{shape(dims)})")
-    return None
-
-
-Mismatch = tuple[str | None, str, str]  # (config field, what to change, the backend's message)
 
 
 def load_errors(config: ModelConfig, sig: OnnxSignature) -> list[Mismatch]:
@@ -196,9 +165,7 @@ def _tensor_error(config: ModelConfig, kind: str, where: str, io, by_name: dict)
     m = config.name
     t = by_name.get(io.name)
     if t is None:
-        allowed = ", ".join(sorted(by_name))
-        return (f"{where}.name", f"'{io.name}' is not an {kind} of the model ({allowed})",
-                f"unexpected inference {kind} '{io.name}', allowed {kind}s are: {allowed}")
+        return allowed_error(kind, where, io.name, by_name)
     if kind == "input" and io.optional and config.max_batch_size > 0:
         return (f"{where}.optional", "optional inputs need max_batch_size: 0 with onnxruntime",
                 f"unable to load model '{m}', optional input '{io.name}' is not supported for models that support "

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from conftest import Link
 from validate.onnx_models import onnx_file
+from validate.savedmodel_files import savedmodel_file
 
 PY_MODEL = """\
 import triton_python_backend_utils as pb_utils
@@ -38,6 +39,24 @@ AUTO_COMPLETE = PY_MODEL + """
         return config
 """
 X_FP32_4 = '"name": "x", "data_type": "TYPE_FP32", "dims": [4]'
+
+
+TF = 'platform: "tensorflow_savedmodel"\n'
+NO_TF = "the local Triton has no tensorflow backend"
+FIXED = {"serving_default": ([("x", "DT_FLOAT", [3, 4])], [("y", "DT_FLOAT", [3, 4])])}
+TWO_SIGNATURES = {"predict": ([("x", "DT_FLOAT", [-1, 4])], [("y", "DT_FLOAT", [-1, 4])]),
+                  "embed": ([("x", "DT_FLOAT", [-1, 4])], [("e", "DT_FLOAT", [-1, 8])])}
+SIGNATURE_PREDICT = 'parameters { key: "TF_SIGNATURE_DEF" value: { string_value: "predict" } }\n'
+
+
+def tf(config: str, signatures=None, **kwargs) -> dict:
+    return {"config.pbtxt": config, "1/model.savedmodel/saved_model.pb": savedmodel_file(signatures, **kwargs),
+            "1/model.savedmodel/variables": None}
+
+
+def tf_io(in_dims: str, in_type: str = "TYPE_FP32", name: str = "x") -> str:
+    return (f'max_batch_size: 8\ninput [ {{ name: "{name}" data_type: {in_type} dims: {in_dims} }} ]\n'
+            'output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ]\n')
 
 
 @dataclass
@@ -325,6 +344,32 @@ CASES: dict[str, Case] = {
                     'input [ { name: "INPUT__0" data_type: TYPE_FP32 dims: [ 4 ] } ]\n'
                     'output [ { name: "OUTPUT__0" data_type: TYPE_FP32 dims: [ 4 ] } ]\n', "1/model.pt": "ts"}, [1],
                    "model configuration must contain at least one output, none were specified."),
+    # TRT54: TensorFlow SavedModels (no tensorflow backend in the local Triton: the backend's source is the reference)
+    "TRT540": Case({"config.pbtxt": TF + "max_batch_size: 8\n", "1/model.savedmodel/variables": None},
+                   tf(TF + "max_batch_size: 8\n"), [0],
+                   "SavedModel file does not exist at: {dir}/1/model.savedmodel/{{saved_model.pbtxt|saved_model.pb}}",
+                   live=NO_TF),
+    "TRT541": Case(tf(TF + "max_batch_size: 8\n", tags=("serve", "gpu")), tf(TF + "max_batch_size: 8\n"), [0],
+                   "Could not find meta graph def matching supplied tags: {{ serve }}. To inspect available tag-sets in "
+                   "the SavedModel, please use the SavedModel CLI: `saved_model_cli`", live=NO_TF),
+    "TRT542": Case(tf(TF, TWO_SIGNATURES), tf(TF + SIGNATURE_PREDICT, TWO_SIGNATURES), [0],
+                   "unable to find default serving signature 'serving_default', using signature 'predict'",
+                   live=NO_TF),
+    "TRT543": Case(tf(TF + "max_batch_size: 8\n", FIXED), tf(TF + "max_batch_size: 0\n", FIXED), [2],
+                   "unable to autofill for '{model}', configuration specified max-batch 8 but model signature does "
+                   "not support batching", live=NO_TF),
+    "TRT544": Case(tf(TF + tf_io("[ -1, 4 ]")), tf(TF + tf_io("[ 4 ]")), [3],
+                   "model '{model}', tensor 'x': the model expects 2 dimensions (shape [-1,4]) but the model "
+                   "configuration specifies 3 dimensions (an initial batch dimension because max_batch_size > 0 "
+                   "followed by the explicit tensor shape, making complete shape [-1,-1,4])",
+                   options={"autocomplete": False}, live=NO_TF),
+    "TRT545": Case(tf(TF + "max_batch_size: 8\n" + 'input [ { name: "x" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'),
+                   tf(TF + "max_batch_size: 8\n" + 'input [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]\n'),
+                   [3], live=NO_TF),
+    "TRT546": Case(tf(TF + 'parameters { key: "MAX_SESSION_SHARE_COUNT" value: { string_value: "0" } }\n'),
+                   tf(TF + 'parameters { key: "MAX_SESSION_SHARE_COUNT" value: { string_value: "2" } }\n'), [2],
+                   "parameter 'MAX_SESSION_SHARE_COUNT' must be positive number for TensorFlow model '{model}'",
+                   live=NO_TF),
     # TRT6: ensembles
     "TRT601": Case({"config.pbtxt": 'platform: "ensemble"\nmax_batch_size: 8\n', "1": None},
                    ensemble(step()), [1],
@@ -387,6 +432,35 @@ def ort_io(inputs: str, outputs: str = '{ name: "y" data_type: TYPE_FP32 dims: [
 X_IN = '{ name: "x" data_type: TYPE_FP32 dims: [ 4 ] }'
 INIT = 'name: "init" data_type: TYPE_INT32 dims: [ 1 ] zero_data: true'
 BRANCHES: dict[str, dict[str, Branch]] = {
+    "TRT540": {"truncated": Branch({"config.pbtxt": TF + "max_batch_size: 8\n",
+                                    "1/model.savedmodel/saved_model.pb": b"\x12\xff\xff\x01"}, [0], live=NO_TF)},
+    "TRT541": {
+        "signature": Branch(tf(TF, {"__saved_model_init_op": ([], [("__saved_model_init_op", "DT_INVALID", None)])}),
+                            [0], "unable to load model '{model}', expected 'serving_default' signature", live=NO_TF),
+        "datatype": Branch(tf(TF, {"serving_default": ([("x", "DT_BFLOAT16", [-1, 4])], [("y", "DT_FLOAT", [-1])])}),
+                           [0], "unable to process input 'x' for '{model}', unsupported datatype 'DT_BFLOAT16'",
+                           live=NO_TF),
+    },
+    "TRT543": {
+        "contradicting": Branch(tf(TF + "max_batch_size: 0\n" + 'input [ { name: "x" dims: [ 4 ] }, '
+                                '{ name: "z" dims: [ -1, 4 ] } ]\n',
+                                {"serving_default": ([("x", "DT_FLOAT", [-1, 4]), ("z", "DT_FLOAT", [-1, 4])],
+                                                     [("y", "DT_FLOAT", [-1, 4])])}), [3],
+                                "unable to autofill for '{model}', model tensor configurations are contradicting each "
+                                "other in terms of whether batching is supported", live=NO_TF),
+        "rank": Branch(tf(TF, {"serving_default": ([("x", "DT_FLOAT", None)], [("y", "DT_FLOAT", [-1, 4])])}), [1],
+                       "unable to autofill for '{model}': the rank of model tensor 'x' is 0 which is not supported",
+                       live=NO_TF),
+    },
+    "TRT544": {
+        "datatype": Branch(tf(TF + tf_io("[ 4 ]", "TYPE_INT32")), [3],
+                           "unable to load model '{model}', configuration expects datatype TYPE_INT32 for input 'x', "
+                           "model provides TYPE_FP32", live=NO_TF),
+        "name": Branch(tf(TF + tf_io("[ 4 ]", name="z")), [3],
+                       "unexpected inference input 'z', allowed inputs are: x", live=NO_TF),
+        "config_type": Branch(tf(TF + tf_io("[ 4 ]", "TYPE_BF16")), [3],
+                              "unsupported datatype 'TYPE_BF16' for tensor 'x' for model '{model}'", live=NO_TF),
+    },
     "TRT108": {
         "raises": Branch(py('backend: "python"\n', **{"1/model.py": PY_MODEL + """
     @staticmethod

@@ -175,3 +175,15 @@ def test_forked_workers_find_exactly_what_one_process_finds(fixtures_repo, monke
     forked = validate_repository(fixtures_repo)
     assert forked.findings == serial.findings and len(serial.findings) > 100
     assert (forked.models_checked, forked.files_checked) == (serial.models_checked, serial.files_checked)
+
+
+def test_a_backend_outside_tritons_standard_set_is_a_warning_unless_declared(make_repo):
+    repo = make_repo({"glm/config.pbtxt": 'backend: "glmbackend"\n', "glm/1": None,
+                      "typo/config.pbtxt": 'backend: "onnxruntme"\n', "typo/1": None})
+    found = {f.model: f for f in validate_repository(repo).findings if f.code == "TRT107"}
+    assert {m: f.severity for m, f in found.items()} == {"glm": Severity.WARNING, "typo": Severity.WARNING}
+    assert "did you mean 'onnxruntime'?" in found["typo"].message and "did you mean" not in found["glm"].message
+    assert "--backends LIST, or backends = [...] in tritonctl.toml" in found["glm"].message
+    declared = validate_repository(repo, options=Options(backends=frozenset({"glmbackend", "onnxruntime"})))
+    assert [(f.model, f.code, f.severity) for f in declared.findings if f.code == "TRT107"] == [
+        ("typo", "TRT107", Severity.ERROR)]

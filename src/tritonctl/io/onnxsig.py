@@ -13,6 +13,10 @@ import os
 from dataclasses import dataclass, field
 
 from tritonctl.errors import ModelFileError
+from tritonctl.io.wire import Truncated as _Truncated
+from tritonctl.io.wire import fields as _fields
+from tritonctl.io.wire import signed as _signed
+from tritonctl.io.wire import text as _text
 
 # ONNX TensorProto.DataType -> its name
 ONNX_TYPE_NAMES = {
@@ -62,57 +66,6 @@ class OnnxSignature:
     @property
     def opset(self) -> int:
         return self.opsets.get("", self.opsets.get("ai.onnx", 0))
-
-
-class _Truncated(Exception):
-    pass
-
-
-def _varint(buf, pos: int, end: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= end:
-            raise _Truncated
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 70:
-            raise _Truncated
-
-
-def _fields(buf, pos: int, end: int):
-    """Yield (field number, wire type, value) where value is an int (varint/fixed) or a (start, end) span."""
-    while pos < end:
-        key, pos = _varint(buf, pos, end)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos, end)
-        elif wire == 2:
-            length, pos = _varint(buf, pos, end)
-            if pos + length > end:
-                raise _Truncated
-            value = (pos, pos + length)
-            pos += length
-        elif wire == 1:
-            value, pos = int.from_bytes(buf[pos:pos + 8], "little"), pos + 8
-        elif wire == 5:
-            value, pos = int.from_bytes(buf[pos:pos + 4], "little"), pos + 4
-        else:
-            raise _Truncated
-        if number == 0 or pos > end:
-            raise _Truncated
-        yield number, wire, value
-
-
-def _signed(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def _text(buf, span) -> str:
-    return bytes(buf[span[0]:span[1]]).decode("utf-8", "replace")
 
 
 def _shape(buf, span) -> tuple[int, ...]:

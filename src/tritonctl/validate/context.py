@@ -168,19 +168,24 @@ class ModelContext:
         return None if filename is None else folder / filename
 
     def signature(self, version: int):
-        """The ONNX signature of `version`'s model file: an OnnxSignature, or a ModelFileError, or None when
-        the model is not an onnxruntime model or the file is missing."""
+        """What `version`'s model file declares: an OnnxSignature (onnxruntime), a SavedModel (tensorflow, platform
+        tensorflow_savedmodel), a ModelFileError when it cannot be read, or None for other models or a missing
+        file."""
         if version in self._signatures:
             return self._signatures[version]
         from tritonctl.errors import ModelFileError
-        from tritonctl.io.onnxsig import read_signature
 
         result = None
         path = self.model_file(version)
-        if self.completed is not None and self.completed.backend == "onnxruntime" and path is not None \
-                and path.exists():
+        config = self.completed
+        reader = None
+        if config is not None and config.backend == "onnxruntime":
+            from tritonctl.io.onnxsig import read_signature as reader
+        elif config is not None and config.backend == "tensorflow" and config.platform == "tensorflow_savedmodel":
+            from tritonctl.io.savedmodel import read_saved_model as reader
+        if reader is not None and path is not None and path.exists():
             try:
-                result = read_signature(path)
+                result = reader(path)
             except ModelFileError as e:
                 result = e
         self._signatures[version] = result

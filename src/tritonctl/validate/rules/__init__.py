@@ -12,6 +12,7 @@ from tritonctl.validate.rules import (  # noqa: F401
     versions,
     instances,
     onnx,
+    tensorflow,
     python,
     warmup,
     ensemble_steps,

@@ -9,8 +9,9 @@ from tritonctl.validate.context import ModelContext
 from tritonctl.validate.model import Problem, Severity
 from tritonctl.validate.registry import Stage, rule
 
+# the backends of Triton 2.51's containers (tritonserver:24.10-py3, with -trtllm-python-py3 and -vllm-python-py3)
 STANDARD_BACKENDS = frozenset({"onnxruntime", "pytorch", "tensorflow", "tensorrt", "python", "openvino", "fil",
-                               "dali", "identity", "repeat", "square"})
+                               "dali", "identity", "repeat", "square", "tensorrtllm", "vllm"})
 
 
 @rule("TRT107", "backend-not-installed", Severity.ERROR,
@@ -18,14 +19,27 @@ STANDARD_BACKENDS = frozenset({"onnxruntime", "pytorch", "tensorflow", "tensorrt
 def backend_not_installed(ctx: ModelContext) -> Iterator[Problem]:
     """Why: Triton looks for libtriton_<backend>.so (or a Python-based model.py) in the model folder and the
     backend directory; without it the load fails ("unable to find backend library for backend"). Checked
-    against --backends when given; otherwise Triton's standard backends are assumed installed.
+    against --backends (or `backends` in the settings) when given; otherwise Triton's standard backends are assumed
+    installed and any other backend is a warning (a custom one is declared there).
 
     Bad:  backend: "onnxruntime" on a server started with only the python backend (--backends python)
     Good: backend: "python"
     """
     c = ctx.completed
-    if c is None or not c.backend or c.platform == "ensemble" or ctx.options.backends is None or c.runtime:
+    if c is None or not c.backend or c.platform == "ensemble" or c.runtime:
         return  # a runtime is TRT110's
+    if ctx.options.backends is None:
+        if c.backend not in STANDARD_BACKENDS:
+            import difflib
+
+            close = difflib.get_close_matches(c.backend, sorted(STANDARD_BACKENDS), n=1)
+            guess = f"did you mean '{close[0]}'? " if close else ""
+            yield Problem("backend" if ctx.config.backend else None,
+                          f"backend '{c.backend}' is not one of Triton 2.51's standard backends "
+                          f"({', '.join(sorted(STANDARD_BACKENDS))}); {guess}if the server has it, list the server's backends, "
+                          f"'{c.backend}' among them: --backends LIST, or backends = [...] in tritonctl.toml",
+                          severity=Severity.WARNING)
+        return
     if c.backend not in ctx.options.backends:
         yield Problem("backend" if ctx.config.backend else None,
                       f"backend '{c.backend}' is not installed on the target (installed: "

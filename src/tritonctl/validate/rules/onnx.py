@@ -84,6 +84,8 @@ def onnx_unreadable(ctx: ModelContext) -> Iterator[Problem]:
     """
     from tritonctl.errors import ModelFileError
 
+    if ctx.completed is None or ctx.completed.backend != "onnxruntime":
+        return
     for number in ctx.served_versions:
         sig = ctx.signature(number)
         if isinstance(sig, ModelFileError):
