@@ -1,6 +1,6 @@
 """How fast `tritonctl validate` is, measured side by side in one run.
 
-    python benchmarks/validate_repo.py [--models 1000] [--onnx-gib 1.0] [--keep DIR]
+    python benchmarks/validate_repo.py [--models 1000] [--onnx-gib 1.0] [--savedmodel-gib 1.0] [--keep DIR]
 
 1. A generated repository of N onnxruntime models (config + a small ONNX file each): `tritonctl validate`
    wall time, as a command and in-process. Target: < 1 s for 1,000 models as a command.
@@ -10,6 +10,9 @@
 2. The signature of one ONNX file of >= 1 GiB (its weights in one initializer): tritonctl's wire-format scan
    beside `onnx.load` of the same file, time and peak RSS each in a fresh process. Targets: < 100 ms and
    < 100 MB peak RSS for the scan.
+   And the signature of a TensorFlow SavedModel whose saved_model.pb itself holds >= 1 GiB of graph constants
+   (TensorFlow writes it: a tf.function with a large constant; the `export` extra): tritonctl's reader beside
+   `tf.saved_model.load` of the same folder, each in a fresh process. Targets: < 50 ms and < 50 MB peak RSS.
 3. Hostile configs: one of 10,000 `parameters` entries (target: `tritonctl validate` < 1 s as a command), and one
    with a 50 MB string value (target: < 1 GB peak RSS). Each with a finding on its last line, so that the
    position scan runs too.
@@ -107,12 +110,24 @@ if sys.argv[1] == "scan":
 elif sys.argv[1] == "validate":
     from tritonctl.validate.engine import validate_repository
     what = [(f.code, f.line) for f in validate_repository(sys.argv[2]).findings]
+elif sys.argv[1] == "savedmodel-scan":
+    from tritonctl.io.savedmodel import read_saved_model
+    import tritonctl.io.proto.saved_model_signature_pb2  # noqa: F401 (imported by tritonctl at startup anyway)
+    imports, start = time.perf_counter() - start, time.perf_counter()
+    sig = read_saved_model(sys.argv[2]).meta_graphs[0].signature("serving_default")
+    what = sorted(t.key for t in sig.inputs) + sorted(t.key for t in sig.outputs)
+elif sys.argv[1] == "savedmodel-load":
+    import os
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import tensorflow as tf
+    fn = tf.saved_model.load(sys.argv[2]).signatures["serving_default"]
+    what = sorted(fn.structured_input_signature[1]) + sorted(fn.structured_outputs)
 else:
     import onnx
     m = onnx.load(sys.argv[2])
     what = [i.name for i in m.graph.input] + [o.name for o in m.graph.output]
 elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "rss_mb": peak_mb(),
+print(json.dumps({"seconds": elapsed, "rss_mb": peak_mb(), "imports": globals().get("imports"),
                   "io": what}))
 """
 
@@ -120,6 +135,44 @@ print(json.dumps({"seconds": elapsed, "rss_mb": peak_mb(),
 def measure(kind: str, path: Path) -> dict:
     out = subprocess.run([sys.executable, "-c", MEASURE, kind, str(path)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
+
+
+BUILD_SAVEDMODEL = """
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tensorflow as tf
+
+values = np.ones(int(sys.argv[2]) // 4, np.float32)
+
+class Big(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+    def serve(self, x):
+        table = tf.constant(values)  # a graph constant: stored in saved_model.pb, not in variables/
+        return {"y": x + table[0]}
+
+m = Big()
+tf.saved_model.save(m, sys.argv[1], signatures=m.serve)
+"""
+
+
+def savedmodel(work: Path, gib: float) -> None:
+    folder = work / "big.savedmodel"
+    size = int(gib * (1 << 30))
+    if not (folder / "saved_model.pb").exists():
+        subprocess.run([sys.executable, "-c", BUILD_SAVEDMODEL, str(folder), str(size)], check=True)
+    pb = (folder / "saved_model.pb").stat().st_size
+    print(f"   a SavedModel whose saved_model.pb is {pb / (1 << 30):.2f} GiB (graph constants)")
+    scan = measure("savedmodel-scan", folder)
+    full = measure("savedmodel-load", folder)
+    assert scan["io"] == full["io"], (scan["io"], full["io"])
+    met = scan["seconds"] < 0.05 and scan["rss_mb"] < 50
+    print(f"   tritonctl reader     {scan['seconds'] * 1000:8.1f} ms  peak RSS {scan['rss_mb']:7.0f} MB  "
+          f"targets < 50 ms, < 50 MB: {'met' if met else 'NOT met'}  (its imports: "
+          f"{scan['imports'] * 1000:.0f} ms more)")
+    print(f"   tf.saved_model.load  {full['seconds'] * 1000:8.1f} ms  peak RSS {full['rss_mb']:7.0f} MB")
+    print(f"   ratio                {full['seconds'] / scan['seconds']:8.0f}x faster, "
+          f"{full['rss_mb'] / scan['rss_mb']:.0f}x less memory")
 
 
 def baseline_rss() -> float:
@@ -200,6 +253,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--onnx-gib", type=float, default=1.0)
+    parser.add_argument("--savedmodel-gib", type=float, default=1.0)
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="tritonctl-bench-"))
@@ -243,6 +297,7 @@ def main() -> None:
     print(f"   onnx.load       {full['seconds'] * 1000:8.1f} ms  peak RSS {full['rss_mb']:7.0f} MB")
     print(f"   ratio           {full['seconds'] / scan['seconds']:8.0f}x faster, "
           f"{full['rss_mb'] / scan['rss_mb']:.0f}x less memory")
+    savedmodel(work, args.savedmodel_gib)
     hostile(work)
     if args.keep is None:
         import shutil
