@@ -375,10 +375,81 @@ class Generated:
     result: WriteResult | None
 
 
+def find_saved_model(path: Path) -> Path | None:
+    """PATH as a TensorFlow SavedModel: the folder itself (it holds saved_model.pb), or in a model folder the newest
+    version's model.savedmodel; None when PATH is neither."""
+    from tritonctl.io.savedmodel import SAVED_MODEL_FILE
+
+    if not path.is_dir():
+        return None
+    if (path / SAVED_MODEL_FILE).exists():
+        return path
+    try:
+        model = read_model(path)
+    except TritonctlError:
+        return None
+    for version in reversed(model.versions):
+        if (version.path / "model.savedmodel" / SAVED_MODEL_FILE).exists():
+            return version.path / "model.savedmodel"
+    return None
+
+
+def generate_saved_model_config(saved_path: Path, *, name: str, max_batch_size: int | None,
+                                dynamic_batching: bool | None, instances: int | None,
+                                kind: str | None) -> ModelConfig:
+    """A config for a SavedModel: its tensors as the tensorflow backend's auto-complete fills them
+    (tensorflow_backend.autocomplete), max_batch_size 4 when the signature batches and none is given."""
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig, ModelInstanceGroup
+    from tritonctl.io.savedmodel import read_saved_model
+    from tritonctl.tensorflow_backend import autocomplete, can_batch, fill_io, pick
+
+    saved = read_saved_model(saved_path)
+    picked = pick(saved, name)
+    if picked.error is not None:
+        raise ModelFileError(f"'{saved_path}': {picked.error}")
+    if max_batch_size is None:
+        max_batch_size = 4 if can_batch(picked.signature) else 0
+    config = ModelConfig(name=name, platform="tensorflow_savedmodel", max_batch_size=max_batch_size)
+    # max_batch_size 0 with a signature that batches: full dims, which Triton reads as "no batching" (with none
+    # listed it would fill max_batch_size 1)
+    error = fill_io(config, picked.signature, False) if max_batch_size == 0 else autocomplete(config, saved)
+    if error is not None:
+        raise UsageError(error) if "max-batch" in error else ModelFileError(error)
+    if dynamic_batching if dynamic_batching is not None else config.max_batch_size > 1:
+        if config.max_batch_size == 0:
+            raise UsageError("dynamic batching needs max_batch_size > 0")
+        config.dynamic_batching.SetInParent()
+    if instances is not None or kind is not None:
+        group = config.instance_group.add()
+        group.kind = ModelInstanceGroup.Kind.Value(kind) if kind else ModelInstanceGroup.KIND_CPU
+        group.count = instances if instances is not None else 1
+    return config
+
+
 def generate_model_config(path: Path, *, name: str | None, max_batch_size: int | None,
                           dynamic_batching: bool | None, instances: int | None, kind: str | None, write: bool,
                           force: bool, update: bool) -> Generated:
     path = Path(path)
+    saved = find_saved_model(path)
+    if saved is not None:
+        if update:
+            raise UsageError("--update rewrites an ONNX model's tensors; for a SavedModel, Triton replaces them "
+                             "from the signature at load (see: tritonctl config show MODEL --normalized)")
+        from tritonctl.repository import stoll_prefix
+
+        if saved != path:  # a model folder
+            folder: Path | None = path
+        else:  # the SavedModel folder: in <model>/<version>/ or anywhere
+            folder = saved.parent.parent if stoll_prefix(saved.parent.name) is not None else None
+        model_name = name or (folder.name if folder is not None else saved.name.removesuffix(".savedmodel"))
+        text = render(generate_saved_model_config(saved, name=model_name, max_batch_size=max_batch_size,
+                                                  dynamic_batching=dynamic_batching, instances=instances,
+                                                  kind=kind))
+        if not write:
+            return Generated(text, None)
+        if folder is None:
+            raise UsageError(f"'{saved}' is not inside a model folder; --write needs one")
+        return Generated(text, write_config(folder, text, force=force, label=f"{model_name}/{CONFIG_FILE}"))
     model_file = find_model_file(path)
     sig = read_onnx(model_file)
     folder = path if path.is_dir() else _model_folder_of(model_file)

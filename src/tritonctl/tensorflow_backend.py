@@ -95,7 +95,6 @@ def can_batch(signature: SignatureDef) -> bool:
 
 def autocomplete(config: ModelConfig, saved: SavedModel) -> str | None:
     """Complete `config` in place as AutoCompleteConfig does; the backend's message when it refuses."""
-    from tritonctl.io.proto.model_config_pb2 import DataType
 
     name = config.name
     picked = pick(saved, name)  # auto-complete passes no tag and no signature key
@@ -121,13 +120,22 @@ def autocomplete(config: ModelConfig, saved: SavedModel) -> str | None:
                         hinted, supports = True, should
     if config.max_batch_size == 0:
         config.max_batch_size = 1 if supports else 0
+    return fill_io(config, sig, supports)
+
+
+def fill_io(config: ModelConfig, sig: SignatureDef, batching: bool) -> str | None:
+    """FixIOConfig: the config's inputs and outputs replaced by the signature's (the first dimension left out when
+    `batching`); the backend's message when a tensor has rank 0."""
+    from tritonctl.io.proto.model_config_pb2 import DataType
+
+    name = config.name
     for target, tensors in ((config.input, sig.inputs), (config.output, sig.outputs)):
         del target[:]  # FixIOConfig replaces what the config lists
         for t in tensors:
             if t.rank == 0:
                 return f"unable to autofill for '{name}': the rank of model tensor '{t.key}' is 0 which is not supported"
             io = target.add(name=t.key, data_type=DataType.Value(TF_TO_TRITON[t.dtype]))
-            dims = list(t.dims[1 if supports else 0:])
+            dims = list(t.dims[1 if batching else 0:])
             if not dims:
                 dims = [1]
                 io.reshape.SetInParent()
