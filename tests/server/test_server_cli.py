@@ -193,8 +193,8 @@ def test_status_merges_disk_server_and_statistics_with_drift(local_triton, cli):
         config.write_text(original)
     table = cli("status").stdout.splitlines()
     assert table[0].startswith("Triton 2.51.0 at http://127.0.0.1:")
-    assert table[2].split()[:3] == ["model", "version", "state"], table[:4]
-    assert any(line.split()[:3] == ["text_recognition", "1", "READY"] for line in table)
+    assert table[1].split()[:3] == ["model", "version", "state"], table[:3]
+    assert any(line.split()[:3] == ["text_recognition", "1", "READY"] for line in table), table
 
 
 def test_a_version_gone_from_disk_is_marked(local_triton, cli):
