@@ -39,6 +39,7 @@ AUTO_COMPLETE = PY_MODEL + """
         return config
 """
 X_FP32_4 = '"name": "x", "data_type": "TYPE_FP32", "dims": [4]'
+ENV_PATH = 'parameters {{ key: "EXECUTION_ENV_PATH" value: {{ string_value: "$$TRITON_MODEL_DIRECTORY/{}" }} }}\n'
 
 
 TF = 'platform: "tensorflow_savedmodel"\n'
@@ -275,6 +276,12 @@ CASES: dict[str, Case] = {
                    py(io_config('model_warmup [ { name: "w" batch_size: 1 inputs { key: "x" value { data_type: '
                                 "TYPE_FP32 dims: [ 4 ] zero_data: true } } } ]\n")), [17],
                    "warmup setting expects all variable-size dimensions are specified for input 'x'"),
+    "TRT341": Case(py(io_config('model_warmup [ { name: "w" batch_size: 8 inputs { key: "x" value { data_type: '
+                                "TYPE_FP32 dims: [ 4 ] zero_data: true } } } ]\n")),
+                   py(io_config('model_warmup [ { name: "w" batch_size: 4 inputs { key: "x" value { data_type: '
+                                "TYPE_FP32 dims: [ 4 ] zero_data: true } } } ]\n")), [17],
+                   "failed to run warmup sample 'w': " + "batch size 8 for '{model}_0', max allowed is 4; " * 7
+                   + "batch size 8 for '{model}_0', max allowed is 4;"),
     # TRT4: repository and versions
     "TRT401": Case({"1": None}, py('backend: "python"\n'), [0], fail_name=".trt401_hidden"),
     "TRT402": Case(py('backend: "python"\n', **{"01/model.py": PY_MODEL}), py('backend: "python"\n'), [0]),
@@ -308,6 +315,9 @@ CASES: dict[str, Case] = {
     "TRT504": Case({"config.pbtxt": ORT, "1/model.onnx": onnx_file(X4, Y4, weights=True, external="w.bin")},
                    {"config.pbtxt": ORT, "1/model.onnx": onnx_file(X4, Y4, weights=True, external="w.bin"),
                     "1/w.bin": b"\x00" * 4}, [0]),
+    "TRT111": Case(py('backend: "python"\n' + ENV_PATH.format("env.tar.gz")),
+                   py('backend: "python"\n' + ENV_PATH.format("env"), **{"env/bin/activate": "# an environment\n"}),
+                   [2], "Failed to get the canonical path for {dir}/env.tar.gz."),
     "TRT510": Case({"config.pbtxt": ORT + "max_batch_size: 8\n", "1/model.onnx": onnx_file([("x", [1, 4])],
                                                                                            [("y", [1, 4])])},
                    {"config.pbtxt": ORT + "max_batch_size: 0\n", "1/model.onnx": onnx_file([("x", [1, 4])],
@@ -432,6 +442,13 @@ def ort_io(inputs: str, outputs: str = '{ name: "y" data_type: TYPE_FP32 dims: [
 X_IN = '{ name: "x" data_type: TYPE_FP32 dims: [ 4 ] }'
 INIT = 'name: "init" data_type: TYPE_INT32 dims: [ 1 ] zero_data: true'
 BRANCHES: dict[str, dict[str, Branch]] = {
+    "TRT405": {"python": Branch({"config.pbtxt": 'backend: "python"\n', "1": None}, [0],
+                                "Python model file not found in '{dir}/1/model.py'",
+                                live="the local Triton's load request for it never returns (its log says the stub "
+                                     "found no model file; tests/validate/test_live_triton.py shows it)")},
+    "TRT111": {"no_activate": Branch(py('backend: "python"\n' + ENV_PATH.format("env"), **{"env/lib": None}), [2],
+                                     "Path {dir}/env/bin/activate does not exist. The Python environment should "
+                                     "contain an 'activate' script.")},
     "TRT540": {"truncated": Branch({"config.pbtxt": TF + "max_batch_size: 8\n",
                                     "1/model.savedmodel/saved_model.pb": b"\x12\xff\xff\x01"}, [0], live=NO_TF)},
     "TRT541": {

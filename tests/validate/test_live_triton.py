@@ -157,3 +157,22 @@ def test_warmup_samples_are_checked_as_the_requests_triton_sends(warmed, case):
     assert (got.status == 200) == (findings == []), (got.error, findings)
     if findings:
         assert findings[0].triton_message in got.error, (findings[0].triton_message, got.error)
+
+
+def test_a_python_model_without_its_file_is_a_load_that_never_returns(fixtures_repo, tmp_path):
+    """Why TRT405's python branch is not in the live list above: Triton 2.51 logs the message validate quotes and then
+    does not answer the load request (a request that times out here; a fixed Triton would fail this test, and the
+    rule's words would change with it)."""
+    import socket
+    import urllib.error
+
+    name = branch_name("TRT405", "python")
+    server = triton_harness.start(fixtures_repo.absolute(), tmp_path)
+    try:
+        with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
+            server.post(f"/v2/repository/models/{name}/load", timeout=5)
+        expected = BRANCHES["TRT405"]["python"].triton.format(dir=(fixtures_repo / name).absolute())
+        assert expected in server.log_since(0)
+    finally:
+        server.proc.kill()
+        server.proc.wait(10)

@@ -56,8 +56,14 @@ def model_file_missing(ctx: ModelContext) -> Iterator[Problem]:
         triton = None
         if config.backend == "onnxruntime":
             triton = f"unable to find '{absolute}' for model instance '{ctx.model_name}'"
+        hangs = ""
+        if config.backend == "python":
+            # what the local Triton 2.51's python backend logs; its load request then never returns (seen here:
+            # the stub exits, the backend waits for it)
+            triton = f"Python model file not found in '{absolute}'"
+            hangs = " (Triton 2.51 logs that it is not found, then never answers the load request)"
         yield Problem(None, f"version {number} has no '{filename}' (the {config.backend or config.platform} "
-                      "model file); add it with: tritonctl version add", triton, file=f"{number}")
+                      f"model file){hangs}; add it with: tritonctl version add", triton, file=f"{number}")
 
 
 KNOWN_FILE_BACKENDS = frozenset({"onnxruntime", "tensorrt", "pytorch", "openvino", "python", "tensorflow"})

@@ -56,3 +56,40 @@ def _model_file(ctx: ModelContext) -> str:
     number = ctx.served.versions[-1] if ctx.served.versions else 1
     folder = ctx.model.version(number)
     return f"{folder.path.name if folder is not None else number}/{ctx.completed.default_model_filename or 'model.py'}"
+
+
+MODEL_DIRECTORY = "$$TRITON_MODEL_DIRECTORY"
+
+
+@rule("TRT111", "python-execution-env", Severity.ERROR,
+      "EXECUTION_ENV_PATH inside the model folder names an archive, or a folder holding bin/activate",
+      stage=Stage.INSTANCES)
+def python_execution_env(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: the python backend starts each model's stub in the execution environment EXECUTION_ENV_PATH names
+    ($$TRITON_MODEL_DIRECTORY is the model folder): a path that does not exist, or a folder without bin/activate,
+    fails the load (python_backend src/pb_env.cc ExtractIfNotExtracted, src/stub_launcher.cc Initialize). Paths
+    outside the model folder are the server's, not checked here.
+
+    Bad:  parameters { key: "EXECUTION_ENV_PATH" value: { string_value: "$$TRITON_MODEL_DIRECTORY/env.tar.gz" } }
+          with no env.tar.gz in the model folder
+    Good: the conda-pack archive copied to <model>/env.tar.gz
+    """
+    import os
+
+    c = ctx.completed
+    if c is None or c.backend != "python" or "EXECUTION_ENV_PATH" not in c.parameters:
+        return
+    value = c.parameters["EXECUTION_ENV_PATH"].string_value
+    if MODEL_DIRECTORY not in value:
+        return
+    folder = ctx.triton_path()
+    path = value.replace(MODEL_DIRECTORY, folder)
+    local = value.replace(MODEL_DIRECTORY, str(ctx.model.path))
+    where = 'parameters["EXECUTION_ENV_PATH"]'
+    if not os.path.exists(local):
+        yield Problem(where, f"'{value}' does not exist: put the execution environment (a conda-pack archive) in the "
+                      "model folder", f"Failed to get the canonical path for {path}.")
+    elif os.path.isdir(local) and not os.path.exists(os.path.join(local, "bin", "activate")):
+        yield Problem(where, f"'{value}' is a folder without bin/activate: point at the conda-pack archive, or at "
+                      "the unpacked environment", f"Path {os.path.realpath(path)}/bin/activate does not exist. The "
+                      "Python environment should contain an 'activate' script.")

@@ -1,4 +1,4 @@
-"""TRT340: model_warmup samples, which Triton sends to each new instance as requests."""
+"""TRT340, TRT341: model_warmup samples, which Triton sends to each new instance as requests."""
 
 from __future__ import annotations
 
@@ -31,6 +31,37 @@ def warmup_sample(ctx: ModelContext) -> Iterator[Problem]:
         problem = _sample_problem(ctx, c, i, sample)
         if problem is not None:
             yield problem
+            return
+
+
+# the backends whose instances refuse a batch larger than max_batch_size (python_backend src/python_be.cc
+# CheckIncomingRequests; onnxruntime_backend, tensorflow_backend and pytorch_backend ProcessRequests)
+BATCH_CHECKING_BACKENDS = frozenset({"python", "onnxruntime", "tensorflow", "pytorch"})
+
+
+@rule("TRT341", "warmup-batch-size", Severity.ERROR,
+      "a warmup sample's batch_size is within max_batch_size (1 when the model does not batch)",
+      stage=Stage.INSTANCES)
+def warmup_batch_size(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: Triton makes batch_size requests of one item each for a warmup sample and gives them to the instance at
+    once (core src/backend_model_instance.cc, GenerateWarmupData and WarmUp); the backend refuses a batch larger
+    than max_batch_size (with max_batch_size 0, more than one request), so the instance fails and the model does
+    not load.
+
+    Bad:  max_batch_size: 4 ... model_warmup [ { name: "w" batch_size: 8 ... } ]
+    Good: max_batch_size: 4 ... model_warmup [ { name: "w" batch_size: 4 ... } ]
+    """
+    c = ctx.final
+    if c is None or c.backend not in BATCH_CHECKING_BACKENDS or not c.instance_group:
+        return
+    instance = f"{c.instance_group[0].name}_0"
+    for i, sample in enumerate(c.model_warmup):
+        if sample.batch_size > 1 and sample.batch_size > c.max_batch_size:
+            error = f"batch size {sample.batch_size} for '{instance}', max allowed is {c.max_batch_size}; "
+            yield Problem(f"model_warmup[{i}].batch_size",
+                          f"batch_size {sample.batch_size} is more than max_batch_size {c.max_batch_size}: use at most "
+                          f"{max(c.max_batch_size, 1)}",
+                          f"failed to run warmup sample '{sample.name}': {error * sample.batch_size}".rstrip())
             return
 
 
