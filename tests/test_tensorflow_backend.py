@@ -87,3 +87,27 @@ def test_config_generate_refuses_batching_a_fixed_signature(cli, in_tmp):
     assert (result.exit_code, result.stderr) == (2, "error: unable to autofill for 'sm', configuration specified "
                                                  "max-batch 8 but model signature does not support batching\n")
     assert "max_batch_size: 0" in cli("config", "generate", "sm").stdout
+
+
+def test_sequence_controls_are_expected_inputs_of_shape_1_and_their_type():
+    from google.protobuf import text_format
+
+    from tritonctl.tensorflow_backend import load_errors
+
+    signature = saved({"serving_default": ([("x", "DT_FLOAT", [-1, 4]), ("START", "DT_INT32", [-1, 1]),
+                                            ("READY", "DT_FLOAT", [-1, 2])], [("y", "DT_FLOAT", [-1, 4])])})
+    config = text_format.Parse(
+        'name: "m" max_batch_size: 4 input [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ] '
+        'output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ] sequence_batching { control_input [ '
+        '{ name: "START" control [ { kind: CONTROL_SEQUENCE_START fp32_false_true: [ 0, 1 ] } ] }, '
+        '{ name: "READY" control [ { kind: CONTROL_SEQUENCE_READY int32_false_true: [ 0, 1 ] } ] }, '
+        '{ name: "END" control [ { kind: CONTROL_SEQUENCE_END int32_false_true: [ 0, 1 ] } ] } ] }', ModelConfig())
+    errors = [triton for _field, _fix, triton in load_errors(config, signature.meta_graphs[0].signatures[0])]
+    assert errors == [
+        "unable to load model 'm', sequence control 'START': the model expects TYPE_INT32 but the model configuration "
+        "specifies data-type TYPE_FP32",
+        "configuration specified sequence control 'END', but model does not provide that input",  # START, END, READY
+        "unable to load model 'm', sequence control 'READY': model 'm', tensor 'READY': the model expects 2 "
+        "dimensions (shape [-1,2]) but the model configuration specifies 2 dimensions (an initial batch dimension "
+        "because max_batch_size > 0 followed by the explicit tensor shape, making complete shape [-1,1])",
+        "unable to load model 'm', configuration expects 1 inputs, model provides 3"]

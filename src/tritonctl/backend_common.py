@@ -44,3 +44,18 @@ def allowed_error(kind: str, where: str, name: str, allowed_names) -> Mismatch:
     allowed = ", ".join(sorted(allowed_names))
     return (f"{where}.name", f"'{name}' is not an {kind} of the model ({allowed})",
             f"unexpected inference {kind} '{name}', allowed {kind}s are: {allowed}")
+
+
+def control_datatype(control) -> str:
+    """The data type a sequence batcher control input has (GetBooleanSequenceControlProperties,
+    GetTypedSequenceControlProperties in backend_common.cc): a CORRID control's own, else that of its false/true
+    values."""
+    from tritonctl.io.proto.model_config_pb2 import DataType, ModelSequenceBatching
+
+    if control.kind == ModelSequenceBatching.Control.CONTROL_SEQUENCE_CORRID:
+        return DataType.Name(control.data_type)
+    if control.int32_false_true:
+        return "TYPE_INT32"
+    if control.fp32_false_true:
+        return "TYPE_FP32"
+    return "TYPE_BOOL"

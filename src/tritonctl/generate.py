@@ -86,7 +86,7 @@ def generate_config(
     instances: int | None = None,
     kind: str | None = None,
 ) -> ModelConfig:
-    from tritonctl.io.proto.model_config_pb2 import ModelConfig, ModelInstanceGroup
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
     from tritonctl.onnxruntime_backend import autocomplete, can_batch
 
     config = ModelConfig(name=name, backend="onnxruntime")
@@ -112,8 +112,16 @@ def generate_config(
     config.max_batch_size = probe.max_batch_size
     config.input.extend(probe.input)
     config.output.extend(probe.output)
-    wants_db = probe.HasField("dynamic_batching") if dynamic_batching is None else dynamic_batching
-    if wants_db:
+    _serving(config, probe.HasField("dynamic_batching") if dynamic_batching is None else dynamic_batching,
+             instances, kind)
+    return config
+
+
+def _serving(config: ModelConfig, dynamic_batching: bool, instances: int | None, kind: str | None) -> None:
+    """The serving settings `config generate` was asked for: dynamic batching, one instance group."""
+    from tritonctl.io.proto.model_config_pb2 import ModelInstanceGroup
+
+    if dynamic_batching:
         if config.max_batch_size == 0:
             raise UsageError("dynamic batching needs max_batch_size > 0")
         config.dynamic_batching.SetInParent()
@@ -121,7 +129,6 @@ def generate_config(
         group = config.instance_group.add()
         group.kind = ModelInstanceGroup.Kind.Value(kind) if kind else ModelInstanceGroup.KIND_CPU
         group.count = instances if instances is not None else 1
-    return config
 
 
 def _fill_without_batching(config, sig) -> None:
@@ -399,7 +406,7 @@ def generate_saved_model_config(saved_path: Path, *, name: str, max_batch_size: 
                                 kind: str | None) -> ModelConfig:
     """A config for a SavedModel: its tensors as the tensorflow backend's auto-complete fills them
     (tensorflow_backend.autocomplete), max_batch_size 4 when the signature batches and none is given."""
-    from tritonctl.io.proto.model_config_pb2 import ModelConfig, ModelInstanceGroup
+    from tritonctl.io.proto.model_config_pb2 import ModelConfig
     from tritonctl.io.savedmodel import read_saved_model
     from tritonctl.tensorflow_backend import autocomplete, can_batch, fill_io, pick
 
@@ -415,14 +422,7 @@ def generate_saved_model_config(saved_path: Path, *, name: str, max_batch_size: 
     error = fill_io(config, picked.signature, False) if max_batch_size == 0 else autocomplete(config, saved)
     if error is not None:
         raise UsageError(error) if "max-batch" in error else ModelFileError(error)
-    if dynamic_batching if dynamic_batching is not None else config.max_batch_size > 1:
-        if config.max_batch_size == 0:
-            raise UsageError("dynamic batching needs max_batch_size > 0")
-        config.dynamic_batching.SetInParent()
-    if instances is not None or kind is not None:
-        group = config.instance_group.add()
-        group.kind = ModelInstanceGroup.Kind.Value(kind) if kind else ModelInstanceGroup.KIND_CPU
-        group.count = instances if instances is not None else 1
+    _serving(config, config.max_batch_size > 1 if dynamic_batching is None else dynamic_batching, instances, kind)
     return config
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tritonctl.backend_common import Mismatch, allowed_error, compare_dims, shape
+from tritonctl.backend_common import Mismatch, allowed_error, compare_dims, control_datatype, shape
 
 if TYPE_CHECKING:
     from tritonctl.io.onnxsig import OnnxSignature
@@ -119,11 +119,9 @@ def load_errors(config: ModelConfig, sig: OnnxSignature) -> list[Mismatch]:
 def _controls(config: ModelConfig, sig: OnnxSignature, errors: list[Mismatch]) -> set[str]:
     """The sequence batcher's control inputs (ValidateBooleanSequenceControl, ValidateTypedSequenceControl)."""
     from tritonctl.io.onnxsig import ONNX_TO_TRITON
-    from tritonctl.io.proto.model_config_pb2 import DataType, ModelSequenceBatching
 
     if not config.HasField("sequence_batching"):
         return set()
-    kinds = ModelSequenceBatching.Control
     model_inputs = {t.name: t for t in sig.inputs}
     names = set()
     for ci in config.sequence_batching.control_input:
@@ -141,14 +139,7 @@ def _controls(config: ModelConfig, sig: OnnxSignature, errors: list[Mismatch]) -
                                f"unable to load model '{config.name}', sequence control '{ci.name}' in model has "
                                f"dims {shape(debatched)} but dims [1] is expected"))
                 continue
-            if control.kind == kinds.CONTROL_SEQUENCE_CORRID:
-                want = DataType.Name(control.data_type)
-            elif control.int32_false_true:
-                want = "TYPE_INT32"
-            elif control.fp32_false_true:
-                want = "TYPE_FP32"
-            else:
-                want = "TYPE_BOOL"
+            want = control_datatype(control)
             if ONNX_TO_TRITON.get(t.elem_type) != want:
                 errors.append(("sequence_batching", f"control '{ci.name}' is {t.onnx_type} in the model, not {want}",
                                f"unable to load model '{config.name}', sequence control '{ci.name}', the model "

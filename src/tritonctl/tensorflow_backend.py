@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tritonctl.backend_common import Mismatch, allowed_error, compare_dims, shape
+from tritonctl.backend_common import Mismatch, allowed_error, compare_dims, control_datatype, shape
 
 if TYPE_CHECKING:
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
@@ -243,7 +243,7 @@ def _dims_hint(t: TfTensor, max_batch_size: int) -> str:
 def _controls(config: ModelConfig, inputs: dict[str, TfTensor], errors: list[Mismatch]) -> int:
     """The sequence batcher's controls the backend checks (savedmodel::ValidateSequenceControl): how many there
     are (each counts as an expected input)."""
-    from tritonctl.io.proto.model_config_pb2 import DataType, ModelSequenceBatching
+    from tritonctl.io.proto.model_config_pb2 import ModelSequenceBatching
 
     if not config.HasField("sequence_batching"):
         return 0
@@ -269,14 +269,7 @@ def _controls(config: ModelConfig, inputs: dict[str, TfTensor], errors: list[Mis
             errors.append(("sequence_batching", f"control '{name}' must have dims [1] in the signature",
                            f"unable to load model '{m}', sequence control '{name}': {problem}"))
             continue
-        if kind == kinds.CONTROL_SEQUENCE_CORRID:
-            want = DataType.Name(control.data_type)
-        elif control.int32_false_true:
-            want = "TYPE_INT32"
-        elif control.fp32_false_true:
-            want = "TYPE_FP32"
-        else:
-            want = "TYPE_BOOL"
+        want = control_datatype(control)
         if TF_TO_TRITON.get(t.dtype) != want:
             errors.append(("sequence_batching", f"control '{name}' is {TF_TO_TRITON.get(t.dtype)} in the signature, "
                            f"not {want}", f"unable to load model '{m}', sequence control '{name}': the model expects "

@@ -39,6 +39,7 @@ AUTO_COMPLETE = PY_MODEL + """
         return config
 """
 X_FP32_4 = '"name": "x", "data_type": "TYPE_FP32", "dims": [4]'
+FORCE_CPU = 'parameters {{ key: "FORCE_CPU_ONLY_INPUT_TENSORS" value: {{ string_value: "{}" }} }}\n'
 ENV_PATH = 'parameters {{ key: "EXECUTION_ENV_PATH" value: {{ string_value: "$$TRITON_MODEL_DIRECTORY/{}" }} }}\n'
 
 
@@ -318,6 +319,8 @@ CASES: dict[str, Case] = {
     "TRT111": Case(py('backend: "python"\n' + ENV_PATH.format("env.tar.gz")),
                    py('backend: "python"\n' + ENV_PATH.format("env"), **{"env/bin/activate": "# an environment\n"}),
                    [2], "Failed to get the canonical path for {dir}/env.tar.gz."),
+    "TRT112": Case(py('backend: "python"\n' + FORCE_CPU.format("true")), py('backend: "python"\n' + FORCE_CPU.format("no")),
+                   [2], "Incorrect value for FORCE_CPU_ONLY_INPUT_TENSORS: true'"),
     "TRT510": Case({"config.pbtxt": ORT + "max_batch_size: 8\n", "1/model.onnx": onnx_file([("x", [1, 4])],
                                                                                            [("y", [1, 4])])},
                    {"config.pbtxt": ORT + "max_batch_size: 0\n", "1/model.onnx": onnx_file([("x", [1, 4])],

@@ -80,11 +80,11 @@ def python_execution_env(ctx: ModelContext) -> Iterator[Problem]:
     if c is None or c.backend != "python" or "EXECUTION_ENV_PATH" not in c.parameters:
         return
     value = c.parameters["EXECUTION_ENV_PATH"].string_value
-    if MODEL_DIRECTORY not in value:
+    if not value.startswith(MODEL_DIRECTORY):  # (elsewhere in the value, Triton's replace overruns the keyword)
         return
     folder = ctx.triton_path()
-    path = value.replace(MODEL_DIRECTORY, folder)
-    local = value.replace(MODEL_DIRECTORY, str(ctx.model.path))
+    path = folder + value[len(MODEL_DIRECTORY):]
+    local = str(ctx.model.path) + value[len(MODEL_DIRECTORY):]
     where = 'parameters["EXECUTION_ENV_PATH"]'
     if not os.path.exists(local):
         yield Problem(where, f"'{value}' does not exist: put the execution environment (a conda-pack archive) in the "
@@ -93,3 +93,21 @@ def python_execution_env(ctx: ModelContext) -> Iterator[Problem]:
         yield Problem(where, f"'{value}' is a folder without bin/activate: point at the conda-pack archive, or at "
                       "the unpacked environment", f"Path {os.path.realpath(path)}/bin/activate does not exist. The "
                       "Python environment should contain an 'activate' script.")
+
+
+@rule("TRT112", "python-parameters", Severity.ERROR, "FORCE_CPU_ONLY_INPUT_TENSORS is \"yes\" or \"no\"",
+      stage=Stage.MODEL_INIT)
+def python_parameters(ctx: ModelContext) -> Iterator[Problem]:
+    """Why: the python backend reads FORCE_CPU_ONLY_INPUT_TENSORS when it creates the model and refuses any value
+    but "yes" and "no" (python_backend src/python_be.cc, ModelState's constructor).
+
+    Bad:  parameters { key: "FORCE_CPU_ONLY_INPUT_TENSORS" value: { string_value: "true" } }
+    Good: parameters { key: "FORCE_CPU_ONLY_INPUT_TENSORS" value: { string_value: "no" } }
+    """
+    c = ctx.completed
+    if c is None or c.backend != "python" or "FORCE_CPU_ONLY_INPUT_TENSORS" not in c.parameters:
+        return
+    value = c.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value
+    if value not in ("yes", "no"):
+        yield Problem('parameters["FORCE_CPU_ONLY_INPUT_TENSORS"]', f"'{value}' is not \"yes\" or \"no\"",
+                      f"Incorrect value for FORCE_CPU_ONLY_INPUT_TENSORS: {value}'")
