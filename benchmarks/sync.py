@@ -1,15 +1,22 @@
-"""tritonctl sync beside `aws s3 sync`, side by side in one run against the same S3 endpoint (moto on loopback).
+"""tritonctl sync beside `aws s3 sync` and rclone (size+mtime, and --checksum), side by side in one run against the
+same S3 endpoint (moto on loopback).
 
-    python benchmarks/sync.py [--aws PATH] [--models 20] [--big-mb 110] [--keep DIR]
+    python benchmarks/sync.py [--aws PATH] [--rclone PATH] [--runs 5] [--models 20] [--big-mb 110]
+                              [--small-files 2000] [--keep DIR]
 
-A generated repository: N onnxruntime models whose weights live in external data (model.onnx + weights.bin per
-version, two versions each) and one model with a file over 100 MB; about 200 MB in all. Each tool syncs it to its
-own prefix four times: the initial upload; again with nothing changed; after touching every file's mtime; after
-changing one byte of one file with its mtime put back. Requests and request-body bytes are counted at the wire by a
-proxy in front of moto (tests/s3_proxy.py), not taken from either tool's log.
+Two generated repositories: N onnxruntime models whose weights live in external data (model.onnx + weights.bin per
+version, two versions each) and one model with a file over 100 MB, about 200 MB in all; and one of many small
+files (python models with their configs). Each tool syncs each to its own prefix: the initial upload (to a fresh
+prefix each run); again with nothing changed; after touching every file's mtime; after changing one byte of one
+file with its mtime put back. Each step runs --runs times per tool, the tools interleaved, and its median is shown;
+requests and request-body bytes are counted at the wire by a proxy in front of moto (tests/s3_proxy.py), not taken
+from any tool's log (the last run's counts). rclone is installed with `apt-get install rclone` and configured here
+through RCLONE_CONFIG_* variables.
 
-Targets: tritonctl no slower than aws on the initial upload and the no-op; after the touch, 0 bytes and 0 writing
-requests; after the one-byte change, that file only.
+Targets, each a ratio in this run: tritonctl no slower than the fastest anchor on the initial upload, the no-op and
+after the touch; after the one-byte change, no slower than rclone --checksum (the one anchor that sends it: aws and
+rclone's default decide by size and mtime and miss it); after the touch, 0 bytes and 0 writing requests; after the
+one-byte change, that file only.
 """
 
 from __future__ import annotations
@@ -67,23 +74,156 @@ def generate(root: Path, models: int, big_mb: int) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
+def small_repository(root: Path, files: int) -> int:
+    """`files` small files: python models (model.py and config.pbtxt, two files each)."""
+    for i in range(files // 2):
+        name = f"py_{i:04d}"
+        (root / name / "1").mkdir(parents=True, exist_ok=True)
+        (root / name / "1" / "model.py").write_text(f"# model {i}\n" + "x = 1\n" * 20)
+        (root / name / "config.pbtxt").write_text(f'name: "{name}"\nbackend: "python"\n')
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def rclone_env(proxy_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # rclone refuses AWS_CA_BUNDLE here
+    env.update({"RCLONE_CONFIG_BENCH_TYPE": "s3", "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
+                "RCLONE_CONFIG_BENCH_ENDPOINT": proxy_url, "RCLONE_CONFIG_BENCH_REGION": "us-east-1",
+                "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]})
+    return env
+
+
+def commands(args, repo: Path, proxy_url: str, prefix: str) -> dict[str, tuple[list[str], dict | None]]:
+    """Each tool's command line syncing `repo` to s3://bench/<tool>-<prefix> (None: the common environment)."""
+    tools: dict[str, tuple[list[str], dict | None]] = {
+        "tritonctl": ([sys.executable, "-m", "tritonctl", "sync", str(repo), f"s3://bench/tritonctl-{prefix}",
+                       "--endpoint-url", proxy_url, "--no-validate"], None)}
+    if args.aws:
+        tools["aws"] = ([args.aws, "s3", "sync", str(repo), f"s3://bench/aws-{prefix}", "--endpoint-url", proxy_url,
+                         "--only-show-errors"], None)
+    if args.rclone:
+        env = rclone_env(proxy_url)
+        tools["rclone"] = ([args.rclone, "sync", str(repo), f"bench:bench/rclone-{prefix}"], env)
+        tools["rclone --checksum"] = ([args.rclone, "sync", "--checksum", str(repo), f"bench:bench/rclonec-{prefix}"],
+                                      env)
+    return tools
+
+
+def measure(args, name: str, repo: Path, proxy, env: dict, changed: Path) -> dict:
+    """Every step, --runs times per tool, interleaved: step -> tool -> (median seconds, requests, writes, bytes)."""
+    import statistics
+
+    def touch() -> None:
+        now = time.time()
+        for p in repo.rglob("*"):
+            os.utime(p, (now, now))
+
+    def one_byte() -> None:
+        st = changed.stat()
+        with open(changed, "r+b") as f:
+            f.seek(min(1000, st.st_size - 1))
+            b = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([b[0] ^ 0xFF]))
+        os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def run(label: str, cmd: list[str], tool_env: dict | None) -> tuple[float, int, int, int]:
+        proxy.stats.reset()
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, env=tool_env or env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"{cmd[0]} failed on '{label}' ({name}): {proc.stderr[-2000:]}")
+        return seconds, sum(proxy.stats.requests.values()), proxy.stats.writes, proxy.stats.body_bytes
+
+    steps = [("initial upload", None), ("no-op", None), ("after touching every mtime", touch),
+             ("after one byte (mtime restored)", one_byte)]
+    out: dict[str, dict[str, tuple[float, int, int, int]]] = {}
+    for label, change in steps:
+        times: dict[str, list[float]] = {}
+        last: dict[str, tuple[float, int, int, int]] = {}
+        for n in range(args.runs):
+            if change is not None:
+                time.sleep(1.1)  # a new second, so that S3's LastModified and the mtimes differ
+                change()
+            prefix = f"{name}-{n}" if label == "initial upload" else f"{name}-0"
+            for tool, (cmd, tool_env) in commands(args, repo, proxy.url, prefix).items():
+                last[tool] = run(label, cmd, tool_env)
+                times.setdefault(tool, []).append(last[tool][0])
+        out[label] = {tool: (statistics.median(ts), *last[tool][1:]) for tool, ts in times.items()}
+    return out
+
+
+def report(name: str, results: dict, changed_size: int) -> None:
+    print(f"{'run':34} {'tool':18} {'median s':>9} {'requests':>9} {'writes':>7} {'MB sent':>9}")
+    for label, by_tool in results.items():
+        for tool, (seconds, requests, writes, sent) in by_tool.items():
+            print(f"{label:34} {tool:18} {seconds:9.2f} {requests:9d} {writes:7d} {sent / 1e6:9.2f}")
+    for label, by_tool in results.items():
+        ours = by_tool["tritonctl"][0]
+        if label.startswith("after one byte"):
+            anchors = {t: v for t, v in by_tool.items() if t == "rclone --checksum"}
+        else:
+            anchors = {t: v for t, v in by_tool.items() if t != "tritonctl"}
+        if not anchors:
+            continue
+        tool, (theirs, *_rest) = min(anchors.items(), key=lambda kv: kv[1][0])
+        verdict = "met" if ours <= theirs else "NOT met"
+        print(f"target {name}, {label}: tritonctl {ours:.2f} s vs {tool} {theirs:.2f} s (ratio {ours / theirs:.2f}): "
+              f"{verdict}")
+    _s, _r, writes, sent = results["after touching every mtime"]["tritonctl"]
+    print(f"target {name}, after the touch: 0 bytes and 0 writing requests: {sent} bytes, {writes} writes: "
+          f"{'met' if sent == 0 and writes == 0 else 'NOT met'}")
+    _s, _r, writes, sent = results["after one byte (mtime restored)"]["tritonctl"]
+    print(f"target {name}, after one byte: that file only ({changed_size / 1e6:.2f} MB): {sent / 1e6:.2f} MB sent in "
+          f"{writes} writes (the file and the manifest)")
+
+
+def floor(repo: Path, total: int, endpoint: str) -> None:
+    """What no tool can beat here, measured now: Python's start with tritonctl's CLI, sha256 over the repository,
+    and one PUT of the big file straight to moto (no proxy)."""
+    import hashlib
+    import http.client
+
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "tritonctl", "--version"], capture_output=True)
+    cli = time.perf_counter() - start
+    start = time.perf_counter()
+    for p in repo.rglob("*"):
+        if p.is_file():
+            hashlib.file_digest(p.open("rb"), "sha256")
+    hashing = time.perf_counter() - start
+    big = max((p for p in repo.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    data = big.read_bytes()
+    host, port = endpoint.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=120)
+    start = time.perf_counter()
+    conn.request("PUT", "/bench/floor.bin", body=data, headers={"Content-Length": str(len(data))})
+    conn.getresponse().read()
+    put = time.perf_counter() - start
+    print(f"floor: tritonctl's start {cli:.2f} s; sha256 of repository 1 {hashing:.2f} s "
+          f"({total / 1e6 / hashing:.0f} MB/s); one {len(data) / 1e6:.0f} MB PUT to moto {put:.2f} s "
+          f"({len(data) / 1e6 / put:.0f} MB/s)")
+
+
 def main() -> None:
     from s3.conftest import free_port, start_moto
     from s3_proxy import S3Proxy
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--aws", default=shutil.which("aws"), help="the aws CLI (default: the one on PATH)")
+    parser.add_argument("--rclone", default=shutil.which("rclone"), help="rclone (default: the one on PATH)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per tool and step (the median is shown)")
     parser.add_argument("--models", type=int, default=20)
     parser.add_argument("--big-mb", type=int, default=110)
+    parser.add_argument("--small-files", type=int, default=2000, help="files of the second repository (0: skip it)")
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="tritonctl-sync-bench-"))
-    repo = work / "repo"
-    if not repo.exists():
-        total = generate(repo, args.models, args.big_mb)
-    else:
-        total = sum(p.stat().st_size for p in repo.rglob("*") if p.is_file())
-    files = sum(1 for p in repo.rglob("*") if p.is_file())
+    repo, small = work / "repo", work / "small"
+    total = generate(repo, args.models, args.big_mb) if not repo.exists() else \
+        sum(p.stat().st_size for p in repo.rglob("*") if p.is_file())
+    small_total = small_repository(small, args.small_files) if args.small_files else 0
     moto, endpoint = start_moto(free_port())
     host, port = endpoint.removeprefix("http://").split(":")
     proxy = S3Proxy(host, int(port))
@@ -92,63 +232,18 @@ def main() -> None:
 
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
                  aws_secret_access_key="bench-secret").create_bucket(Bucket="bench")
-    tools = {"tritonctl": [sys.executable, "-m", "tritonctl", "sync", str(repo), "s3://bench/tritonctl",
-                           "--endpoint-url", proxy.url, "--no-validate"]}
-    if args.aws:
-        tools["aws"] = [args.aws, "s3", "sync", str(repo), "s3://bench/aws", "--endpoint-url", proxy.url,
-                        "--only-show-errors"]
-    else:
-        print("aws: not found (pass --aws PATH); only tritonctl is measured")
+    for tool, path in (("aws", args.aws), ("rclone", args.rclone)):
+        print(f"{tool}: {path}" if path else f"{tool}: not found (pass --{tool} PATH); not measured")
+    files = sum(1 for p in repo.rglob("*") if p.is_file())
+    print(f"repository 1: {files} files, {total / 1e6:.0f} MB ({args.models} models x 2 versions with external "
+          f"data, one {args.big_mb} MB file); endpoint moto behind a counting proxy; {args.runs} runs per tool and step")
     weights = repo / "model_00" / "2" / "weights.bin"
-    print(f"repository: {files} files, {total / 1e6:.0f} MB ({args.models} models x 2 versions with external data, "
-          f"one {args.big_mb} MB file); endpoint moto behind a counting proxy")
-
-    def touch() -> None:
-        now = time.time()
-        for p in repo.rglob("*"):
-            os.utime(p, (now, now))
-
-    def one_byte() -> None:
-        st = weights.stat()
-        with open(weights, "r+b") as f:
-            f.seek(1000)
-            b = f.read(1)
-            f.seek(1000)
-            f.write(bytes([b[0] ^ 0xFF]))
-        os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-    steps = [("initial upload", None), ("no-op", None), ("after touching every mtime", touch),
-             ("after one byte (mtime restored)", one_byte)]
-    results: dict[str, dict[str, tuple[float, int, int, int]]] = {}
-    for label, change in steps:
-        if change is not None:
-            time.sleep(1.1)  # a new second, so that S3's LastModified and the mtimes differ
-            change()
-        for tool, cmd in tools.items():
-            proxy.stats.reset()
-            start = time.perf_counter()
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            seconds = time.perf_counter() - start
-            if proc.returncode != 0:
-                raise SystemExit(f"{tool} failed on '{label}': {proc.stderr[-2000:]}")
-            results.setdefault(label, {})[tool] = (seconds, sum(proxy.stats.requests.values()), proxy.stats.writes,
-                                                   proxy.stats.body_bytes)
-    print(f"{'run':34} {'tool':10} {'seconds':>8} {'requests':>9} {'writes':>7} {'MB sent':>9}")
-    for label, by_tool in results.items():
-        for tool, (seconds, requests, writes, sent) in by_tool.items():
-            print(f"{label:34} {tool:10} {seconds:8.2f} {requests:9d} {writes:7d} {sent / 1e6:9.1f}")
-    if "aws" in tools:
-        for label in ("initial upload", "no-op"):
-            ours, theirs = results[label]["tritonctl"][0], results[label]["aws"][0]
-            verdict = "met" if ours <= theirs * 1.05 else "NOT met"
-            print(f"target {label}: tritonctl {ours:.2f} s vs aws {theirs:.2f} s ({theirs / ours:.2f}x): {verdict}")
-    _s, _r, writes, sent = results["after touching every mtime"]["tritonctl"]
-    print(f"target after the touch: 0 bytes and 0 writing requests: {sent} bytes, {writes} writes: "
-          f"{'met' if sent == 0 and writes == 0 else 'NOT met'}")
-    _s, _r, writes, sent = results["after one byte (mtime restored)"]["tritonctl"]
-    size = weights.stat().st_size
-    print(f"target after one byte: that file only ({size / 1e6:.1f} MB): {sent / 1e6:.1f} MB sent in {writes} writes "
-          f"(the file and the manifest)")
+    report("repository 1", measure(args, "big", repo, proxy, env, weights), weights.stat().st_size)
+    if args.small_files:
+        print(f"repository 2: {args.small_files} files, {small_total / 1e6:.1f} MB (python models and configs)")
+        changed = small / "py_0000" / "1" / "model.py"
+        report("repository 2", measure(args, "small", small, proxy, env, changed), changed.stat().st_size)
+    floor(repo, total, endpoint)
     proxy.stop()
     moto.terminate()
     if args.keep is None:

@@ -74,3 +74,15 @@ def test_version_policy_selects_as_triton(policy, selected):
 
     config = parse(f"version_policy {{ {policy} }}" if policy else "", "c")
     assert selected_versions(config.version_policy, [1, 2, 3]) == selected
+
+
+def test_a_path_given_for_a_model_name_is_told_how_to_name_it(tmp_path):
+    from tritonctl.errors import ModelNotFound
+    from tritonctl.repository import open_repository
+
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    (tmp_path / ".hidden" / "1").mkdir(parents=True)
+    with pytest.raises(ModelNotFound) as caught:
+        open_repository(tmp_path).model("/elsewhere/repo/tf_a/")
+    assert str(caught.value) == f"no model '/elsewhere/repo/tf_a/' in repository '{tmp_path}' (models: m)"
+    assert caught.value.hint == "name the model, and its repository with --repo: tf_a --repo /elsewhere/repo"
