@@ -73,11 +73,11 @@ def _digest(config: dict) -> str:
     return hashlib.sha256(json.dumps(comparable(config), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _ask(endpoint: Endpoint, repo: Path | None, model: str | None) -> Replica:
+def _ask(endpoint: Endpoint, repo: Path | None, model: str | None, disk: dict) -> Replica:
     from tritonctl.status import status
 
     try:
-        report = status(endpoint, repo, model)
+        report = status(endpoint, repo, model, disk)
         with TritonClient(endpoint) as client:
             names = sorted({m["name"] for m in client.index()})
             configs = {}
@@ -95,8 +95,11 @@ def _ask(endpoint: Endpoint, repo: Path | None, model: str | None) -> Replica:
 
 def fleet_status(endpoints: list[Endpoint], repo: Path | None, model: str | None = None) -> FleetStatus:
     """Every replica's status, asked in parallel, lined up per model and version."""
+    from tritonctl.status import disk_models
+
+    disk = disk_models(repo, model)  # once, for every replica
     with ThreadPoolExecutor(max_workers=min(32, max(1, len(endpoints)))) as pool:
-        replicas = list(pool.map(lambda e: _ask(e, repo, model), endpoints))
+        replicas = list(pool.map(lambda e: _ask(e, repo, model, disk), endpoints))
     reachable = [r for r in replicas if r.reachable]
     if model is not None and reachable and not any(any(m.name == model for m in r.report.models) for r in reachable):
         raise TritonctlError(f"no model '{model}' on any replica or in the repository")

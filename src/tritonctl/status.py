@@ -82,7 +82,9 @@ class _Disk:
     unfinished: frozenset[int] = frozenset()  # versions a sync to S3 is still placing (s3_cache marks them)
 
 
-def _disk_models(repo: Path | None) -> dict[str, _Disk]:
+def disk_models(repo: Path | None, model: str | None = None) -> dict[str, _Disk]:
+    """What the repository selects, per model (only `model` when one is asked for): read once per command, however
+    many servers are asked."""
     from tritonctl.io.config_json import to_triton_json
     from tritonctl.normalize import served
     from tritonctl.repository import UNFINISHED_MARKER, describe_policy, open_repository, selected_versions
@@ -90,8 +92,9 @@ def _disk_models(repo: Path | None) -> dict[str, _Disk]:
     if repo is None:
         return {}
     out = {}
+    wanted = model
     for model in open_repository(repo).models:
-        if model.read_error or model.is_hidden:
+        if model.read_error or model.is_hidden or (wanted is not None and model.name != wanted):
             continue
         numbers = [v.number for v in model.versions]
         unfinished = frozenset(v.number for v in model.versions if (v.path / UNFINISHED_MARKER).exists())
@@ -161,8 +164,12 @@ def _version(text) -> int | None:
     return int(text) if str(text).isdigit() else None
 
 
-def status(endpoint: Endpoint, repo: Path | None, model: str | None = None) -> StatusReport:
-    disk = _disk_models(repo)
+def status(endpoint: Endpoint, repo: Path | None, model: str | None = None,
+           disk: dict[str, _Disk] | None = None) -> StatusReport:
+    """What `endpoint` serves beside what `repo` selects (`disk`: disk_models(repo, model), when the caller asks
+    several servers)."""
+    if disk is None:
+        disk = disk_models(repo, model)
     with TritonClient(endpoint) as client:
         meta = client.metadata()
         index = client.index()
