@@ -176,7 +176,8 @@ def report(name: str, results: dict, changed_size: int) -> None:
           f"{'met' if sent == 0 and writes == 0 else 'NOT met'}")
     _s, _r, writes, sent = results["after one byte (mtime restored)"]["tritonctl"]
     print(f"target {name}, after one byte: that file only ({changed_size / 1e6:.2f} MB): {sent / 1e6:.2f} MB sent in "
-          f"{writes} writes (the file and the manifest)")
+          f"{writes} writes (the file staged and copied into place, the journal, the manifest, the staging copy removed, "
+          "the lease taken and given back)")
 
 
 def floor(repo: Path, total: int, endpoint: str) -> None:

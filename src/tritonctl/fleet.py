@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +91,52 @@ def _ask(endpoint: Endpoint, repo: Path | None, model: str | None, disk: dict) -
         return Replica(endpoint.label, False, error=e.message)
     return Replica(endpoint.label, True, triton_version=report.server_version, report=report, models=names,
                    configs=configs)
+
+
+@dataclass(frozen=True)
+class WatchReplica:
+    url: str  # as shown
+    rates: list  # status.Rate per model and version, in the report's order
+    error: str | None = None  # it did not answer (or has no such model): the reason
+
+
+@dataclass(frozen=True)
+class WatchFrame:
+    replicas: list[WatchReplica]
+    seconds: float  # since the previous reading; 0 for the first
+
+
+def watch(endpoints: list[Endpoint], repo: Path | None, model: str | None = None,
+          clock: Callable[[], float] = time.monotonic) -> Iterator[WatchFrame]:
+    """A reading of every server each time the caller asks for the next frame: what each version did since the
+    previous one (status.rates), the servers asked in parallel, the repository read once. Never ends by itself."""
+    from tritonctl.status import disk_models, rates, status
+
+    disk = disk_models(repo, model)
+    previous: dict[str, object] = {}
+    last: float | None = None
+
+    def read(endpoint: Endpoint):
+        try:
+            return status(endpoint, repo, model, disk), None
+        except TritonctlError as e:
+            return None, e.message
+
+    with ThreadPoolExecutor(max_workers=min(32, max(1, len(endpoints)))) as pool:
+        while True:
+            now = clock()
+            answers = list(pool.map(read, endpoints))
+            seconds = now - last if last is not None else 0.0
+            replicas = []
+            for endpoint, (report, error) in zip(endpoints, answers, strict=True):
+                if report is None:
+                    previous.pop(endpoint.label, None)
+                    replicas.append(WatchReplica(endpoint.label, [], error))
+                    continue
+                replicas.append(WatchReplica(endpoint.label, rates(previous.get(endpoint.label), report, seconds)))
+                previous[endpoint.label] = report
+            last = now
+            yield WatchFrame(replicas, seconds)
 
 
 def fleet_status(endpoints: list[Endpoint], repo: Path | None, model: str | None = None) -> FleetStatus:

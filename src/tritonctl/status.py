@@ -29,6 +29,19 @@ TRANSITIONS = frozenset({"LOADING", "UNLOADING"})
 _PYTHON_AUTOCOMPLETED = ("input", "output", "max_batch_size", "dynamic_batching", "model_transaction_policy")
 
 
+@dataclass(frozen=True)
+class Counters:
+    """One version's cumulative statistics, as Triton reports them (core src/server.cc: each a count and total
+    nanoseconds): what the live view takes differences of."""
+
+    inferences: int = 0
+    success: int = 0
+    success_ns: int = 0
+    fail: int = 0
+    queue: int = 0
+    queue_ns: int = 0
+
+
 @dataclass
 class VersionStatus:
     version: int
@@ -42,6 +55,7 @@ class VersionStatus:
     request_count: int = 0  # requests Triton answered (successes and failures), from its statistics
     avg_request_ms: float | None = None  # a successful request's average time end to end, queue included
     reason_full: str = ""  # as Triton wrote it (tracebacks included): shown under TRITONCTL_DEBUG=1 only
+    counters: Counters = Counters()  # the raw statistics (the live view's rates are their differences)
 
 
 @dataclass
@@ -143,10 +157,9 @@ def _is_set(config, key: str) -> bool:
     return config.HasField(key)
 
 
-def request_stats(stats: dict) -> tuple[int, float | None]:
-    """(requests answered, average ms of a successful one) from one version's statistics as Triton reports them
-    (triton-inference-server/core src/server.cc, `inference_stats.success` / `.fail`: a count and total
-    nanoseconds)."""
+def counters(stats: dict) -> Counters:
+    """One version's statistics as Triton reports them (triton-inference-server/core src/server.cc:
+    `inference_count`, `inference_stats.success` / `.fail` / `.queue`, each a count and total nanoseconds)."""
     inference = stats.get("inference_stats") if isinstance(stats.get("inference_stats"), dict) else {}
 
     def part(name: str) -> tuple[int, int]:
@@ -156,8 +169,50 @@ def request_stats(stats: dict) -> tuple[int, float | None]:
         except (TypeError, ValueError):
             return 0, 0
 
-    (ok, ok_ns), (failed, _ns) = part("success"), part("fail")
-    return ok + failed, (ok_ns / ok / 1e6) if ok else None
+    try:
+        inferences = int(stats.get("inference_count", 0))
+    except (TypeError, ValueError):
+        inferences = 0
+    (ok, ok_ns), (failed, _ns), (queued, queue_ns) = part("success"), part("fail"), part("queue")
+    return Counters(inferences, ok, ok_ns, failed, queued, queue_ns)
+
+
+def request_stats(c: Counters) -> tuple[int, float | None]:
+    """(requests answered, average ms of a successful one)."""
+    return c.success + c.fail, (c.success_ns / c.success / 1e6) if c.success else None
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One version over one refresh of the live view: what changed in its statistics, per second."""
+
+    model: str
+    version: int
+    state: str
+    inferences_per_s: float | None  # None on the first reading
+    avg_request_ms: float | None  # of the requests that succeeded in the interval
+    avg_queue_ms: float | None
+    failures: int | None  # requests that failed in the interval
+
+
+def rates(before: StatusReport | None, after: StatusReport, seconds: float) -> list[Rate]:
+    """Each version of `after` beside the same version in `before`, `seconds` earlier (a counter that went down, a
+    model reloaded, is read as a new start)."""
+    earlier = {(m.name, v.version): v.counters for m in (before.models if before else []) for v in m.versions}
+    out = []
+    for m in after.models:
+        for v in m.versions:
+            old, new = earlier.get((m.name, v.version)), v.counters
+            if old is None or seconds <= 0 or new.success < old.success or new.inferences < old.inferences:
+                out.append(Rate(m.name, v.version, v.state, None, None, None, None))
+                continue
+            ok = new.success - old.success
+            queued = new.queue - old.queue
+            out.append(Rate(m.name, v.version, v.state, (new.inferences - old.inferences) / seconds,
+                            (new.success_ns - old.success_ns) / ok / 1e6 if ok else None,
+                            (new.queue_ns - old.queue_ns) / queued / 1e6 if queued > 0 else None,
+                            max(0, new.fail - old.fail)))
+    return out
 
 
 def _version(text) -> int | None:
@@ -208,9 +263,10 @@ def _model_status(client: TritonClient, name: str, entries: list[dict], on_disk:
     for vs in versions.values():
         s = stats.get((name, vs.version))
         if s:
-            vs.inference_count = int(s.get("inference_count", 0))
+            vs.counters = counters(s)
+            vs.inference_count = vs.counters.inferences
             vs.last_inference_ms = int(s.get("last_inference", 0))
-            vs.request_count, vs.avg_request_ms = request_stats(s)
+            vs.request_count, vs.avg_request_ms = request_stats(vs.counters)
     loaded = any(vs.state in ("READY", *TRANSITIONS) or (vs.state == "UNAVAILABLE" and vs.reason != "unloaded")
                  for vs in versions.values())
     knows_selection = on_disk is not None and on_disk.selected is not None

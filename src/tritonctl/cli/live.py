@@ -130,6 +130,10 @@ def status(
     repo: ServerRepoOpt = None,
     endpoint_url: EndpointOpt = None,
     fmt: DataFormatOpt = DataFormat.table,
+    watch: Annotated[bool, typer.Option("--watch", help="A live view on a terminal, refreshed every second: per "
+                                        "model and version its state, inferences/s, average request and queue "
+                                        "time and failures since the last refresh (from Triton's statistics); "
+                                        "q or Ctrl-C leaves it.")] = False,
     targets=None,
 ) -> None:
     """What the server serves beside what the repository selects: versions, states, inferences, drift. Over a
@@ -139,6 +143,20 @@ def status(
     from tritonctl.status import status as server_status
 
     local = local_repository(repo, targets, endpoint_url)
+    if watch:
+        import sys
+
+        from tritonctl.cli._output import live_status
+        from tritonctl.errors import UsageError
+        from tritonctl.fleet import watch as watch_servers
+
+        if fmt != DataFormat.table:
+            raise UsageError("--watch is a live table; --format json is one reading", hint="tritonctl status -f json")
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError("--watch needs a terminal (it redraws in place and reads q)",
+                             hint="for one reading: tritonctl status, or tritonctl status -f json")
+        live_status(watch_servers(targets.endpoints, local.path if local else None, model), 1.0, targets.several)
+        return
     if targets.several:
         from tritonctl.errors import ServerUnreachable
         from tritonctl.fleet import fleet_status

@@ -41,6 +41,7 @@ from tritonctl.cli._output.repository import (  # noqa: F401
 from tritonctl.cli._output.servers import (  # noqa: F401
     STATUS_WIDTH,
     fleet_status_json,
+    live_status,
     render_fleet_status,
     render_infer,
     render_rollout,

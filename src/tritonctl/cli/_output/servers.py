@@ -309,3 +309,94 @@ def render_infer(result, replica: str | None = None) -> None:
         say(f"note: the values of '{name}' were cast to the input's data type")
     for name, shape, dtype in result.outputs:
         out(f"  {name}  {dtype}  [{', '.join(map(str, shape))}]")
+
+
+# the live view (status --watch), described once: a row per server, model and version
+def _per_s(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+WATCH_FIELDS = (
+    Field("model", "model", lambda r: r.model),
+    Field("version", "version", lambda r: r.version, right=True),
+    Field("state", "state", lambda r: r.state or "-"),
+    Field("inferences_per_s", "inferences/s", lambda r: r.inferences_per_s, cell=lambda r: _per_s(r.inferences_per_s),
+          right=True),
+    Field("avg_request_ms", "avg ms", lambda r: r.avg_request_ms, cell=lambda r: _ms(r.avg_request_ms), right=True),
+    Field("avg_queue_ms", "queue ms", lambda r: r.avg_queue_ms, cell=lambda r: _ms(r.avg_queue_ms), right=True),
+    Field("failures", "failures", lambda r: r.failures, right=True),
+)
+
+
+@dataclass(frozen=True)
+class _WatchRow:
+    server: str
+    rate: object  # a status.Rate
+
+
+def watch_view(frame, interval: float, several: bool):
+    """One reading of the live view: a header line and a table (with a server column over a fleet); servers that did
+    not answer are lines below it."""
+    from rich.console import Group
+    from rich.text import Text
+
+    shown = [Field(f.key, f.header, (lambda f: lambda row: f.value(row.rate))(f),
+                   cell=(lambda f: lambda row: f.text(row.rate))(f), right=f.right) for f in WATCH_FIELDS]
+    if several:
+        shown.insert(0, Field("server", "server", lambda row: row.server))
+    rows = [_WatchRow(r.url, rate) for r in frame.replicas for rate in r.rates]
+    since = "first reading" if not frame.seconds else f"over the last {frame.seconds:.1f} s"
+    parts = [Text(safe(f"{len(frame.replicas)} server{'s' * (len(frame.replicas) != 1)}, every {interval:g} s "
+                       f"({since}); q or Ctrl-C leaves")), table(shown, rows)]
+    parts += [Text(safe(f"{r.url}: {r.error}")) for r in frame.replicas if r.error]
+    return Group(*parts)
+
+
+class _Keys:
+    """The terminal's keys, read one at a time without echo while the live view runs."""
+
+    def __enter__(self):
+        import termios
+        import tty
+
+        self._fd = sys.stdin.fileno()
+        self._saved = termios.tcgetattr(self._fd)
+        tty.setcbreak(self._fd)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import termios
+
+        termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
+
+    def quit_within(self, seconds: float) -> bool:
+        """Wait up to `seconds` for a key; True when it is q (or Q)."""
+        import os
+        import select
+        import time
+
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _w, _x = select.select([self._fd], [], [], left)
+            if ready and os.read(self._fd, 1) in (b"q", b"Q"):
+                return True
+        return False
+
+
+def live_status(frames, interval: float, several: bool) -> None:
+    """Show each frame in place until q or Ctrl-C (both a normal end)."""
+    from rich.live import Live
+
+    console, _width = _status_console()
+    try:
+        with _Keys() as keys, Live(console=console, auto_refresh=False, transient=False) as live:
+            for frame in frames:
+                live.update(watch_view(frame, interval, several), refresh=True)
+                if keys.quit_within(interval):
+                    return
+    except KeyboardInterrupt:
+        return

@@ -1,0 +1,49 @@
+"""status --watch against the real local Triton, on a pseudo-terminal: the view appears, inferences show as a rate,
+q leaves it with exit 0."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.triton
+
+
+def test_status_watch_shows_rates_and_q_leaves(local_triton, cli):
+    url = f"http://127.0.0.1:{local_triton['state'].http_port}"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update({"TERM": "xterm", "COLUMNS": "100"})
+        os.execv(sys.executable, [sys.executable, "-m", "tritonctl", "status", "--watch", "--url", url,
+                                  "text_recognition"])
+    screen, sent_q, inferred = b"", False, 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+        text = screen.decode(errors="replace")
+        if "over the last" in text and inferred < 3:
+            assert cli("infer", "text_recognition", "--url", url).exit_code == 0
+            inferred += 1
+        if inferred >= 3 and not sent_q and text.count("over the last") >= 4:
+            os.write(fd, b"q")
+            sent_q = True
+    _, status = os.waitpid(pid, 0)
+    text = screen.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text[-2000:]
+    assert sent_q and "q or Ctrl-C leaves" in text and "inferences/s" in text
+    rows = [line.split() for line in text.replace("\r", "\n").splitlines() if line.startswith("text_recognition")]
+    assert rows and all(row[2] == "READY" for row in rows)
+    assert any(row[3] not in ("-", "0.0") for row in rows), rows  # an inference in an interval shows as a rate
