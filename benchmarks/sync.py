@@ -151,14 +151,15 @@ def measure(args, name: str, repo: Path, proxy, env: dict, changed: Path) -> dic
                 last[tool] = run(label, cmd, tool_env)
                 times.setdefault(tool, []).append(last[tool][0])
         out[label] = {tool: (statistics.median(ts), *last[tool][1:]) for tool, ts in times.items()}
+        for tool, (seconds, requests, writes, sent) in out[label].items():  # as each step ends: a long run shows
+            print(f"{label:34} {tool:18} {seconds:9.2f} {requests:9d} {writes:7d} {sent / 1e6:9.2f}", flush=True)
     return out
 
 
+HEADER = f"{'run':34} {'tool':18} {'median s':>9} {'requests':>9} {'writes':>7} {'MB sent':>9}"
+
+
 def report(name: str, results: dict, changed_size: int) -> None:
-    print(f"{'run':34} {'tool':18} {'median s':>9} {'requests':>9} {'writes':>7} {'MB sent':>9}")
-    for label, by_tool in results.items():
-        for tool, (seconds, requests, writes, sent) in by_tool.items():
-            print(f"{label:34} {tool:18} {seconds:9.2f} {requests:9d} {writes:7d} {sent / 1e6:9.2f}")
     for label, by_tool in results.items():
         ours = by_tool["tritonctl"][0]
         if label.startswith("after one byte"):
@@ -239,10 +240,12 @@ def main() -> None:
     print(f"repository 1: {files} files, {total / 1e6:.0f} MB ({args.models} models x 2 versions with external "
           f"data, one {args.big_mb} MB file); endpoint moto behind a counting proxy; {args.runs} runs per tool and step")
     weights = repo / "model_00" / "2" / "weights.bin"
+    print(HEADER)
     report("repository 1", measure(args, "big", repo, proxy, env, weights), weights.stat().st_size)
     if args.small_files:
         print(f"repository 2: {args.small_files} files, {small_total / 1e6:.1f} MB (python models and configs)")
         changed = small / "py_0000" / "1" / "model.py"
+        print(HEADER)
         report("repository 2", measure(args, "small", small, proxy, env, changed), changed.stat().st_size)
     floor(repo, total, endpoint)
     proxy.stop()
