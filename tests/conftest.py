@@ -28,6 +28,32 @@ def cli():
     return invoke
 
 
+def on_a_terminal(args: list[str], env: dict) -> tuple[int, int]:
+    """tritonctl ARGS started on a pseudo-terminal (stdin, stdout and stderr): its pid and the terminal's fd."""
+    import os
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(env)
+        os.execv(sys.executable, [sys.executable, "-m", "tritonctl", *args])
+    return pid, fd
+
+
+def read_terminal(fd: int, wait: float) -> bytes | None:
+    """What the program drew on its terminal within `wait` seconds (b"" for nothing yet); None once it closed it."""
+    import os
+    import select
+
+    ready, _, _ = select.select([fd], [], [], wait)
+    if not ready:
+        return b""
+    try:
+        return os.read(fd, 65536) or None
+    except OSError:
+        return None
+
+
 class Link(str):
     """A symbolic link to this target, in a file map given to write_tree."""
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import pty
-import select
 import subprocess
 import sys
 import time
 
 import pytest
 
+from conftest import on_a_terminal, read_terminal
 from s3.conftest import model_tree, python_model, run
 from s3_proxy import S3Proxy
 
@@ -39,22 +38,11 @@ def test_config_generate_reads_an_s3_model_without_write(bucket, tmp_path):
 
 def _on_a_terminal(args: list[str], env: dict, timeout: float = 120) -> tuple[int, str]:
     """Run tritonctl with stderr (and stdout) on a pseudo-terminal; what it drew there, and its exit status."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ.update(env)
-        os.execv(sys.executable, [sys.executable, "-m", "tritonctl", *args])
+    pid, fd = on_a_terminal(args, env)
     seen = b""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
+    while time.monotonic() < deadline and (chunk := read_terminal(fd, 0.5)) is not None:
+        seen += chunk
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
 

@@ -4,35 +4,23 @@ q leaves it with exit 0."""
 from __future__ import annotations
 
 import os
-import pty
-import select
-import sys
 import time
 
 import pytest
+
+from conftest import on_a_terminal, read_terminal
 
 pytestmark = pytest.mark.triton
 
 
 def test_status_watch_shows_rates_and_q_leaves(local_triton, cli):
     url = f"http://127.0.0.1:{local_triton['state'].http_port}"
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ.update({"TERM": "xterm", "COLUMNS": "100"})
-        os.execv(sys.executable, [sys.executable, "-m", "tritonctl", "status", "--watch", "--url", url,
-                                  "text_recognition"])
+    pid, fd = on_a_terminal(["status", "--watch", "--url", url, "text_recognition"], {"TERM": "xterm",
+                                                                                       "COLUMNS": "100"})
     screen, sent_q, inferred = b"", False, 0
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            screen += chunk
+    while time.monotonic() < deadline and (chunk := read_terminal(fd, 0.2)) is not None:
+        screen += chunk
         text = screen.decode(errors="replace")
         if "over the last" in text and inferred < 3:
             assert cli("infer", "text_recognition", "--url", url).exit_code == 0
