@@ -53,7 +53,10 @@ def test_autocomplete_fills_max_batch_size_1_and_replaces_what_the_config_lists(
                                                                                         ("x", [4], False)]
     listed = ModelConfig(name="m", max_batch_size=8)
     listed.input.add(name="x", data_type=DataType.TYPE_FP32, dims=[3], optional=True)
-    assert replaced(listed, saved()) == ["input 'x' dims become [4] (were [3])", "input 'x' loses optional",
+    done = ModelConfig()
+    done.CopyFrom(listed)
+    assert autocomplete(done, saved()) is None
+    assert replaced(listed, done) == ["input 'x' dims become [4] (were [3])", "input 'x' loses optional",
                                          "input 's' is added (in the signature)"]
 
 

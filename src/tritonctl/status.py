@@ -49,13 +49,25 @@ class VersionStatus:
     selected: bool  # by the disk config's version policy
     state: str  # READY, UNAVAILABLE, LOADING, UNLOADING, or "" when the server has no state for it
     reason: str  # Triton's reason on one line
-    inference_count: int
     last_inference_ms: int
     drift: list[str] = field(default_factory=list)
-    request_count: int = 0  # requests Triton answered (successes and failures), from its statistics
-    avg_request_ms: float | None = None  # a successful request's average time end to end, queue included
     reason_full: str = ""  # as Triton wrote it (tracebacks included): shown under TRITONCTL_DEBUG=1 only
-    counters: Counters = Counters()  # the raw statistics (the live view's rates are their differences)
+    counters: Counters = Counters()  # its statistics (the live view's rates are their differences)
+
+    @property
+    def inference_count(self) -> int:
+        return self.counters.inferences
+
+    @property
+    def request_count(self) -> int:
+        """Requests Triton answered (successes and failures)."""
+        return self.counters.success + self.counters.fail
+
+    @property
+    def avg_request_ms(self) -> float | None:
+        """A successful request's average time end to end, queue included."""
+        c = self.counters
+        return c.success_ns / c.success / 1e6 if c.success else None
 
 
 @dataclass
@@ -177,11 +189,6 @@ def counters(stats: dict) -> Counters:
     return Counters(inferences, ok, ok_ns, failed, queued, queue_ns)
 
 
-def request_stats(c: Counters) -> tuple[int, float | None]:
-    """(requests answered, average ms of a successful one)."""
-    return c.success + c.fail, (c.success_ns / c.success / 1e6) if c.success else None
-
-
 @dataclass(frozen=True)
 class Rate:
     """One version over one refresh of the live view: what changed in its statistics, per second."""
@@ -251,12 +258,12 @@ def _model_status(client: TritonClient, name: str, entries: list[dict], on_disk:
     versions: dict[int, VersionStatus] = {}
     selected = set(on_disk.selected or []) if on_disk else set()
     for number in (on_disk.versions if on_disk else []):
-        versions[number] = VersionStatus(number, True, number in selected, "", "", 0, 0)
+        versions[number] = VersionStatus(number, True, number in selected, "", "", 0)
     for entry in entries:
         number = _version(entry.get("version", ""))
         if number is None:
             continue
-        vs = versions.setdefault(number, VersionStatus(number, False, False, "", "", 0, 0))
+        vs = versions.setdefault(number, VersionStatus(number, False, False, "", "", 0))
         vs.state = str(entry.get("state", ""))
         vs.reason_full = str(entry.get("reason", ""))
         vs.reason = clean_reason(vs.reason_full)
@@ -264,9 +271,7 @@ def _model_status(client: TritonClient, name: str, entries: list[dict], on_disk:
         s = stats.get((name, vs.version))
         if s:
             vs.counters = counters(s)
-            vs.inference_count = vs.counters.inferences
             vs.last_inference_ms = int(s.get("last_inference", 0))
-            vs.request_count, vs.avg_request_ms = request_stats(vs.counters)
     loaded = any(vs.state in ("READY", *TRANSITIONS) or (vs.state == "UNAVAILABLE" and vs.reason != "unloaded")
                  for vs in versions.values())
     knows_selection = on_disk is not None and on_disk.selected is not None

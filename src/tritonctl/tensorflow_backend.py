@@ -146,19 +146,15 @@ def fill_io(config: ModelConfig, sig: SignatureDef, batching: bool) -> str | Non
 _LOST = ("optional", "allow_ragged_batch", "is_shape_tensor", "label_filename", "format")
 
 
-def replaced(config: ModelConfig, saved: SavedModel) -> list[str]:
-    """What auto-complete changes in the inputs and outputs the config lists (it replaces them): one line each,
-    nothing when the config lists none or lists them as the signature has them."""
-    from tritonctl.io.proto.model_config_pb2 import DataType, ModelConfig
+def replaced(listed: ModelConfig, completed: ModelConfig) -> list[str]:
+    """What auto-complete changed in the inputs and outputs `listed` has (it replaces them; `completed` is the config
+    after it): one line each, nothing when the config lists none or lists them as the signature has them."""
+    from tritonctl.io.proto.model_config_pb2 import DataType
 
-    if not config.input and not config.output:
-        return []
-    done = ModelConfig()
-    done.CopyFrom(config)
-    if autocomplete(done, saved) is not None:
+    if not listed.input and not listed.output:
         return []
     changes = []
-    for kind, before, after in (("input", config.input, done.input), ("output", config.output, done.output)):
+    for kind, before, after in (("input", listed.input, completed.input), ("output", listed.output, completed.output)):
         theirs = {io.name: io for io in after}
         for io in before:
             new = theirs.get(io.name)

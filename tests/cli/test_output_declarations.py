@@ -8,7 +8,7 @@ import json
 import pytest
 
 from json_schemas import check, schema
-from tritonctl.status import ModelStatus, StatusReport, VersionStatus
+from tritonctl.status import Counters, ModelStatus, StatusReport, VersionStatus
 
 
 def _properties(node: dict, *path: str) -> set[str]:
@@ -45,9 +45,10 @@ def test_every_declared_field_is_in_its_schema_and_every_schema_field_is_declare
 
 
 def report() -> StatusReport:
-    ready = VersionStatus(1, True, True, "READY", "", 12, 1_700_000_000_000, request_count=12, avg_request_ms=3.25)
-    failed = VersionStatus(2, True, True, "UNAVAILABLE", "load failed: weights missing", 0, 0,
-                           drift=["selected, not READY"], request_count=0, avg_request_ms=None)
+    ready = VersionStatus(1, True, True, "READY", "", 1_700_000_000_000,
+                          counters=Counters(inferences=12, success=12, success_ns=39_000_000))  # 3.25 ms each
+    failed = VersionStatus(2, True, True, "UNAVAILABLE", "load failed: weights missing", 0,
+                           drift=["selected, not READY"])
     return StatusReport("http://127.0.0.1:8000", "2.51.0", "/models", [
         ModelStatus("m", "latest:2", True, [ready, failed]),
         ModelStatus("empty", None, False, [], config_error="/models/empty/config.pbtxt:1:1: bad"),

@@ -9,7 +9,7 @@ from tritonctl.status import Counters, ModelStatus, StatusReport, VersionStatus,
 
 
 def report(**counters) -> StatusReport:
-    versions = [VersionStatus(1, True, True, "READY", "", c.inferences, 0, counters=c) for c in counters.values()]
+    versions = [VersionStatus(1, True, True, "READY", "", 0, counters=c) for c in counters.values()]
     return StatusReport("http://x", "2.51.0", None, [ModelStatus("m", None, True, versions[:1])])
 
 

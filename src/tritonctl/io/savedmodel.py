@@ -62,9 +62,6 @@ class SavedModel:
     path: str  # the saved_model.pb read
     meta_graphs: list[MetaGraph] = field(default_factory=list)
 
-    def meta_graph(self, tag: str) -> MetaGraph | None:
-        return next((m for m in self.meta_graphs if tag in m.tags), None)
-
     @property
     def tag_sets(self) -> list[tuple[str, ...]]:
         return [m.tags for m in self.meta_graphs]

@@ -188,7 +188,7 @@ def tensorflow_io_replaced(ctx: ModelContext) -> Iterator[Problem]:
     served, config = ctx.served, ctx.completed
     if served is None or config is None or not isinstance(served.signature, SavedModel) or ctx.autofill_error:
         return
-    changes = replaced(config, served.signature)
+    changes = replaced(config, ctx.final)
     if changes:
         shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
         yield Problem("input" if any(c.startswith("input") for c in changes) else "output",
