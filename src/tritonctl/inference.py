@@ -10,15 +10,13 @@ from pathlib import Path
 
 from tritonctl.errors import ServerRejected, TritonctlError, UsageError
 from tritonctl.io import files
+from tritonctl.io.load import NUMPY_TYPES, random_values
 from tritonctl.io.triton_client import Endpoint, TritonClient, rejection_kind
 
 DEFAULT_DIM = 32  # what a -1 dimension becomes unless --shape says otherwise
 # Triton 2.51's HTTP server keeps a request's size in an int32 ("inference header size should be in range (0, ...)"
 # past 2 GiB); tritonctl's smoke requests stay at half that, checked before anything is allocated.
 INFER_MAX_BYTES = 1 << 30
-_NUMPY = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
-          "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64", "FP16": "float16", "FP32": "float32",
-          "FP64": "float64", "BYTES": "object"}
 _ITEM_BYTES = {"BOOL": 1, "UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8, "INT8": 1, "INT16": 2, "INT32": 4,
                "INT64": 8, "FP16": 2, "FP32": 4, "FP64": 8, "BF16": 2, "BYTES": 4 + len(b"tritonctl")}
 
@@ -91,9 +89,9 @@ def _load_array(name: str, path: Path, datatype: str, cast: bool):
     except (OSError, ValueError, EOFError) as e:
         reason = files.describe(e) if isinstance(e, OSError) else str(e)
         raise TritonctlError(f"cannot read '{path}' as a .npy array: {reason}") from None
-    if datatype == "BYTES" or datatype not in _NUMPY:
+    if datatype == "BYTES" or datatype not in NUMPY_TYPES:
         return array, False
-    target = np.dtype(_NUMPY[datatype])
+    target = np.dtype(NUMPY_TYPES[datatype])
     if array.dtype == target:
         return array, False
     converted = array.astype(target)
@@ -147,7 +145,7 @@ def infer(endpoint: Endpoint, model: str, *, version: int | None = None, inputs:
             raise UsageError(f"the request would carry {size:,} bytes; tritonctl infer sends at most "
                              f"{INFER_MAX_BYTES:,}", hint="give smaller dimensions with --shape NAME=d1,d2,...")
         for name, shape in wanted.items():
-            arrays[name] = _random(rng, datatypes[name], shape)
+            arrays[name] = random_values(rng, datatypes[name], shape)
         outputs = [o["name"] for o in meta.get("outputs", [])]
         start = time.perf_counter()
         results, response = client.infer(model, arrays, datatypes, outputs, label)
@@ -156,17 +154,3 @@ def infer(endpoint: Endpoint, model: str, *, version: int | None = None, inputs:
             next((o["datatype"] for o in meta["outputs"] if o["name"] == name), "?")) for name in outputs]
     served = response.get("model_version", label)
     return InferResult(model, int(served) if str(served).isdigit() else None, out, elapsed, casts)
-
-
-def _random(rng, dtype: str, shape: list[int]):
-    import numpy as np
-
-    if dtype == "BYTES":
-        return np.full(shape, b"tritonctl", dtype=object)
-    if dtype == "BOOL":
-        return rng.integers(0, 2, size=shape, dtype=np.uint8).astype(bool)
-    if dtype.startswith(("INT", "UINT")):
-        return rng.integers(0, 10, size=shape, dtype=_NUMPY[dtype])
-    if dtype == "FP64":
-        return rng.standard_normal(size=shape)
-    return rng.standard_normal(size=shape, dtype=np.float32).astype(_NUMPY.get(dtype, "float32"))

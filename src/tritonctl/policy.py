@@ -69,12 +69,7 @@ def set_policy(repo: Path, name: str, spec: str, *, dry_run: bool = False) -> Po
     else:
         old_text = ct.text
         old_policy = ct.config.version_policy if ct.config.HasField("version_policy") else None
-        span = ct.located.spans.get("version_policy")
-        if span is not None:
-            new_text = old_text[: span[0]] + snippet + old_text[span[1]:]
-        else:
-            sep = "" if not old_text or old_text.endswith("\n") else "\n"
-            new_text = old_text + sep + snippet + "\n"
+        new_text = pbtxt.replace_fields(old_text, ct.located, {"version_policy": snippet})
     # the edit must change the policy and nothing else
     new_config = pbtxt.parse(new_text, str(model.config_path))
     before = ModelConfig()

@@ -38,6 +38,12 @@ def state_dir() -> Path:
     return Path(base) / "tritonctl"
 
 
+def perf_analyzer_path() -> Path:
+    """Where scripts/setup_perf_analyzer.py puts perf_analyzer: a wrapper that puts its libraries on
+    LD_LIBRARY_PATH (tune finds it here)."""
+    return state_dir() / "perf_analyzer" / "perf_analyzer"
+
+
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):
         raise UsageError(f"'{name}' is not a server name (letters, digits, '_', '.', '-'; at most 63; not hidden)")

@@ -8,7 +8,7 @@ import typer
 
 from tritonctl.cli._options import SERVER_OPTIONS
 
-TALKS = {"load", "unload", "status", "infer", "policy apply", "version rm"}
+TALKS = {"load", "unload", "status", "infer", "policy apply", "version rm", "tune"}
 SILENT = {"validate", "rules", "sync", "export east", "export str", "config generate", "config show", "config init",
           "config convert", "version add", "version list", "policy show", "policy set", "server start", "server stop",
           "server logs", "server list"}  # local files, S3, or the local servers' processes: no server connection

@@ -37,6 +37,41 @@ class TritonPythonModel:
 """
 
 
+# A model with a known optimum for tune: every call sleeps 50 ms whatever its batch (max_batch_size 4), so at
+# concurrency 16 (a full batch always waiting for each instance) one instance without batching serves 20/s, two
+# 40/s, one with dynamic batching 80/s and two 160/s:
+# the best wins by 2x over the next, a margin a loaded 2-core machine does not flip. With the parameter
+# `refuse_batching`, an instance refuses to start under dynamic batching (a candidate that fails to load).
+TUNE_CONFIG = """\
+# tune's test model: comments and layout are kept by --write
+backend: "python"
+max_batch_size: 4
+input [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]
+output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ]
+
+instance_group [ { count: 1 kind: KIND_CPU } ]  # tuned
+"""
+TUNE_MODEL = """\
+import json
+import time
+
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        refuse = config.get("parameters", {}).get("refuse_batching", {}).get("string_value") == "yes"
+        if refuse and "dynamic_batching" in config:
+            raise pb_utils.TritonModelException("this model refuses dynamic batching")
+
+    def execute(self, requests):
+        time.sleep(0.05)
+        return [pb_utils.InferenceResponse([pb_utils.Tensor(
+            "y", pb_utils.get_input_tensor_by_name(r, "x").as_numpy())]) for r in requests]
+"""
+
+
 def tritonctl(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "tritonctl", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=300)
@@ -59,6 +94,10 @@ def build_repository(root: Path) -> Path:
         "unparsable/1/model.onnx": str_like(0.0),
         "py_auto/config.pbtxt": 'backend: "python"\n',
         "py_auto/1/model.py": PY_AUTO,
+        "tune_sleepy/config.pbtxt": TUNE_CONFIG,
+        "tune_sleepy/1/model.py": TUNE_MODEL,
+        "tune_fails/config.pbtxt": TUNE_CONFIG + 'parameters { key: "refuse_batching" value { string_value: "yes" } }\n',
+        "tune_fails/1/model.py": TUNE_MODEL,
     })
     return root
 

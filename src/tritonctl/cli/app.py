@@ -12,6 +12,7 @@ from tritonctl.cli import policy as policy_cmd
 from tritonctl.cli import rules as rules_cmd
 from tritonctl.cli import server as server_cmd
 from tritonctl.cli import sync as sync_cmd
+from tritonctl.cli import tune as tune_cmd
 from tritonctl.cli import version as version_cmd
 from tritonctl.cli import validate as validate_cmd
 from tritonctl.cli._boundary import TritonctlGroup
@@ -56,6 +57,7 @@ app.command("unload", **COMMAND)(live_cmd.unload)
 app.command("status", **COMMAND)(live_cmd.status)
 app.command("infer", **COMMAND)(live_cmd.infer)
 app.command("sync", **COMMAND)(sync_cmd.sync)
+app.command("tune", **COMMAND)(tune_cmd.tune)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "s3": ("boto3", "botocore", "s3transfer"),  # s3:// addresses, sync to and from S3
     "export": ("tensorflow", "tf2onnx", "torch", "onnx", "onnxruntime", "numpy"),
     "ocr": ("cv2", "PIL", "numpy"),  # the OCR client and the demo (examples/)
+    "plot": ("matplotlib",),  # tune --plot
 }
 
 

@@ -306,6 +306,25 @@ class _Scanner:
             self.keys.setdefault((base, inner["key"]), idx)
 
 
+def replace_fields(text: str, located: Located, snippets: dict[str, str | None]) -> str:
+    """`text` with each top-level field of `snippets` replaced by its snippet where it is written (every element
+    of a repeated field: from its first to its last), appended at the end where it is not, removed where the
+    snippet is None; every other byte kept. The caller checks the result parses to what it meant."""
+    edits = []
+    for name, snippet in snippets.items():
+        span = located.spans.get(name)
+        if span is not None:
+            start, end = span
+            if snippet is None and text[end:end + 1] == "\n" and (start == 0 or text[start - 1] == "\n"):
+                end += 1  # the field's own line goes with it
+            edits.append((start, end, snippet or ""))
+        elif snippet is not None:
+            edits.append((len(text), len(text), ("" if not text or text.endswith("\n") else "\n") + snippet + "\n"))
+    for start, end, snippet in sorted(edits, key=lambda e: e[0], reverse=True):
+        text = text[:start] + snippet + text[end:]
+    return text
+
+
 def _unquote(text: str) -> str:
     if len(text) >= 2 and text[0] in "\"'" and text[-1] == text[0]:
         return text[1:-1]

@@ -139,6 +139,20 @@ class TritonClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers every request carries (-H, Authorization, the Host of --all-addresses)."""
+        return dict(self._headers)
+
+    def connection(self):
+        """A connection of its own (http.client), opened with this client's TLS and timeouts: for callers that
+        keep one per thread (the built-in load generator)."""
+        try:
+            return self._connect()
+        except ConnectionRefusedError:
+            raise ServerUnreachable(f"no Triton server at {self.endpoint.url} (connection refused)",
+                                    hint="start one with: tritonctl server start") from None
+
     def _connect(self):
         import http.client
 

@@ -241,3 +241,21 @@ def staged_version_errors(model, number: int, settings: Settings | None = None, 
     return [f for f in check_model(ctx, _rules(settings))
             if f.severity.rank >= settings.fail_on.rank and f.code != "TRT404"
             and not settings.ignored_for(model.name, f.code)]
+
+
+def edited_config_errors(path, name: str, text: str, settings: Settings | None = None) -> list[Finding]:
+    """Findings at or above fail-on of model `name` of the repository at `path` were its config.pbtxt `text`:
+    what refuses an edit before it is written (tune --write)."""
+    from tritonctl.io import pbtxt
+    from tritonctl.repository import ConfigText
+
+    settings = settings or Settings()
+    repo = open_repository(path)
+    model = repo.model(name)
+    peers: dict[str, ModelContext] = {}
+    for each in repo.models:
+        given = ConfigText(model.config_path, text, pbtxt.parse(text, str(model.config_path))) \
+            if each.name == model.name else None
+        peers[each.name] = ModelContext(repo, each, settings.options, peers, given)
+    return [f for f in check_model(peers[model.name], _rules(settings))
+            if f.severity.rank >= settings.fail_on.rank and not settings.ignored_for(model.name, f.code)]
