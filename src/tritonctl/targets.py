@@ -224,6 +224,21 @@ def _fleet(name: str, start: Path | None) -> tuple[list[str], bool]:
     return list(urls), addresses
 
 
+def fleets_holding(url: str, start: Path | None) -> list[str]:
+    """The fleets of the project configuration found from `start` that list the server at `url` (by address:
+    localhost is 127.0.0.1); fleets written wrong are left to the commands that use them."""
+    from tritonctl.project import load
+
+    fleets = load(start).get("fleets") or {}
+    names = []
+    for name, entry in sorted(fleets.items()):
+        urls = entry.get("urls") if isinstance(entry, dict) else None
+        if isinstance(urls, list) and any(isinstance(u, str) and _same_address(u if "://" in u else "http://" + u,
+                                                                               url) for u in urls):
+            names.append(name)
+    return names
+
+
 def _every_address(url: str, connection: Connection) -> list[Target]:
     """One target per address the URL's host name resolves to, each keeping the name (Host header, TLS)."""
     import socket

@@ -60,15 +60,16 @@ class Space:
     delays: tuple[int, ...] = DEFAULT_DELAYS
 
     def groups(self) -> list[list[Candidate]]:
-        """Branches of the search in the order they are measured: no batching, then each batching setting by
-        preferred sizes and growing delay; within each, growing instance counts (measured back to back)."""
+        """Branches of the search in the order they are measured: each batching setting by preferred sizes and
+        growing delay, then no batching (batching first: what it finds bounds the branches after it); within each,
+        growing instance counts (measured back to back)."""
         out = []
-        if False in self.batching:
-            out.append([Candidate(n, False) for n in self.instances])
         if True in self.batching:
             for preferred in self.preferred:
                 for delay in self.delays:
                     out.append([Candidate(n, True, preferred, delay) for n in self.instances])
+        if False in self.batching:
+            out.append([Candidate(n, False) for n in self.instances])
         return out
 
 
@@ -265,19 +266,24 @@ def tune(endpoint: Endpoint, model: str, *, budget: Budget, concurrencies: list[
     restored: list[int] = []
     current: Candidate | None = None
     longest: dict[tuple, float] = {}  # batching branch (preferred sizes) -> the best of its last delay measured
+    best = 0.0  # the most throughput within the budget so far
     try:
         for group in groups:
-            previous: float | None = None  # the throughput of the branch's last candidate within the budget
-            stopped, branch = False, (group[0].batching, group[0].preferred)
-            if longest.get(branch) == -1.0:
-                for candidate in group:
-                    trials.append(Trial(candidate, verdict="skipped", reason="a shorter delay was as fast"))
-                continue
+            branch = (group[0].batching, group[0].preferred)
+            dead = longest.get(branch) == -1.0
+            fewer: tuple[int, float] | None = None  # (instances, throughput) of the branch's last measurement
+            previous: float | None = None  # the branch's last throughput within the budget
+            stopped = None  # why the rest of the branch cannot win
             for candidate in group:
                 trial = Trial(candidate)
                 trials.append(trial)
-                if stopped:
-                    trial.verdict, trial.reason = "skipped", "fewer instances were as fast"
+                reason = "a shorter delay was as fast" if dead else stopped
+                # n instances serve at most n/m times what m instances served: a bound below the best cannot win
+                if reason is None and fewer is not None and fewer[1] * candidate.instances / fewer[0] <= best:
+                    reason = (f"cannot win: at most {candidate.instances}/{fewer[0]} of {fewer[1]:.1f}/s, below "
+                              f"the best so far ({best:.1f}/s)")
+                if reason is not None:
+                    trial.verdict, trial.reason = "skipped", reason
                     continue
                 if progress:
                     progress(trial, len(trials), total)
@@ -288,13 +294,17 @@ def tune(endpoint: Endpoint, model: str, *, budget: Budget, concurrencies: list[
                 if progress:
                     progress(trial, len(trials), total)
                 score = _score(trial, budget)
-                # more instances that did not pay: the larger counts of this branch cannot win
-                stopped = previous is not None and score is not None and score <= previous * GAIN
-                previous = score if score is not None else previous
-            if group[0].batching:  # a longer delay that did not pay: the longer ones after it cannot win
-                best = max((_score(t, budget) or 0.0 for t in trials[-len(group):]), default=0.0)
+                if trial.top is not None:
+                    fewer = (candidate.instances, trial.top.throughput)
+                if score is not None:
+                    if previous is not None and score <= previous * GAIN:
+                        stopped = "fewer instances were as fast"  # more instances did not pay
+                    previous = score
+                    best = max(best, score)
+            if group[0].batching and not dead:  # a longer delay that did not pay: the longer ones cannot win
+                found = max((_score(t, budget) or 0.0 for t in trials[-len(group):]), default=0.0)
                 earlier = longest.get(branch)
-                longest[branch] = -1.0 if earlier is not None and best <= earlier * GAIN else best
+                longest[branch] = -1.0 if earlier is not None and found <= earlier * GAIN else found
         winner = _winner(trials, budget)
     finally:
         restored = _put_back(endpoint, before, timeout)

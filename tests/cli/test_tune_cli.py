@@ -83,9 +83,9 @@ def test_the_search_space_and_its_order():
     space = default_space({"max_batch_size": 8}, None, None, None, None)
     groups = space.groups()
     assert [[c.label for c in g] for g in groups] == [
-        ["1 instance, no batching", "2 instances, no batching"],
         ["1 instance, dynamic batching (delay 0 us)", "2 instances, dynamic batching (delay 0 us)"],
-        ["1 instance, dynamic batching (delay 500 us)", "2 instances, dynamic batching (delay 500 us)"]]
+        ["1 instance, dynamic batching (delay 500 us)", "2 instances, dynamic batching (delay 500 us)"],
+        ["1 instance, no batching", "2 instances, no batching"]]
     assert default_space({"max_batch_size": 0}, None, None, None, None).batching == (False,)
     from tritonctl.errors import UsageError
 
@@ -143,3 +143,16 @@ def test_usage_errors_exit_2_before_any_request(cli, args, words):
     result = cli("tune", "m", *args)
     assert result.exit_code == 2, result.output
     assert words in result.stderr
+
+
+def test_one_replica_of_a_fleet_needs_yes(cli, tmp_path):
+    """A server the project's fleet lists (or --fleet) is not tuned unasked: exit 3 before any request; with
+    --yes it goes on (here to a port nothing listens on: the one line of a server that is down)."""
+    (tmp_path / "tritonctl.toml").write_text('[fleets.prod]\nurls = ["http://localhost:9", "http://127.0.0.2:9"]\n')
+    refused = cli("tune", "m", "--url", "http://127.0.0.1:9", "--repo", str(tmp_path))
+    assert refused.exit_code == 3
+    assert "is a replica of fleet 'prod'" in refused.stderr and "--yes" in refused.stderr
+    by_name = cli("tune", "m", "--fleet", "prod", "--repo", str(tmp_path))
+    assert by_name.exit_code == 2 and "one server at a time" in by_name.stderr
+    went_on = cli("tune", "m", "--url", "http://127.0.0.1:9", "--repo", str(tmp_path), "--yes")
+    assert went_on.exit_code == 3 and "connection refused" in went_on.stderr

@@ -73,14 +73,16 @@ def test_tune_finds_the_known_optimum_writes_it_and_puts_the_server_back(local_t
         check(report, "tune")
         assert report["generator"] == "perf_analyzer 2.51.0"
         rows = report["candidates"]
-        assert [(r["instances"], r["dynamic_batching"]) for r in rows] == [(1, False), (2, False), (1, True),
-                                                                            (2, True)]
-        assert all(r["verdict"] == "within" for r in rows), rows
+        assert [(r["instances"], r["dynamic_batching"]) for r in rows] == [(1, True), (2, True), (1, False),
+                                                                            (2, False)]
+        assert [r["verdict"] for r in rows] == ["within", "within", "within", "skipped"], rows
+        # two instances without batching serve at most twice what one did (20/s): below 160/s, not measured
+        assert rows[3]["reason"].startswith("cannot win: at most 2/1 of ")
         assert report["winner"]["instance_count"] == 2 and report["winner"]["dynamic_batching"] is True
         best = rows[report["winner"]["index"]]["throughput"]
-        others = [r["throughput"] for i, r in enumerate(rows) if i != report["winner"]["index"]]
+        others = [r["throughput"] for i, r in enumerate(rows) if i != report["winner"]["index"] and r["throughput"]]
         assert best > 1.4 * max(others), rows  # by design 2x (160/s against 80/s)
-        assert [r["reloaded"] for r in rows] == [True, False, True, False]  # an instance added without reload
+        assert [r["reloaded"] for r in rows[:3]] == [True, False, True]  # an instance added without a reload
         # --write: only the tuned fields changed, the comments and the layout kept
         text = config_path.read_text()
         assert text.startswith("# tune's test model: comments and layout are kept by --write\n")

@@ -101,6 +101,14 @@ def _choice(values: dict):
                         connection)
 
 
+def project_start(repo: str | None) -> Path | None:
+    """Where the project configuration (fleets) is looked for: the --repo folder, else the current folder."""
+    from tritonctl.locations import parse
+
+    location = parse(repo) if repo is not None else None
+    return location if isinstance(location, Path) else None
+
+
 def talks_to_servers(*, timeout: float):
     """A command that talks to servers: it takes every option of SERVER_OPTIONS (`--timeout` defaulting to
     `timeout` seconds) and gets them resolved into its `targets` parameter (targets.Targets). A fleet is looked for
@@ -117,14 +125,10 @@ def talks_to_servers(*, timeout: float):
 
         @functools.wraps(command)
         def run(**kwargs):
-            from tritonctl.locations import parse
             from tritonctl.targets import resolve_targets
 
             values = {name: kwargs.pop(name) for name in SERVER_OPTIONS}
-            repo = kwargs.get("repo")
-            location = parse(repo) if repo is not None else None
-            start = location if isinstance(location, Path) else None
-            return command(targets=resolve_targets(_choice(values), start), **kwargs)
+            return command(targets=resolve_targets(_choice(values), project_start(kwargs.get("repo"))), **kwargs)
 
         run.__signature__ = signature.replace(parameters=[*kept, *added])
         run.__annotations__ = {p.name: p.annotation for p in run.__signature__.parameters.values()}

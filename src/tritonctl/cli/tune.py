@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tritonctl.cli._options import DataFormat, DataFormatOpt, ModelArg, ServerRepoOpt, talks_to_servers
+from tritonctl.cli._options import DataFormat, DataFormatOpt, ModelArg, ServerRepoOpt, project_start, talks_to_servers
 from tritonctl.io.stability import STABILITY_RULE
 
 
@@ -103,6 +103,7 @@ def tune(
     from tritonctl.cli._output.tune import plot_tune, render_tune, tune_progress
     from tritonctl.errors import ExitCode, TritonctlError, UsageError
     from tritonctl.server_state import perf_analyzer_path
+    from tritonctl.targets import fleets_holding
     from tritonctl.tune import Budget, Generator, choose_generator, taking_traffic, tune as run_tune, write_settings
 
     if p99 is not None and latency is not None:
@@ -112,6 +113,12 @@ def tune(
     if len(targets) > 1:
         raise UsageError("tune measures one server at a time; pass one --url (or --server)",
                          hint="tune one replica, then roll its settings out with --write and tritonctl load")
+    endpoint = targets.first.endpoint
+    fleets = ["--fleet"] if targets.several else fleets_holding(endpoint.url, project_start(repo))
+    if fleets and not yes:
+        named = "a fleet" if targets.several else f"fleet {', '.join(repr(f) for f in fleets)}"
+        raise TritonctlError(f"the server at {endpoint.label} is a replica of {named}: tuning changes what it "
+                             f"serves while the other replicas do not", hint="pass --yes to tune it anyway")
     if plot is not None:
         from tritonctl.io.extras import require
 
@@ -127,7 +134,6 @@ def tune(
                  delays=_numbers(queue_delay, "--queue-delay", 0, 10_000_000),
                  preferred=_preferred(preferred), batching=_batching(batching) if batching else None)
     concurrencies = list(_numbers(concurrency, "--concurrency", 1, 1024))
-    endpoint = targets.first.endpoint
     busy = taking_traffic(endpoint)
     if busy and not yes:
         raise TritonctlError(f"the server at {endpoint.label} is taking traffic ({', '.join(busy)}): tuning loads "
