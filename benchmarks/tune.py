@@ -184,7 +184,13 @@ def main() -> None:
               f"ratio {ours_s / ma_s:.2f} (target <= 0.33: {'met' if ours_s <= ma_s / 3 else 'NOT met'})")
         winner = ours["winner"]
         print(f"tritonctl winner   : {winner}")
-        print(f"model-analyzer best: {theirs['variant'] if theirs else None}  "
+        settings = "-"
+        if theirs and theirs["variant"]:
+            variant = served_config_of(work / "ma-variants" / theirs["variant"])
+            settings = (f"{variant.get('instance_group', [{}])[0].get('count', 1)} instance(s), dynamic batching "
+                        f"{variant['dynamic_batching']}" if "dynamic_batching" in variant else
+                        f"{variant.get('instance_group', [{}])[0].get('count', 1)} instance(s), no batching")
+        print(f"model-analyzer best: {theirs['variant'] if theirs else None} = {settings}  "
               f"({theirs['row']['_throughput'] if theirs else '-'} infer/s, p99 {theirs['row']['_p99'] if theirs else '-'}"
               " ms by its own measurement)")
 

@@ -141,9 +141,9 @@ def usage_message(error) -> str:
         given = _given(error)
         if values and given is not None:
             return f"{where} must be one of {', '.join(values)}, not '{given}'"
-        message = error.message.removeprefix("Value error, ")
+        message = error.message
         within = re.match(r"^(-?[\d.e+]+) is not in the range (-?\d+(?:\.\d+)?)<=x<=(-?\d+(?:\.\d+)?)\.?$", message)
-        if within:  # click's words for a bounded range: say which bound, as pydantic's do
+        if within:  # click's words for a bounded range: say which bound
             value, low, high = within.groups()
             return f"{where} must be {'at least ' + low if float(value) < float(low) else 'at most ' + high}"
         for pattern, wording in _BOUNDS:
@@ -155,18 +155,12 @@ def usage_message(error) -> str:
     return message[:1].lower() + message[1:] if message else "usage error"
 
 
-# typer 0.29 checks numbers with pydantic, whose words read "Input should be ..."; click's ranges before it
+# click's words for a one-sided range and a value that is not a number
 _BOUNDS = [
     (r".*is not in the range x>=(-?\d+(?:\.\d+)?)\.?$", "at least {}"),
     (r".*is not in the range x<=(-?\d+(?:\.\d+)?)\.?$", "at most {}"),
     (r"'.*' is not a valid int(?:eger)?(?: range)?\.?$", "a whole number"),
     (r"'.*' is not a valid float(?:ing point number)?(?: range)?\.?$", "a number"),
-    (r"Input should be greater than or equal to (\S+)$", "at least {}"),
-    (r"Input should be greater than (\S+)$", "more than {}"),
-    (r"Input should be less than or equal to (\S+)$", "at most {}"),
-    (r"Input should be less than (\S+)$", "less than {}"),
-    (r"Input should be a valid integer", "a whole number"),
-    (r"Input should be a valid number", "a number"),
 ]
 
 
