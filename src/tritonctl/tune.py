@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import ServerRejected, TritonctlError, UsageError
+from tritonctl.inference import request_shape
 from tritonctl.io import load as measure
 from tritonctl.io.stability import STABILITY_RULE, WINDOW_MS
 from tritonctl.io.triton_client import Endpoint, TritonClient
@@ -197,8 +198,6 @@ def candidate_config(base: dict, candidate: Candidate, version: int) -> dict:
 
 def _workload(client: TritonClient, model: str, version: int, shapes: dict[str, list[int]],
               input_data: Path | None) -> measure.Workload:
-    from tritonctl.inference import request_shape  # noqa: PLC0415 - the smoke inference's shapes, one rule
-
     meta = client.model_metadata(model, str(version))
     max_batch = int(client.config(model).get("max_batch_size") or 0)
     inputs, unknown = [], set(shapes)
@@ -211,11 +210,10 @@ def _workload(client: TritonClient, model: str, version: int, shapes: dict[str, 
     if unknown:
         names = ", ".join(i["name"] for i in meta.get("inputs", []))
         raise UsageError(f"'{model}' has no input {', '.join(sorted(unknown))} (inputs: {names})")
-    # perf_analyzer is told every shape it would otherwise guess, without the batch dimension
-    variable = {i["name"] for i in meta.get("inputs", []) if any(int(d) == -1 for d in i["shape"][1 if max_batch
-                                                                                                  > 0 else 0:])}
-    told = {name: (shape[1:] if max_batch > 0 else shape) for name, _, shape in inputs
-            if name in shapes or name in variable}
+    # perf_analyzer is told every shape given or variable, without the batch dimension (it adds its own)
+    skip = 1 if max_batch > 0 else 0
+    variable = {i["name"] for i in meta.get("inputs", []) if any(int(d) == -1 for d in i["shape"][skip:])}
+    told = {name: shape[skip:] for name, _, shape in inputs if name in shapes or name in variable}
     return measure.Workload(model, str(version), inputs, input_data, told)
 
 
@@ -284,6 +282,8 @@ def tune(endpoint: Endpoint, model: str, *, budget: Budget, concurrencies: list[
                               f"the best so far ({best:.1f}/s)")
                 if reason is not None:
                     trial.verdict, trial.reason = "skipped", reason
+                    if progress:
+                        progress(trial, len(trials), total)
                     continue
                 if progress:
                     progress(trial, len(trials), total)
