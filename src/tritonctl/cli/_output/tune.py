@@ -31,8 +31,8 @@ def trial_fields(report) -> tuple[Field, ...]:
 
     return (
         Field("winner", "", lambda t: report.best is t, cell=lambda t: "*" if report.best is t else ""),
-        Field("instances", "instances", lambda t: t.candidate.instances, right=True),
-        Field("dynamic_batching", "batching", lambda t: t.candidate.batching),
+        Field("instances", "inst", lambda t: t.candidate.instances, right=True),
+        Field("dynamic_batching", "batch", lambda t: t.candidate.batching),
         Field("preferred_batch_size", "preferred", lambda t: list(t.candidate.preferred),
               cell=lambda t: ",".join(map(str, t.candidate.preferred)) or "-"),
         Field("max_queue_delay_us", "delay us", lambda t: t.candidate.queue_delay_us if t.candidate.batching
@@ -47,7 +47,7 @@ def trial_fields(report) -> tuple[Field, ...]:
              "p99_ms": round(m.p99_ms, 3)} for m in t.measurements]),
         Field("reloaded", None, lambda t: t.reloaded),
         Field("seconds", None, lambda t: round(t.seconds, 3)),
-        Field("reason", "reason", lambda t: t.reason or None, cell=lambda t: t.reason, wrap=True),
+        Field("reason", None, lambda t: t.reason or None),  # on a line of its own under the table
     )
 
 
@@ -82,6 +82,9 @@ def render_tune(report, fmt: str) -> None:
         print(json.dumps(tune_json(report), indent=2))
         return
     _console().print(table(trial_fields(report), report.trials))
+    for i, trial in enumerate(report.trials, 1):  # the table fits 80 columns; reasons follow it
+        if trial.reason:
+            say(f"  {i}. {trial.candidate.label}: {trial.verdict}: {trial.reason}")
     best = report.best
     if best is None:
         say(f"no candidate met the budget ({report.budget.label})")
