@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,9 @@ class Target:
         return None if self.local is None else parse(self.local.repository)
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 5.1: a token
+
+
 def endpoint(url: str, connection: Connection) -> Endpoint:
     """An Endpoint for `url` (scheme optional; user info becomes an Authorization header)."""
     headers: dict[str, str] = {}
@@ -59,6 +63,9 @@ def endpoint(url: str, connection: Connection) -> Endpoint:
         key, sep, value = header.partition(":")
         if not sep or not key.strip():
             raise UsageError(f"header '{header}' is not KEY:VALUE")
+        if not _HEADER_NAME.fullmatch(key.strip()) or any(c in value for c in "\r\n\0"):
+            raise UsageError(f"header {header!r}: a name is letters, digits and !#$%&'*+-.^_`|~, a value has no "
+                             "line breaks")
         headers[key.strip()] = value.strip()
     if "://" not in url:
         url = "http://" + url

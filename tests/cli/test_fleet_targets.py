@@ -71,3 +71,13 @@ def test_a_named_fleet_and_an_unknown_one(tmp_path):
     assert urls(resolve_all(fleet="prod", project_start=tmp_path)) == ["http://a:8000", "http://b:8000"]
     with pytest.raises(UsageError, match="no fleet 'staging'.*fleets: prod"):
         resolve_all(fleet="staging", project_start=tmp_path)
+
+
+@pytest.mark.parametrize("header", ["X-A:b\r\nEvil: 1", "X-A:b\nc", "X A:b", "X\0:b", "é:b"])
+def test_a_header_that_would_break_the_request_is_refused(header):
+    from tritonctl.targets import Connection, endpoint
+
+    with pytest.raises(UsageError, match="a name is letters, digits"):
+        endpoint("http://127.0.0.1:8000", Connection(headers=[header]))
+    assert endpoint("127.0.0.1:8000", Connection(headers=["X-Request-Id: a b:c"])).headers == {
+        "X-Request-Id": "a b:c"}

@@ -157,3 +157,45 @@ def test_one_replica_of_a_fleet_needs_yes(cli, tmp_path):
     assert by_name.exit_code == 2 and "one server at a time" in by_name.stderr
     went_on = cli("tune", "m", "--url", "http://127.0.0.1:9", "--repo", str(tmp_path), "--yes")
     assert went_on.exit_code == 3 and "connection refused" in went_on.stderr
+
+
+def _answers(*chunks: bytes):
+    """A socket whose reads give `chunks` one by one, then the end of the connection."""
+
+    class Sock:
+        def __init__(self):
+            self.left = list(chunks)
+
+        def recv(self, _n):
+            return self.left.pop(0) if self.left else b""
+
+    return Sock()
+
+
+def test_the_built_in_generator_reads_answers_by_their_framing():
+    from tritonctl.io.load import _answer
+
+    pending = bytearray()
+    sock = _answers(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", b"\r\nhel", b"loHTTP/1.1 400 Bad Request\r\n"
+                    b"content-length: 13\r\nConnection: close\r\n\r\n{\"error\":\"x\"}")
+    assert _answer(sock, pending) == (200, b"hello", True)
+    assert _answer(sock, pending) == (400, b'{"error":"x"}', False) and pending == bytearray()
+    for wrong, why in [(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "without a Content-Length"),
+                       (b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP answer"),
+                       (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhalf", "closed the connection"),
+                       (b"HTTP/1.1 200 OK\r\nX: " + b"y" * (70 << 10), "headers never ended")]:
+        with pytest.raises(ConnectionError, match=why):
+            _answer(_answers(wrong), bytearray())
+
+
+def test_the_built_in_generator_sends_the_clients_headers_once_each():
+    from tritonctl.io.load import Workload, _request_bytes
+    from tritonctl.io.triton_client import Endpoint
+
+    endpoint = Endpoint("http://127.0.0.1:8000", headers={"host": "triton.example:443", "Authorization": "Bearer t"})
+    request = _request_bytes(endpoint, Workload("a b", "2", [("x", "FP32", [1, 4])]), (b'{"inputs":[]}', 13))
+    head, _, body = request.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "POST /v2/models/a%20b/versions/2/infer HTTP/1.1" and body == b'{"inputs":[]}'
+    assert sorted(lines[1:]) == ["Authorization: Bearer t", "Content-Length: 13", "Content-Type: application/octet-stream",
+                                 "Inference-Header-Content-Length: 13", "host: triton.example:443"]

@@ -1,6 +1,6 @@
 """Load on one model of a running Triton, measured: perf_analyzer (2.51, from the tritonclient wheel) when it is
 found, else a built-in generator (a thread per concurrent request, each on its own keep-alive connection, sending
-a request body tritonclient made once). Both follow one stability rule (io/stability.py)."""
+a request tritonclient's body is in, made once). Both follow one stability rule (io/stability.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import ServerRejected, ServerUnreachable, TritonctlError, UsageError
-from tritonctl.io.triton_client import Endpoint, TritonClient, clean_reason
+from tritonctl.io.triton_client import RESPONSE_MAX, Endpoint, TritonClient, clean_reason
 
 from tritonctl.io.stability import MAX_WINDOWS, STABILITY_PERCENT, STABLE_WINDOWS, WINDOW_MS
 
@@ -217,17 +217,13 @@ def _input_data(work: Workload) -> dict:
 def built_in(endpoint: Endpoint, work: Workload, concurrency: int, body: tuple[bytes, int],
              window_ms: int = WINDOW_MS) -> Measurement:
     """One measurement by the built-in generator at `concurrency`: `concurrency` threads each send the request,
-    wait for the answer and send it again; the windows follow the stability rule."""
+    wait for the answer and send it again; the windows follow the stability rule. Each thread writes the request
+    prepared once (tritonclient's body behind its HTTP header) on its own keep-alive connection and reads only the
+    framing of the answer (status, Content-Length): parsing answers with http.client cost 13 % of the throughput
+    perf_analyzer measured near 1,000 requests/s on 2 cores, this reads the same as perf_analyzer there."""
     import threading
-    from urllib.parse import quote
 
-    payload, json_size = body
-    path = f"/v2/models/{quote(work.model, safe='')}"
-    if work.version:
-        path += f"/versions/{quote(work.version, safe='')}"
-    path += "/infer"
-    headers = {**TritonClient(endpoint).headers, "Inference-Header-Content-Length": str(json_size),
-               "Content-Type": "application/octet-stream", "Content-Length": str(len(payload))}
+    request = _request_bytes(endpoint, work, body)
     done: list[tuple[float, float]] = []  # (finished at, seconds) of every answered request
     failures: list[BaseException] = []
     stop = threading.Event()
@@ -236,16 +232,22 @@ def built_in(endpoint: Endpoint, work: Workload, concurrency: int, body: tuple[b
         connection = None
         try:
             connection = TritonClient(endpoint).connection()
+            connection.connect()
+            sock, pending = connection.sock, bytearray()
             while not stop.is_set():
                 start = time.perf_counter()
-                connection.request("POST", path, body=payload, headers=headers)
-                response = connection.getresponse()
-                answer = response.read()
+                sock.sendall(request)
+                status, answer, keep = _answer(sock, pending)
                 end = time.perf_counter()
-                if response.status != 200:
-                    failures.append(ServerRejected(clean_reason(_error_text(answer)), status=str(response.status)))
+                if status != 200:
+                    failures.append(ServerRejected(clean_reason(_error_text(answer)), status=str(status)))
                     return
                 done.append((end, end - start))
+                if not keep:  # the server closes this connection: open the next one
+                    connection.close()
+                    connection = TritonClient(endpoint).connection()
+                    connection.connect()
+                    sock, pending = connection.sock, bytearray()
         except Exception as e:  # noqa: BLE001 - any failure ends the measurement, in its own words
             if not stop.is_set():
                 failures.append(e)
@@ -285,6 +287,66 @@ def built_in(endpoint: Endpoint, work: Workload, concurrency: int, body: tuple[b
     seconds = sum(end - start for start, end, _ in last)
     return Measurement(concurrency, len(pooled) / seconds, 1000 * sum(pooled) / len(pooled),
                        1000 * _percentile(pooled, 99))
+
+
+def _request_bytes(endpoint: Endpoint, work: Workload, body: tuple[bytes, int]) -> bytes:
+    """The whole HTTP/1.1 request of every inference: Triton's infer path, the client's headers (-H, Authorization,
+    Host), tritonclient's binary body."""
+    from urllib.parse import quote
+
+    payload, json_size = body
+    path = f"/v2/models/{quote(work.model, safe='')}"
+    if work.version:
+        path += f"/versions/{quote(work.version, safe='')}"
+    client = TritonClient(endpoint)
+    host, port = client.address
+    headers = {"host": ("Host", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")}
+    for key, value in client.headers.items():
+        headers[key.lower()] = (key, value)
+    headers.update({"inference-header-content-length": ("Inference-Header-Content-Length", str(json_size)),
+                    "content-type": ("Content-Type", "application/octet-stream"),
+                    "content-length": ("Content-Length", str(len(payload)))})
+    lines = [f"POST {path}/infer HTTP/1.1", *(f"{key}: {value}" for key, value in headers.values())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+
+
+HEAD_MAX = 64 << 10  # an answer's status line and headers
+
+
+def _answer(sock, pending: bytearray) -> tuple[int, bytes, bool]:
+    """One answer read from `sock` (bytes already read in `pending`, what follows it left there): its status, its
+    body, and whether the connection stays open. Raises ConnectionError on an answer that is not Triton's."""
+    while (end := pending.find(b"\r\n\r\n")) < 0:
+        if len(pending) > HEAD_MAX:
+            raise ConnectionError("an answer's headers never ended")
+        _receive(sock, pending)
+    head = bytes(pending[:end]).decode("latin-1").split("\r\n")
+    try:
+        status = int(head[0].split()[1])
+    except (IndexError, ValueError):
+        raise ConnectionError(f"not an HTTP answer: {head[0][:80]!r}") from None
+    fields = {}
+    for line in head[1:]:
+        key, _, value = line.partition(":")
+        fields[key.strip().lower()] = value.strip()
+    length = fields.get("content-length", "")
+    if not length.isdigit() or "transfer-encoding" in fields:
+        raise ConnectionError("an answer without a Content-Length (perf_analyzer reads any: --perf-analyzer)")
+    total = end + 4 + int(length)
+    if total > RESPONSE_MAX:
+        raise ConnectionError(f"an answer of {int(length):,} bytes, more than the {RESPONSE_MAX:,} read here")
+    while len(pending) < total:
+        _receive(sock, pending)
+    answer = bytes(pending[end + 4:total])
+    del pending[:total]
+    return status, answer, fields.get("connection", "").lower() != "close"
+
+
+def _receive(sock, pending: bytearray) -> None:
+    chunk = sock.recv(1 << 16)
+    if not chunk:
+        raise ConnectionError("the server closed the connection")
+    pending += chunk
 
 
 def _percentile(values: list[float], p: int) -> float:

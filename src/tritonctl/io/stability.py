@@ -3,7 +3,7 @@ with fixed settings (triton-inference-server/perf_analyzer src/inference_profile
 the built-in generator applies the same way. Kept apart from the generators so that `--help` states it without
 importing them."""
 
-WINDOW_MS = 500  # one measurement window
+WINDOW_MS = 300  # one measurement window
 STABLE_WINDOWS = 3  # perf_analyzer's default: the last three windows decide
 STABILITY_PERCENT = 10  # each within this much of their mean, in throughput and in average latency
 MAX_WINDOWS = 10

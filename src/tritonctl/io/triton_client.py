@@ -140,6 +140,11 @@ class TritonClient:
         self.close()
 
     @property
+    def address(self) -> tuple[str, int]:
+        """The (host, port) connections go to."""
+        return self._address
+
+    @property
     def headers(self) -> dict[str, str]:
         """The headers every request carries (-H, Authorization, the Host of --all-addresses)."""
         return dict(self._headers)
