@@ -214,7 +214,7 @@ def _workload(client: TritonClient, model: str, version: int, shapes: dict[str, 
     skip = 1 if max_batch > 0 else 0
     variable = {i["name"] for i in meta.get("inputs", []) if any(int(d) == -1 for d in i["shape"][skip:])}
     told = {name: shape[skip:] for name, _, shape in inputs if name in shapes or name in variable}
-    return measure.Workload(model, str(version), inputs, input_data, told)
+    return measure.Workload(model, str(version), inputs, input_data, told, batched=max_batch > 0)
 
 
 def taking_traffic(endpoint: Endpoint, seconds: float = 0.5) -> list[str]:
@@ -257,7 +257,12 @@ def tune(endpoint: Endpoint, model: str, *, budget: Budget, concurrencies: list[
                              f"{', '.join(map(str, before.versions))})")
         space = default_space(base, **space_options)
         work = _workload(client, model, chosen, shapes or {}, input_data)
-    body = measure.request_body(work) if generator.binary is None else None
+    if generator.binary is None:
+        body = measure.request_body(work)
+    else:
+        body = None
+        if input_data is not None:  # read here too: a file that does not fit is refused before any load
+            measure.input_arrays(work)
     groups = space.groups()
     total = sum(len(g) for g in groups)
     trials: list[Trial] = []

@@ -199,3 +199,33 @@ def test_the_built_in_generator_sends_the_clients_headers_once_each():
     assert lines[0] == "POST /v2/models/a%20b/versions/2/infer HTTP/1.1" and body == b'{"inputs":[]}'
     assert sorted(lines[1:]) == ["Authorization: Bearer t", "Content-Length: 13", "Content-Type: application/octet-stream",
                                  "Inference-Header-Content-Length: 13", "host: triton.example:443"]
+
+
+def test_input_data_in_perf_analyzers_format(tmp_path):
+    import base64
+    import struct
+
+    import numpy as np
+
+    from tritonctl.errors import UsageError
+    from tritonctl.io.load import Workload, input_arrays
+
+    def arrays(entry, inputs=(("x", "FP32", [1, 2, 2]), ("s", "BYTES", [1, 2])), batched=True):
+        (tmp_path / "data.json").write_text(json.dumps({"data": [entry]}))
+        return input_arrays(Workload("m", "1", list(inputs), tmp_path / "data.json", batched=batched))
+
+    text = base64.b64encode(b"".join(struct.pack("<I", len(w)) + w for w in (b"ab", b""))).decode()
+    got = arrays({"x": [1, 2, 3, 4], "s": {"b64": text}})
+    assert got["x"].tolist() == [[[1.0, 2.0], [3.0, 4.0]]] and got["x"].dtype == np.float32
+    assert got["s"].tolist() == [[b"ab", b""]]
+    floats = base64.b64encode(np.arange(4, dtype="<f4").tobytes()).decode()
+    got = arrays({"x": {"content": {"b64": floats}, "shape": [2, 2]}, "s": ["a", "b"]})
+    assert got["x"].tolist() == [[[0.0, 1.0], [2.0, 3.0]]] and got["s"].tolist() == [[b"a", b"b"]]
+    assert arrays({"x": [1, 2, 3, 4]}, [("x", "INT64", [2, 2])], batched=False)["x"].shape == (2, 2)
+    for entry, why in [({"x": [1, 2, 3]}, "does not fit FP32 of shape \\[2, 2\\]"),
+                       ({"x": {"b64": "not base64!"}}, "its b64 does not decode"),
+                       ({"s": {"b64": base64.b64encode(struct.pack("<I", 9) + b"ab").decode()}}, "end inside"),
+                       ({"x": "1234"}, "neither a list nor"),
+                       ({"y": [1]}, "names 'y', which 'm' does not take")]:
+        with pytest.raises(UsageError, match=why):
+            arrays(entry)

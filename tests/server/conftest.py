@@ -67,6 +67,8 @@ class TritonPythonModel:
 
     def execute(self, requests):
         time.sleep(0.05)
+        if any((pb_utils.get_input_tensor_by_name(r, "x").as_numpy() == -7).all() for r in requests):
+            raise pb_utils.TritonModelException("x is -7 everywhere: the input data reached the model")
         return [pb_utils.InferenceResponse([pb_utils.Tensor(
             "y", pb_utils.get_input_tensor_by_name(r, "x").as_numpy())]) for r in requests]
 """

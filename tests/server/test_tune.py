@@ -179,3 +179,30 @@ def test_models_tune_cannot_measure_are_refused_with_the_reason(local_triton):
     done = tritonctl("tune", "text_recognition", "--url", _url(local_triton), "--p99", "5", "--latency", "5",
                      env=env, check=False)
     assert done.returncode == 2 and "one latency budget" in done.stderr
+
+
+def test_input_data_reaches_the_model_with_either_generator(local_triton, perf_analyzer, tmp_path):
+    import base64
+
+    import numpy as np
+
+    _loaded(local_triton, "tune_sleepy")
+    minus_seven = tmp_path / "minus7.json"  # the model refuses a request whose x is -7 everywhere
+    minus_seven.write_text(json.dumps({"data": [{"x": {"b64": base64.b64encode(
+        np.full(4, -7, dtype="<f4").tobytes()).decode()}}]}))
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"data": [{"x": [1.0, 2.0, 3.0, 4.0]}]}))
+    try:
+        for data, generator, verdict in [(minus_seven, [], "failed"), (minus_seven, ["--built-in"], "failed"),
+                                         (plain, ["--built-in"], "within")]:
+            done = tritonctl("tune", "tune_sleepy", "--url", _url(local_triton), "--instances", "1", "--batching",
+                             "on", "--queue-delay", "0", "-c", "2", "--input-data", str(data), *generator,
+                             "-f", "json", check=False)
+            report = json.loads(done.stdout)
+            (row,) = report["candidates"]
+            assert (row["verdict"], report["generator"] != "built-in") == (verdict, not generator), row
+            if verdict == "failed":
+                assert done.returncode == 1 and "the input data reached the model" in row["reason"]
+        assert _served(local_triton, "tune_sleepy")[0]["instance_group"][0]["count"] == 1
+    finally:
+        tritonctl("unload", "tune_sleepy", "--url", _url(local_triton), check=False)

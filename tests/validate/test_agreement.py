@@ -46,8 +46,13 @@ def mutated_configs(seed: int, count: int) -> dict[str, str]:
             old, new = rng.choice(EDITS)
             text = text.replace(old, new, 1)
         try:
-            pbtxt.parse(text, "x")
+            config = pbtxt.parse(text, "x")
         except ConfigParseError:
+            continue
+        if any(w.batch_size > max(config.max_batch_size, 1) for w in config.model_warmup):
+            # Triton 2.51 segfaults in most loads of such a model, right after its "failed to run warmup sample"
+            # error (4 of 5 loads here), so that its answer is a crash, not a verdict; TRT341's own fixture is
+            # loaded in test_live_triton.py
             continue
         out[f"m{len(out):03d}"] = text
     return out

@@ -39,7 +39,7 @@ class Measurement:
 
 @dataclass(frozen=True)
 class Workload:
-    """What each request carries: `inputs` (name, datatype, shape) with random values, or `input_data`
+    """What each request carries: `inputs` (name, datatype, request shape) with random values, or `input_data`
     (perf_analyzer's JSON format: its first entry is sent)."""
 
     model: str
@@ -47,6 +47,7 @@ class Workload:
     inputs: list[tuple[str, str, list[int]]]
     input_data: Path | None = None
     shapes: dict[str, list[int]] = field(default_factory=dict)  # --shape, given as perf_analyzer takes them
+    batched: bool = False  # max_batch_size > 0: each input's shape starts with the batch dimension (1)
 
 
 def find_perf_analyzer(given: str | None, installed: Path) -> Path | None:
@@ -120,8 +121,10 @@ def perf_analyzer(binary: Path, endpoint: Endpoint, work: Workload, concurrency:
             raise MeasurementFailed(f"unstable: no {STABLE_WINDOWS} windows in a row within {STABILITY_PERCENT} % "
                                     f"in {MAX_WINDOWS} windows", unstable=True)
         if done.returncode != 0 or not out.is_file():
-            reason = next((line for line in lines if line.lower().startswith(("error", "failed", "thread"))),
-                          lines[-1] if lines else f"exit {done.returncode}")
+            # a worker's own error ("Thread [0] had error: <the server's answer>") says more than the summary
+            reason = next((line.partition("had error:")[2].strip() for line in lines if "had error:" in line),
+                          None) or next((line for line in lines if line.lower().startswith(("error", "failed"))),
+                                        lines[-1] if lines else f"exit {done.returncode}")
             raise MeasurementFailed(f"perf_analyzer: {clean_reason(reason)}")
         with out.open(newline="") as f:
             row = next(csv.DictReader(f), None)
@@ -142,7 +145,7 @@ def request_body(work: Workload) -> tuple[bytes, int]:
 
     arrays: dict[str, np.ndarray] = {}
     if work.input_data is not None:
-        arrays = _input_data(work)
+        arrays = input_arrays(work)
     rng = np.random.default_rng(0)
     inputs = []
     for name, datatype, shape in work.inputs:
@@ -177,12 +180,12 @@ def random_values(rng, datatype: str, shape: list[int]):
     return rng.standard_normal(size=shape, dtype=np.float32).astype(NUMPY_TYPES.get(datatype, "float32"))
 
 
-def _input_data(work: Workload) -> dict:
-    """The first entry of a perf_analyzer input-data file as arrays: each input a list of values (shaped like
-    the random inputs) or {"content": [...], "shape": [...]}."""
+def input_arrays(work: Workload) -> dict:
+    """The first entry of a perf_analyzer input-data file as arrays (triton-inference-server/perf_analyzer
+    docs/input_data.md): each input its values for one batch item, flat in row-major order; or {"b64": ...}, the
+    item's bytes (little-endian; BYTES elements each behind a 4-byte length); or {"content": either of those,
+    "shape": [...]}, the item's shape. A batching model's request gets the batch dimension (1) in front."""
     import json
-
-    import numpy as np
 
     from tritonctl.io import files
 
@@ -192,26 +195,51 @@ def _input_data(work: Workload) -> dict:
     except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
         raise UsageError(f"--input-data '{work.input_data}' is not perf_analyzer's input-data JSON "
                          f"({{\"data\": [{{NAME: values}}]}}): {e}") from None
-    types = {name: (datatype, shape) for name, datatype, shape in work.inputs}
+    types = {name: (datatype, shape[1:] if work.batched else shape) for name, datatype, shape in work.inputs}
     arrays = {}
     for name, value in (entry.items() if isinstance(entry, dict) else ()):
         if name not in types:
             raise UsageError(f"--input-data names '{name}', which '{work.model}' does not take")
         datatype, shape = types[name]
-        if isinstance(value, dict):
-            shape = list(value.get("shape", shape))
+        if isinstance(value, dict) and "b64" not in value:
+            shape = value.get("shape", shape)
             value = value.get("content")
-            if value is None:
-                raise UsageError(f"--input-data: input '{name}' has no \"content\" (b64 is not read here)")
-        dtype = NUMPY_TYPES.get(datatype, "float32")
         try:
-            values = [v.encode() if isinstance(v, str) else v for v in value] if datatype == "BYTES" else value
-            array = np.asarray(values, dtype=dtype)
-            array = array.reshape(shape) if math.prod(shape) == array.size else array.reshape([1, *shape[1:]])
+            shape = [int(d) for d in shape]
+            array = _values(value, datatype).reshape(shape)
         except (ValueError, TypeError) as e:
-            raise UsageError(f"--input-data: input '{name}' does not fit its shape {shape}: {e}") from None
-        arrays[name] = array
+            raise UsageError(f"--input-data: input '{name}' does not fit {datatype} of shape {shape}: {e}") from None
+        arrays[name] = array.reshape([1, *shape]) if work.batched else array
     return arrays
+
+
+def _values(value, datatype: str):
+    """One input's values from the input-data file, flat: a list, or {"b64": ...} (raises ValueError, TypeError)."""
+    import base64
+    import binascii
+    import struct
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        try:
+            raw = base64.b64decode(value["b64"], validate=True)
+        except (binascii.Error, KeyError, TypeError) as e:
+            raise ValueError(f"its b64 does not decode ({e})") from None
+        if datatype != "BYTES":
+            return np.frombuffer(raw, dtype=np.dtype(NUMPY_TYPES.get(datatype, "float32")).newbyteorder("<"))
+        items, at = [], 0
+        while at < len(raw):
+            if at + 4 > len(raw) or at + 4 + (n := struct.unpack_from("<I", raw, at)[0]) > len(raw):
+                raise ValueError("its b64 BYTES end inside an element (each is a 4-byte length, then the bytes)")
+            items.append(raw[at + 4:at + 4 + n])
+            at += 4 + n
+        return np.array(items, dtype=object)
+    if not isinstance(value, list):
+        raise TypeError("its values are neither a list nor {\"b64\": ...}")
+    if datatype == "BYTES":
+        return np.array([v.encode() if isinstance(v, str) else v for v in value], dtype=object)
+    return np.asarray(value, dtype=NUMPY_TYPES.get(datatype, "float32"))
 
 
 def built_in(endpoint: Endpoint, work: Workload, concurrency: int, body: tuple[bytes, int],
