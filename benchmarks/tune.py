@@ -1,6 +1,6 @@
 """`tritonctl tune` beside Model Analyzer on the same server, model, search space and concurrency, in one run.
 
-    python benchmarks/tune.py [--budget MS] [--concurrency N] [--repeats N]
+    python benchmarks/tune.py [--budget MS] [--concurrency N] [--runs N] [--repeats N]
 
 The model sleeps 5 ms per call plus 0.2 ms per item (python backend, max_batch_size 16), on a local Triton
 started for the run. The search space of both: instance count 1 and 2, dynamic batching with max queue delay 0 and
@@ -8,8 +8,8 @@ started for the run. The search space of both: instance count 1 and 2, dynamic b
 tritonctl also measures 2 instances without batching), at one concurrency, under a p99 budget.
 Model Analyzer 1.58 runs in its own venv (`.cache/model-analyzer-venv`, made on first use with pip) in remote
 mode (`triton_launch_mode: remote`, `dcgm_disable`, `cpu_only`), with the same perf_analyzer 2.51
-(scripts/setup_perf_analyzer.py). Printed: each tool's wall time (target: tritonctl at most a third of Model
-Analyzer's), each winner, then both winners measured again with perf_analyzer in the same run (interleaved, the
+(scripts/setup_perf_analyzer.py). Printed: each tool's wall time, the median of --runs interleaved runs (target:
+tritonctl at most a third of Model Analyzer's), where tritonctl's went, each winner, then both winners measured again with perf_analyzer in the same run (interleaved, the
 median of --repeats; target: tritonctl's winner at least as fast within the budget), and the built-in generator
 beside perf_analyzer on tritonctl's winner (target: within 10 %).
 """
@@ -20,6 +20,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -140,7 +141,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=float, default=20.0, help="p99 budget in ms (default 20)")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="re-measurements of both winners (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each tool, interleaved; medians (default 3)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tritonctl-tune-bench-"))
@@ -160,28 +162,42 @@ def main() -> None:
     state = read_state("tunebench")
     url = f"http://127.0.0.1:{state.http_port}"
     try:
-        start = time.perf_counter()
-        done = tritonctl("tune", "sleepy", "--url", url, "--p99", str(args.budget), "-c", str(args.concurrency),
-                         "--instances", "1,2", "--queue-delay", "0,500", "-f", "json", env=env)
-        ours_s = time.perf_counter() - start
-        ours = json.loads(done.stdout)
-
         config = write_ma_config(work, repo, state, perf, args.budget, args.concurrency)
-        start = time.perf_counter()
-        ma_run = subprocess.run([str(ma), "profile", "-f", str(config)], capture_output=True, text=True,
-                                cwd=work, env={**env, "PATH": f"{MA_VENV / 'bin'}:{env['PATH']}"})
-        ma_s = time.perf_counter() - start
-        if ma_run.returncode != 0:
-            raise SystemExit(f"model-analyzer exited {ma_run.returncode}: {ma_run.stderr[-3000:]}"
-                             f"{ma_run.stdout[-3000:]}")
+        ours_times, ma_times = [], []
+        for _ in range(args.runs):  # interleaved: each tool's wall time is the median of its runs
+            # Model Analyzer leaves its last variant loaded: each tritonctl run starts from the repository's config,
+            # as the first did
+            tritonctl("load", "sleepy", "--url", url, "--repo", str(repo), env=env)
+            start = time.perf_counter()
+            done = tritonctl("tune", "sleepy", "--url", url, "--p99", str(args.budget), "-c", str(args.concurrency),
+                             "--instances", "1,2", "--queue-delay", "0,500", "-f", "json", env=env)
+            ours_times.append(time.perf_counter() - start)
+            ours = json.loads(done.stdout)
+            for left in ("ma-variants", "ma-export", "ma-checkpoints"):  # no checkpoint carried into the next run
+                shutil.rmtree(work / left, ignore_errors=True)
+            start = time.perf_counter()
+            ma_run = subprocess.run([str(ma), "profile", "-f", str(config)], capture_output=True, text=True,
+                                    cwd=work, env={**env, "PATH": f"{MA_VENV / 'bin'}:{env['PATH']}"})
+            ma_times.append(time.perf_counter() - start)
+            if ma_run.returncode != 0:
+                raise SystemExit(f"model-analyzer exited {ma_run.returncode}: {ma_run.stderr[-3000:]}"
+                                 f"{ma_run.stdout[-3000:]}")
+        ours_s, ma_s = statistics.median(ours_times), statistics.median(ma_times)
         theirs, rows = ma_winner(work, args.budget)
         measured_ma = len(rows)
         print(f"search space: instances 1,2 x dynamic batching (delay 0, 500 us), concurrency {args.concurrency}, "
               f"p99 <= {args.budget:g} ms")
+        print(f"runs (s)           : tritonctl {', '.join(f'{t:.1f}' for t in ours_times)}; model-analyzer "
+              f"{', '.join(f'{t:.1f}' for t in ma_times)}")
         print(f"tritonctl tune     : {ours_s:6.1f} s  {len(ours['candidates'])} candidates "
               f"({sum(1 for c in ours['candidates'] if c['measurements'])} measured) with {ours['generator']}")
         print(f"model-analyzer     : {ma_s:6.1f} s  {measured_ma} measurements   "
               f"ratio {ours_s / ma_s:.2f} (target <= 0.33: {'met' if ours_s <= ma_s / 3 else 'NOT met'})")
+        spent = [(c["seconds"], c["reloaded"]) for c in ours["candidates"] if c["seconds"] > 0]
+        reloads = [t for t, reloaded in spent if reloaded]
+        print(f"  where (last run) : {len(reloads)} candidates with a reload {sum(reloads):.1f} s, "
+              f"{len(spent) - len(reloads)} without {sum(t for t, r in spent if not r):.1f} s, the rest "
+              f"{ours_times[-1] - sum(t for t, _ in spent):.1f} s (start, reads, traffic check, restore)")
         winner = ours["winner"]
         print(f"tritonctl winner   : {winner}")
         settings = "-"

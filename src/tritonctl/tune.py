@@ -217,28 +217,37 @@ def _workload(client: TritonClient, model: str, version: int, shapes: dict[str, 
     return measure.Workload(model, str(version), inputs, input_data, told, batched=max_batch > 0)
 
 
-def taking_traffic(endpoint: Endpoint, seconds: float = 0.5) -> list[str]:
-    """The models whose request counts grew over `seconds`: someone else is sending requests."""
-    from tritonctl.status import counters
+class TrafficWatch:
+    """Who else is sending requests: each model's request counts read when it is made and again at `busy()`, at
+    least `seconds` later (what is done meanwhile, read-only, costs no extra wait)."""
 
-    def read() -> dict[tuple[str, str], int]:
-        with TritonClient(endpoint) as client:
+    def __init__(self, endpoint: Endpoint, seconds: float = 0.5) -> None:
+        self.endpoint, self.seconds = endpoint, seconds
+        self.started = time.monotonic()
+        self.before = self._read()
+
+    def _read(self) -> dict[tuple[str, str], int]:
+        from tritonctl.status import counters
+
+        with TritonClient(self.endpoint) as client:
             stats = client.statistics().get("model_stats", [])
         return {(s.get("name", ""), str(s.get("version", ""))): counters(s).success + counters(s).fail
                 for s in stats if isinstance(s, dict)}
 
-    before = read()
-    time.sleep(seconds)
-    after = read()
-    return sorted({name for (name, version), n in after.items() if n > before.get((name, version), 0)})
+    def busy(self) -> list[str]:
+        """The models whose request counts grew since the watch began."""
+        time.sleep(max(0.0, self.started + self.seconds - time.monotonic()))
+        after = self._read()
+        return sorted({name for (name, version), n in after.items() if n > self.before.get((name, version), 0)})
 
 
 def tune(endpoint: Endpoint, model: str, *, budget: Budget, concurrencies: list[int], space_options: dict,
          generator: Generator, version: int | None = None, shapes: dict[str, list[int]] | None = None,
          input_data: Path | None = None, progress: Callable[[Trial, int, int], None] | None = None,
-         timeout: float = 120.0) -> TuneReport:
+         timeout: float = 120.0, before_loading: Callable[[], None] | None = None) -> TuneReport:
     """Search the space for the settings with the most throughput within `budget` at `concurrencies`, then put
-    the server back as it was. `progress(trial, index, total)` is called before and after each candidate."""
+    the server back as it was. `progress(trial, index, total)` is called before and after each candidate;
+    `before_loading()` once everything is read and nothing changed yet (it may raise to stop there)."""
     started = time.monotonic()
     before = snapshot(endpoint, model)
     if not before.versions:
@@ -257,12 +266,9 @@ def tune(endpoint: Endpoint, model: str, *, budget: Budget, concurrencies: list[
                              f"{', '.join(map(str, before.versions))})")
         space = default_space(base, **space_options)
         work = _workload(client, model, chosen, shapes or {}, input_data)
-    if generator.binary is None:
-        body = measure.request_body(work)
-    else:
-        body = None
-        if input_data is not None:  # read here too: a file that does not fit is refused before any load
-            measure.input_arrays(work)
+    body = measure.request_body(work)  # the built-in generator's, and every warm-up's
+    if before_loading is not None:
+        before_loading()
     groups = space.groups()
     total = sum(len(g) for g in groups)
     trials: list[Trial] = []
@@ -329,6 +335,8 @@ def _measure(endpoint: Endpoint, model: str, version: int, base: dict, trial: Tr
             client.load(model, json.dumps(candidate_config(base, trial.candidate, version)))
             if not client.ready(model, str(version)):
                 raise TritonctlError(f"version {version} is not READY after the load")
+        if trial.reloaded:
+            measure.warm_up(endpoint, work, concurrencies[0], body)
         for concurrency in concurrencies:
             trial.measurements.append(_one(endpoint, work, concurrency, generator, body))
         trial.verdict = "within" if trial.best(budget) is not None else "over"

@@ -104,7 +104,7 @@ def tune(
     from tritonctl.errors import ExitCode, TritonctlError, UsageError
     from tritonctl.server_state import perf_analyzer_path
     from tritonctl.targets import fleets_holding
-    from tritonctl.tune import Budget, Generator, choose_generator, taking_traffic, tune as run_tune, write_settings
+    from tritonctl.tune import Budget, Generator, TrafficWatch, choose_generator, tune as run_tune, write_settings
 
     if p99 is not None and latency is not None:
         raise UsageError("give one latency budget: --p99 or --latency")
@@ -134,12 +134,16 @@ def tune(
                  delays=_numbers(queue_delay, "--queue-delay", 0, 10_000_000),
                  preferred=_preferred(preferred), batching=_batching(batching) if batching else None)
     concurrencies = list(_numbers(concurrency, "--concurrency", 1, 1024))
-    busy = taking_traffic(endpoint)
-    if busy and not yes:
-        raise TritonctlError(f"the server at {endpoint.label} is taking traffic ({', '.join(busy)}): tuning loads "
-                             f"other configs of '{model}' and adds load", hint="pass --yes to tune it anyway")
-    if busy:
-        say(f"warning: the server is taking traffic ({', '.join(busy)}); the figures include its effect")
+    traffic = TrafficWatch(endpoint)
+
+    def unless_busy() -> None:
+        busy = traffic.busy()
+        if busy and not yes:
+            raise TritonctlError(f"the server at {endpoint.label} is taking traffic ({', '.join(busy)}): tuning "
+                                 f"loads other configs of '{model}' and adds load", hint="pass --yes to tune it anyway")
+        if busy:
+            say(f"warning: the server is taking traffic ({', '.join(busy)}); the figures include its effect")
+
     generator = Generator() if built_in else choose_generator(perf_analyzer, perf_analyzer_path())
     if generator.binary is None and not built_in:
         say("note: no perf_analyzer found: measuring with the built-in generator (scripts/setup_perf_analyzer.py "
@@ -147,7 +151,7 @@ def tune(
     report = run_tune(endpoint, model, budget=budget, concurrencies=concurrencies, space_options=space,
                       generator=generator, version=version, shapes=_shapes(shape),
                       input_data=Path(input_data) if input_data else None, progress=tune_progress(),
-                      timeout=targets.first.endpoint.timeout)
+                      timeout=targets.first.endpoint.timeout, before_loading=unless_busy)
     if write and report.best is not None:
         report.written = write_settings(local.path, model, report.best.candidate, report.served)
     render_tune(report, fmt.value)

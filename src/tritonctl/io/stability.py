@@ -7,8 +7,10 @@ WINDOW_MS = 300  # one measurement window
 STABLE_WINDOWS = 3  # perf_analyzer's default: the last three windows decide
 STABILITY_PERCENT = 10  # each within this much of their mean, in throughput and in average latency
 MAX_WINDOWS = 10
-STABILITY_RULE = (f"windows of {WINDOW_MS} ms; a measurement is stable when {STABLE_WINDOWS} windows in a row are "
-                  f"within {STABILITY_PERCENT} % of their mean in throughput and in average latency (perf_analyzer's "
+WARM_UP_MS = 100  # after a reload, the same load first, not counted
+STABILITY_RULE = (f"after a reload, {WARM_UP_MS} ms of the same load first, not counted; windows of {WINDOW_MS} "
+                  f"ms; a measurement is stable when {STABLE_WINDOWS} windows in a row are within "
+                  f"{STABILITY_PERCENT} % of their mean in throughput and in average latency (perf_analyzer's "
                   f"rule; the figures, p99 included, are those windows' requests together); not stable within "
                   f"{MAX_WINDOWS} windows, it is measured once more with windows of {2 * WINDOW_MS} ms, then reported "
                   "unstable")
