@@ -9,9 +9,10 @@ tritonctl also measures 2 instances without batching), at one concurrency, under
 Model Analyzer 1.58 runs in its own venv (`.cache/model-analyzer-venv`, made on first use with pip) in remote
 mode (`triton_launch_mode: remote`, `dcgm_disable`, `cpu_only`), with the same perf_analyzer 2.51
 (scripts/setup_perf_analyzer.py). Printed: each tool's wall time, the median of --runs interleaved runs (target:
-tritonctl at most a third of Model Analyzer's), where tritonctl's went, each winner, then both winners measured again with perf_analyzer in the same run (interleaved, the
-median of --repeats; target: tritonctl's winner at least as fast within the budget), and the built-in generator
-beside perf_analyzer on tritonctl's winner (target: within 10 %).
+tritonctl at most a third of Model Analyzer's), where tritonctl's went, each winner, then both winners measured
+again with perf_analyzer in the same run (interleaved, the median of --repeats; target: tritonctl's winner at least
+as fast within the budget), and the built-in generator beside perf_analyzer on tritonctl's winner (target: within
+10 %).
 """
 
 from __future__ import annotations

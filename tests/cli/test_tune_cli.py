@@ -207,7 +207,7 @@ def test_input_data_in_perf_analyzers_format(tmp_path):
 
     import numpy as np
 
-    from tritonctl.errors import UsageError
+    from tritonctl.errors import TritonctlError, UsageError
     from tritonctl.io.load import Workload, input_arrays
 
     def arrays(entry, inputs=(("x", "FP32", [1, 2, 2]), ("s", "BYTES", [1, 2])), batched=True):
@@ -229,3 +229,7 @@ def test_input_data_in_perf_analyzers_format(tmp_path):
                        ({"y": [1]}, "names 'y', which 'm' does not take")]:
         with pytest.raises(UsageError, match=why):
             arrays(entry)
+    missing = Workload("m", "1", [("x", "FP32", [4])], tmp_path / "none.json")
+    with pytest.raises(TritonctlError, match="cannot read --input-data .*No such file") as raised:
+        input_arrays(missing)
+    assert not isinstance(raised.value, UsageError)  # a missing path: exit 3, not a usage error

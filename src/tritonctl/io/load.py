@@ -123,9 +123,10 @@ def perf_analyzer(binary: Path, endpoint: Endpoint, work: Workload, concurrency:
                                     f"in {MAX_WINDOWS} windows", unstable=True)
         if done.returncode != 0 or not out.is_file():
             # a worker's own error ("Thread [0] had error: <the server's answer>") says more than the summary
-            reason = next((line.partition("had error:")[2].strip() for line in lines if "had error:" in line),
-                          None) or next((line for line in lines if line.lower().startswith(("error", "failed"))),
-                                        lines[-1] if lines else f"exit {done.returncode}")
+            workers = [line.partition("had error:")[2].strip() for line in lines if "had error:" in line]
+            reason = workers[0] if workers else next(
+                (line for line in lines if line.lower().startswith(("error", "failed"))),
+                lines[-1] if lines else f"exit {done.returncode}")
             raise MeasurementFailed(f"perf_analyzer: {clean_reason(reason)}")
         with out.open(newline="") as f:
             row = next(csv.DictReader(f), None)
@@ -191,9 +192,13 @@ def input_arrays(work: Workload) -> dict:
     from tritonctl.io import files
 
     try:
-        doc = json.loads(files.read_regular(work.input_data, 64 << 20))
+        text = files.read_regular(work.input_data, 64 << 20)
+    except OSError as e:
+        raise TritonctlError(f"cannot read --input-data '{work.input_data}': {files.describe(e)}") from None
+    try:
+        doc = json.loads(text)
         entry = doc["data"][0]
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+    except (ValueError, KeyError, IndexError, TypeError) as e:
         raise UsageError(f"--input-data '{work.input_data}' is not perf_analyzer's input-data JSON "
                          f"({{\"data\": [{{NAME: values}}]}}): {e}") from None
     types = {name: (datatype, shape[1:] if work.batched else shape) for name, datatype, shape in work.inputs}
@@ -229,13 +234,12 @@ def _values(value, datatype: str):
             raise ValueError(f"its b64 does not decode ({e})") from None
         if datatype != "BYTES":
             return np.frombuffer(raw, dtype=np.dtype(NUMPY_TYPES.get(datatype, "float32")).newbyteorder("<"))
-        items, at = [], 0
-        while at < len(raw):
-            if at + 4 > len(raw) or at + 4 + (n := struct.unpack_from("<I", raw, at)[0]) > len(raw):
-                raise ValueError("its b64 BYTES end inside an element (each is a 4-byte length, then the bytes)")
-            items.append(raw[at + 4:at + 4 + n])
-            at += 4 + n
-        return np.array(items, dtype=object)
+        from tritonclient.utils import deserialize_bytes_tensor
+
+        try:
+            return deserialize_bytes_tensor(raw)
+        except struct.error:
+            raise ValueError("its b64 BYTES end inside an element (each is a 4-byte length, then the bytes)") from None
     if not isinstance(value, list):
         raise TypeError("its values are neither a list nor {\"b64\": ...}")
     if datatype == "BYTES":
@@ -300,10 +304,11 @@ def _closed_loop(endpoint: Endpoint, work: Workload, concurrency: int, body: tup
     def sender() -> None:
         connection = None
         try:
-            connection = TritonClient(endpoint).connection()
-            connection.connect()
-            sock, pending = connection.sock, bytearray()
             while not stop.is_set():
+                if connection is None:  # the first, or the server closed the last one
+                    connection = TritonClient(endpoint).connection()
+                    connection.connect()
+                    sock, pending = connection.sock, bytearray()
                 start = time.perf_counter()
                 sock.sendall(request)
                 status, answer, keep = _answer(sock, pending)
@@ -312,11 +317,9 @@ def _closed_loop(endpoint: Endpoint, work: Workload, concurrency: int, body: tup
                     failures.append(ServerRejected(clean_reason(_error_text(answer)), status=str(status)))
                     return
                 done.append((end, end - start))
-                if not keep:  # the server closes this connection: open the next one
+                if not keep:
                     connection.close()
-                    connection = TritonClient(endpoint).connection()
-                    connection.connect()
-                    sock, pending = connection.sock, bytearray()
+                    connection = None
         except Exception as e:  # noqa: BLE001 - any failure ends the measurement, in its own words
             if not stop.is_set():
                 failures.append(e)
