@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bytecode import compile_sources
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -35,6 +37,7 @@ def main() -> None:
     from validate.onnx_models import east_like, str_like
 
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    compile_sources()
     work = Path(tempfile.mkdtemp(prefix="tritonctl-latency-"))
     env = {**os.environ, "TRITONCTL_STATE_DIR": str(work / "state")}
     repo = work / "repo"

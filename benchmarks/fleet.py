@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bytecode import compile_sources
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "src")]
 REPLICAS = 10
@@ -37,6 +39,7 @@ def main() -> None:
     from tritonctl.io.triton_binary import free_port
 
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    compile_sources()
     work = Path(tempfile.mkdtemp(prefix="tritonctl-fleet-"))
     env = {**os.environ, "TRITONCTL_STATE_DIR": str(work / "state")}
     repo = work / "repo"

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bytecode import compile_sources
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -221,6 +223,7 @@ def main() -> None:
     parser.add_argument("--small-files", type=int, default=2000, help="files of the second repository (0: skip it)")
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
+    compile_sources()
     work = args.keep or Path(tempfile.mkdtemp(prefix="tritonctl-sync-bench-"))
     repo, small = work / "repo", work / "small"
     total = generate(repo, args.models, args.big_mb) if not repo.exists() else \

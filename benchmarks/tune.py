@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bytecode import compile_sources
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src")]
 MA_VENV = ROOT / ".cache" / "model-analyzer-venv"
@@ -145,6 +147,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="re-measurements of both winners (default 3)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each tool, interleaved; medians (default 3)")
     args = parser.parse_args()
+    compile_sources()
 
     work = Path(tempfile.mkdtemp(prefix="tritonctl-tune-bench-"))
     env = {**os.environ, "TRITONCTL_STATE_DIR": str(work / "state")}

@@ -1,4 +1,4 @@
-from tritonctl.cli.app import main
+from tritonctl.cli.start import main
 
 if __name__ == "__main__":
     main()

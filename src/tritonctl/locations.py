@@ -6,6 +6,7 @@ with a hint (edit a local copy, then `tritonctl sync` it).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import UsageError
@@ -30,3 +31,27 @@ def writable(text: str | Path, what: str = "--repo") -> Path:
         raise UsageError(f"{what} {location}: this command writes the repository, and S3 repositories are read-only "
                          "here", hint=f"edit a local copy, then publish it: tritonctl sync LOCAL_COPY {location}")
     return location
+
+
+@dataclass
+class View:
+    """A repository as a local folder: the folder itself, or the local copy of an S3 repository."""
+
+    path: Path
+    source: str  # the repository as the user named it
+    unfinished: list[str] = field(default_factory=list)
+
+    def label(self, text: str) -> str:
+        """`text` with the local copy's path shown as the repository it stands for."""
+        return text.replace(str(self.path), self.source) if self.source != str(self.path) else text
+
+
+def view(location: Path | S3Url, *, endpoint_url: str | None = None) -> View:
+    """`location` as a local folder: a folder as it is, an S3 repository through its local copy, brought up to date
+    (s3_cache.materialize)."""
+    if isinstance(location, S3Url):
+        from tritonctl.s3_cache import materialize
+
+        copy = materialize(location, endpoint_url=endpoint_url)
+        return View(copy.path, str(location), copy.unfinished)
+    return View(location, str(location))

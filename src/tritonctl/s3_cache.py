@@ -291,23 +291,3 @@ def _prune(root: Path, keep: set[str], unfinished: set[str]) -> None:
         if path != root and rel not in keep and not any((path / n).exists() for n in [*names, *dirs]):
             with contextlib.suppress(OSError):
                 path.rmdir()
-
-
-@dataclass
-class View:
-    """A repository as a local folder: the folder itself, or the local copy of an S3 repository."""
-
-    path: Path
-    source: str  # the repository as the user named it
-    unfinished: list[str] = field(default_factory=list)
-
-    def label(self, text: str) -> str:
-        """`text` with the local copy's path shown as the repository it stands for."""
-        return text.replace(str(self.path), self.source) if self.source != str(self.path) else text
-
-
-def view(location: Path | S3Url, *, endpoint_url: str | None = None) -> View:
-    if isinstance(location, S3Url):
-        copy = materialize(location, endpoint_url=endpoint_url)
-        return View(copy.path, str(location), copy.unfinished)
-    return View(location, str(location))

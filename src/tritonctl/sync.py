@@ -915,7 +915,7 @@ def publish(source: Path | S3Url, destination: Path | S3Url, *, models: list[str
     `check(folder, models, label)` returns the validation errors of the source (paths shown as `label` gives them);
     any refuses the sync (ValidationRefused)."""
     from tritonctl.errors import ValidationRefused
-    from tritonctl.s3_cache import view
+    from tritonctl.locations import view
 
     check_sides(source, destination, allow_empty_source=allow_empty_source)
     local = view(source, endpoint_url=endpoint_url)

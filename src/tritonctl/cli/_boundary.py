@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 
@@ -25,20 +24,12 @@ from tritonctl.cli._help import (
     usage_pieces,
 )
 from tritonctl.cli._output import _debug, error, render_carried
+from tritonctl.cli._plain import quiet_stdout
 from tritonctl.errors import ExitCode, Terminated, TritonctlError
 
 
 def _terminate(signum, frame) -> None:
     raise Terminated()
-
-
-def _quiet_stdout() -> None:
-    """The reader of stdout went away: send whatever is still buffered nowhere."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is not a file (an in-process runner)
-        pass
 
 
 def _run(invoke, ctx) -> int | None:
@@ -56,7 +47,7 @@ def _run(invoke, ctx) -> int | None:
     except (typer.Exit, typer.Abort, ClickException):
         raise  # usage errors: TritonctlGroup.main says them
     except BrokenPipeError:
-        _quiet_stdout()
+        quiet_stdout()
         return int(ExitCode.BROKEN_PIPE)
     except OSError as e:  # the environment refused (disk full, I/O error, ...): not a bug of tritonctl
         where = f" ({e.filename})" if e.filename else ""
@@ -104,12 +95,12 @@ class TritonctlGroup(TyperGroup):
             error("aborted")
             code = int(ExitCode.INTERRUPTED)
         except BrokenPipeError:
-            _quiet_stdout()
+            quiet_stdout()
             code = int(ExitCode.BROKEN_PIPE)
         try:
             sys.stdout.flush()  # here, not at interpreter exit where a closed pipe prints a traceback
         except BrokenPipeError:
-            _quiet_stdout()
+            quiet_stdout()
             code = int(ExitCode.BROKEN_PIPE)
         except (OSError, ValueError):
             pass

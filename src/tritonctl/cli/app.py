@@ -1,34 +1,20 @@
-"""The `tritonctl` command: the root group, its sub-commands, and main()."""
+"""The `tritonctl` typer application: the root group and its commands from the table in cli/commands.py.
+
+`build(name)` holds the root and the one command asked for, so `tritonctl status` imports the status command and
+not the other twelve; `app` (every command) is built when first asked for: for `tritonctl --help` in any form typer
+answers, an unknown command's suggestions, and the tests.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import typer
 
 from tritonctl import __version__
-from tritonctl.cli import config as config_cmd
-from tritonctl.cli import export as export_cmd
-from tritonctl.cli import live as live_cmd
-from tritonctl.cli import policy as policy_cmd
-from tritonctl.cli import rules as rules_cmd
-from tritonctl.cli import server as server_cmd
-from tritonctl.cli import sync as sync_cmd
-from tritonctl.cli import tune as tune_cmd
-from tritonctl.cli import version as version_cmd
-from tritonctl.cli import validate as validate_cmd
+from tritonctl.cli import commands
 from tritonctl.cli._boundary import TritonctlGroup
 from tritonctl.cli._options import COMMAND
-
-app = typer.Typer(
-    cls=TritonctlGroup,
-    name="tritonctl",
-    help="From a training framework to a running Triton Inference Server: export, config, validate, "
-    "version, sync, serve.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 
 
 def _version(value: bool) -> None:
@@ -37,28 +23,48 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(False, commands.VERSION_OPTION[0], callback=_version, is_eager=True,
+                                 help=commands.VERSION_OPTION[1]),
 ) -> None:
     """tritonctl: one safe command per step from a trained model to a running Triton."""
 
 
-app.command("validate", **COMMAND)(validate_cmd.validate)
-app.command("rules", **COMMAND)(rules_cmd.rules)
-app.add_typer(export_cmd.app, name="export")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(version_cmd.app, name="version")
-app.add_typer(policy_cmd.app, name="policy")
-app.add_typer(server_cmd.app, name="server")
-app.command("load", **COMMAND)(live_cmd.load)
-app.command("unload", **COMMAND)(live_cmd.unload)
-app.command("status", **COMMAND)(live_cmd.status)
-app.command("infer", **COMMAND)(live_cmd.infer)
-app.command("sync", **COMMAND)(sync_cmd.sync)
-app.command("tune", **COMMAND)(tune_cmd.tune)
+def build(only: str | None = None) -> typer.Typer:
+    """The application with every command, or with the root and the command named ONLY."""
+    application = typer.Typer(
+        cls=TritonctlGroup,
+        name="tritonctl",
+        help=commands.HELP,
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    application.callback()(root)
+    for command in commands.COMMANDS:
+        if only is not None and command.name != only:
+            continue
+        defined = getattr(importlib.import_module(f"tritonctl.cli.{command.module}"), command.attribute)
+        if command.group:
+            application.add_typer(defined, name=command.name, help=command.summary, short_help=command.summary)
+        else:
+            application.command(command.name, short_help=command.summary, **COMMAND)(defined)
+    return application
 
 
-def main() -> None:
-    app()
+def __getattr__(name: str):
+    if name == "app":
+        globals()["app"] = application = build()
+        return application
+    raise AttributeError(name)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the command ARGS (sys.argv's) names, with only that command built when the table has it."""
+    import sys
+
+    args = sys.argv[1:] if args is None else args
+    named = args[0] if args and args[0] in {c.name for c in commands.COMMANDS} else None
+    build(named)(args)

@@ -13,8 +13,7 @@ from tritonctl.cli._boundary import TritonctlGroup
 from tritonctl.cli._options import COMMAND, EndpointOpt, ModelArg, ReadRepoOpt, RepoOpt
 from tritonctl.project import MAX_GPUS
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
-                  help="Write configs from model files; show the config Triton will serve.")
+app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)  # its help: cli/commands.py
 
 
 class Kind(str, enum.Enum):

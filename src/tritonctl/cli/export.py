@@ -11,8 +11,7 @@ import typer
 from tritonctl.cli._boundary import TritonctlGroup
 from tritonctl.cli._options import COMMAND, RepoOpt
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
-                  help="Export EAST (TensorFlow) or STR (PyTorch) to ONNX as a new model version.")
+app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)  # its help: cli/commands.py
 
 SeedOpt = Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the random weights.")]
 CheckOpt = Annotated[bool, typer.Option("--check/--no-check", help="Fail when onnxruntime and the source differ.")]

@@ -18,8 +18,7 @@ from tritonctl.cli._options import (
     talks_to_servers,
 )
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
-                  help="Show or set which versions Triton serves (version_policy).")
+app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)  # its help: cli/commands.py
 
 
 @app.command("show", **COMMAND)

@@ -11,8 +11,7 @@ import typer
 from tritonctl.cli._boundary import TritonctlGroup
 from tritonctl.cli._options import COMMAND, DataFormat, DataFormatOpt, EndpointOpt, ServerOpt, TimeoutOpt
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
-                  help="Run local Triton 2.51 servers on the CPU, each under a name.")
+app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)  # its help: cli/commands.py
 
 NameOpt = Annotated[str, typer.Option("--name", "-n", metavar="NAME", help="The new server's name.")]
 

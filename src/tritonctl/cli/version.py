@@ -19,8 +19,7 @@ from tritonctl.cli._options import (
     talks_to_servers,
 )
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None,
-                  help="Add, list and remove model versions.")
+app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)  # its help: cli/commands.py
 VersionArg = Annotated[str, typer.Argument(metavar="VERSION", help="The version number.")]
 
 

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import os
@@ -312,6 +311,8 @@ _AT_FDCWD = -100
 
 def exchange(a: Path, b: Path) -> None:
     """Swap `a` and `b` in one step where the kernel allows it; else rename b aside, a into place."""
+    import ctypes  # here: every command imports this module, few swap folders
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2

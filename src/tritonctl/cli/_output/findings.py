@@ -187,9 +187,10 @@ def render_settings(settings) -> None:
 
 
 def render_rules(rules: list[Rule]) -> None:
-    width = max(len(r.name) for r in rules)
-    for r in sorted(rules, key=lambda r: r.code):
-        print(f"{r.code}  {r.name:<{width}}  {r.severity.value:<7}  {r.summary}")
+    from tritonctl.cli._plain import rule_lines
+
+    for line in rule_lines(rules):
+        print(line)
 
 
 def render_rule(rule: Rule) -> None:

@@ -1,0 +1,92 @@
+"""Output that needs neither typer nor rich, for the start path (cli/start.py) and the typer commands alike.
+
+- `root_help`: `tritonctl --help` in click's layout (typer/_click/formatting.py HelpFormatter: write_usage,
+  write_text, write_dl; core.py Group.format_commands), from the command table in cli/commands.py. The typer
+  application renders the same page from the same table; tests/cli/test_start.py holds the two to the same bytes.
+- `rule_lines`: the list `tritonctl rules` prints.
+- `quiet_stdout`: what is done when the reader of stdout went away.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from tritonctl.cli import commands
+
+COLUMN_MAX, COLUMN_SPACING, INDENT = 30, 2, 2  # click's write_dl defaults and its indent step
+
+
+def terminal_width() -> int:
+    """click's width: the terminal's columns (COLUMNS first, as shutil.get_terminal_size reads them; 80 when
+    unknown), at most 80, less 2, at least 50."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(min(columns, 80) - 2, 50)
+
+
+def program_name() -> str:
+    """What click calls the program in its usage line (core.py _detect_program_name): `python -m tritonctl` when
+    run as a module, else the script's name."""
+    main = sys.modules.get("__main__")
+    package = getattr(main, "__package__", None)
+    path = sys.argv[0]
+    if package in (None, ""):
+        return os.path.basename(path)
+    name = os.path.splitext(os.path.basename(path))[0]
+    module = package if name == "__main__" else f"{package}.{name}"
+    return f"python -m {module.lstrip('.')}"
+
+
+def _wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
+    from textwrap import TextWrapper  # only the help needs it, and every command starts here
+
+    return TextWrapper(width, initial_indent=first, subsequent_indent=rest, replace_whitespace=False).wrap(text)
+
+
+def _definitions(rows: list[tuple[str, str]], width: int) -> list[str]:
+    first_col = min(max(len(first) for first, _ in rows), COLUMN_MAX) + COLUMN_SPACING
+    indent = " " * INDENT
+    lines = []
+    for first, second in rows:
+        wrapped = _wrap(second, max(width - first_col - 2, 10))
+        if len(first) <= first_col - COLUMN_SPACING:
+            lines.append(f"{indent}{first:<{first_col}}{wrapped[0]}")
+        else:
+            lines += [f"{indent}{first}", f"{indent}{'':<{first_col}}{wrapped[0]}"]
+        lines += [f"{indent}{'':<{first_col}}{line}" for line in wrapped[1:]]
+    return lines
+
+
+def root_help(prog: str, width: int) -> str:
+    prefix, arguments = f"Usage: {prog} ", "[OPTIONS] COMMAND [ARGS]..."
+    if width >= len(prefix) + 20:
+        usage = _wrap(arguments, width, prefix, " " * len(prefix))
+    else:  # click puts the arguments on the next line
+        usage = [prefix, *_wrap(arguments, width, " " * (len("Usage: ") + 4), " " * (len("Usage: ") + 4))]
+    lines = [*usage, "", *_wrap(commands.HELP, width, " " * INDENT, " " * INDENT), "", "Options:"]
+    lines += _definitions([commands.VERSION_OPTION, commands.HELP_OPTION], width)
+    lines += ["", "Commands:", *_definitions([(c.name, c.summary) for c in commands.COMMANDS], width)]
+    return "\n".join(lines) + "\n"
+
+
+def rule_lines(rules) -> list[str]:
+    width = max(len(r.name) for r in rules)
+    return [f"{r.code}  {r.name:<{width}}  {r.severity.value:<7}  {r.summary}"
+            for r in sorted(rules, key=lambda r: r.code)]
+
+
+def quiet_stdout() -> None:
+    """The reader of stdout went away: send whatever is still buffered nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (an in-process runner)
+        pass
