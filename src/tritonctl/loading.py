@@ -131,12 +131,10 @@ def restore(endpoint: Endpoint, before: Snapshot, timeout: float) -> list[int]:
         served = dict(before.config)
         served["version_policy"] = {"specific": {"versions": [str(v) for v in before.versions]}}
         client.load(before.model, json.dumps(served))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        for _ in _polls(timeout):
             ready = ready_versions(client, before.model)
             if set(before.versions) <= set(ready):
                 return ready
-            time.sleep(0.1)
     raise TritonctlError(f"versions {', '.join(map(str, before.versions))} were not READY again within "
                          f"{timeout:.0f} s")
 
@@ -165,11 +163,10 @@ def load_model(endpoint: Endpoint, model: str, *, repo: Path | None, versions: l
             client.load(model, override)
         except ServerRejected as e:
             raise _explain(e, model) from None
-        states = _states(client, model)
-        deadline = time.monotonic() + timeout
-        while wait and wanted and not _settled(states, wanted) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        for _ in _polls(timeout):
             states = _states(client, model)
+            if not (wait and wanted) or _settled(states, wanted):
+                break
         ready = sorted(states.get("READY", []))
         if wait and wanted and not set(wanted) <= set(ready):
             raise TritonctlError(f"'{model}' versions {', '.join(map(str, wanted))} were not READY within "
@@ -177,13 +174,25 @@ def load_model(endpoint: Endpoint, model: str, *, repo: Path | None, versions: l
     return LoadResult(model, ready, time.monotonic() - start, reloaded=override is None or reload)
 
 
-def _wait_unloaded(client: TritonClient, model: str, timeout: float) -> None:
+def _polls(timeout: float):
+    """One turn per question to Triton until `timeout`: the first at once, the next after 10 ms, then after twice
+    the pause each time up to 100 ms, so a change that ends quickly is seen within milliseconds of its end."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    pause = 0.01
+    while True:
+        yield
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
+def _wait_unloaded(client: TritonClient, model: str, timeout: float) -> None:
+    """Until Triton says the model is unloaded (its unload request returns before the unload is done)."""
+    for _ in _polls(timeout):
         states = {m.get("state") for m in client.index() if m.get("name") == model}
         if not states & {"READY", "UNLOADING", "LOADING"}:
             return
-        time.sleep(0.1)
 
 
 def unload_model(endpoint: Endpoint, model: str, *, dependents: bool = False, timeout: float = 60.0) -> UnloadResult:
