@@ -40,7 +40,7 @@ def build(only: str | None = None) -> typer.Typer:
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
         add_completion=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
+        context_settings={"help_option_names": list(commands.HELP_NAMES)},
     )
     application.callback()(root)
     for command in commands.COMMANDS:

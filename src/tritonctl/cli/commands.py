@@ -11,7 +11,8 @@ HELP = "From a training framework to a running Triton Inference Server: export, 
 
 # The root's own options, as its --help lists them (click adds -h, --help itself).
 VERSION_OPTION = ("--version", "Print the version and exit.")
-HELP_OPTION = ("-h, --help", "Show this message and exit.")  # click's own words for its help option
+HELP_NAMES = ("-h", "--help")  # the root's and every command's help option
+HELP_OPTION = (", ".join(HELP_NAMES), "Show this message and exit.")  # click's own words for its help option
 
 
 class Command:

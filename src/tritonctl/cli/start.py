@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import sys
 
-from tritonctl.cli import _plain
+from tritonctl.cli import _plain, commands
 from tritonctl.errors import ExitCode
 
 
 def _answer(args: list[str]) -> tuple[str, int] | None:
     """What the start path prints for ARGS on stdout, and the exit code; None: not one of its questions."""
-    if args in (["-h"], ["--help"]):
+    if len(args) == 1 and args[0] in commands.HELP_NAMES:
         return _plain.root_help(_plain.program_name(), _plain.terminal_width()), int(ExitCode.OK)
     if args == ["--version"]:
         from tritonctl import __version__
