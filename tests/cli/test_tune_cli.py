@@ -159,35 +159,6 @@ def test_one_replica_of_a_fleet_needs_yes(cli, tmp_path):
     assert went_on.exit_code == 3 and "connection refused" in went_on.stderr
 
 
-def _answers(*chunks: bytes):
-    """A socket whose reads give `chunks` one by one, then the end of the connection."""
-
-    class Sock:
-        def __init__(self):
-            self.left = list(chunks)
-
-        def recv(self, _n):
-            return self.left.pop(0) if self.left else b""
-
-    return Sock()
-
-
-def test_the_built_in_generator_reads_answers_by_their_framing():
-    from tritonctl.io.load import _answer
-
-    pending = bytearray()
-    sock = _answers(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", b"\r\nhel", b"loHTTP/1.1 400 Bad Request\r\n"
-                    b"content-length: 13\r\nConnection: close\r\n\r\n{\"error\":\"x\"}")
-    assert _answer(sock, pending) == (200, b"hello", True)
-    assert _answer(sock, pending) == (400, b'{"error":"x"}', False) and pending == bytearray()
-    for wrong, why in [(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "without a Content-Length"),
-                       (b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP answer"),
-                       (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhalf", "closed the connection"),
-                       (b"HTTP/1.1 200 OK\r\nX: " + b"y" * (70 << 10), "headers never ended")]:
-        with pytest.raises(ConnectionError, match=why):
-            _answer(_answers(wrong), bytearray())
-
-
 def test_the_built_in_generator_sends_the_clients_headers_once_each():
     from tritonctl.io.load import Workload, _request_bytes
     from tritonctl.io.triton_client import Endpoint

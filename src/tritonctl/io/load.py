@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import ServerRejected, ServerUnreachable, TritonctlError, UsageError
+from tritonctl.io import http1
 from tritonctl.io.triton_client import RESPONSE_MAX, Endpoint, TritonClient, clean_reason
 
 from tritonctl.io.stability import MAX_WINDOWS, STABILITY_PERCENT, STABLE_WINDOWS, WARM_UP_MS, WINDOW_MS
@@ -291,9 +292,9 @@ def warm_up(endpoint: Endpoint, work: Workload, concurrency: int, body: tuple[by
 def _closed_loop(endpoint: Endpoint, work: Workload, concurrency: int, body: tuple[bytes, int]):
     """`concurrency` threads each send the request, wait for the answer and send it again until the block ends;
     yields (done: (finished at, seconds) of every answered request, failures). Each thread writes the request
-    prepared once (tritonclient's body behind its HTTP header) on its own keep-alive connection and reads only the
-    framing of the answer (status, Content-Length): parsing answers with http.client cost 13 % of the throughput
-    perf_analyzer measured near 1,000 requests/s on 2 cores, this reads the same as perf_analyzer there."""
+    prepared once (tritonclient's body behind its HTTP header) on its own keep-alive connection and reads the
+    answer with io/http1.py (status, headers, framing): parsing answers with http.client cost 13 % of the
+    throughput perf_analyzer measured near 1,000 requests/s on 2 cores, this reads the same as perf_analyzer there."""
     import threading
 
     request = _request_bytes(endpoint, work, body)
@@ -307,18 +308,14 @@ def _closed_loop(endpoint: Endpoint, work: Workload, concurrency: int, body: tup
             while not stop.is_set():
                 if connection is None:  # the first, or the server closed the last one
                     connection = TritonClient(endpoint).connection()
-                    connection.connect()
-                    sock, pending = connection.sock, bytearray()
                 start = time.perf_counter()
-                sock.sendall(request)
-                status, answer, keep = _answer(sock, pending)
+                answer = connection.exchange(request, max_body=RESPONSE_MAX)
                 end = time.perf_counter()
-                if status != 200:
-                    failures.append(ServerRejected(clean_reason(_error_text(answer)), status=str(status)))
+                if answer.status != 200:
+                    failures.append(ServerRejected(clean_reason(_error_text(answer.body)), status=str(answer.status)))
                     return
                 done.append((end, end - start))
-                if not keep:
-                    connection.close()
+                if not answer.keep:
                     connection = None
         except Exception as e:  # noqa: BLE001 - any failure ends the measurement, in its own words
             if not stop.is_set():
@@ -347,55 +344,9 @@ def _request_bytes(endpoint: Endpoint, work: Workload, body: tuple[bytes, int]) 
     path = f"/v2/models/{quote(work.model, safe='')}"
     if work.version:
         path += f"/versions/{quote(work.version, safe='')}"
-    client = TritonClient(endpoint)
-    host, port = client.address
-    headers = {"host": ("Host", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")}
-    for key, value in client.headers.items():
-        headers[key.lower()] = (key, value)
-    headers.update({"inference-header-content-length": ("Inference-Header-Content-Length", str(json_size)),
-                    "content-type": ("Content-Type", "application/octet-stream"),
-                    "content-length": ("Content-Length", str(len(payload)))})
-    lines = [f"POST {path}/infer HTTP/1.1", *(f"{key}: {value}" for key, value in headers.values())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
-
-
-HEAD_MAX = 64 << 10  # an answer's status line and headers
-
-
-def _answer(sock, pending: bytearray) -> tuple[int, bytes, bool]:
-    """One answer read from `sock` (bytes already read in `pending`, what follows it left there): its status, its
-    body, and whether the connection stays open. Raises ConnectionError on an answer that is not Triton's."""
-    while (end := pending.find(b"\r\n\r\n")) < 0:
-        if len(pending) > HEAD_MAX:
-            raise ConnectionError("an answer's headers never ended")
-        _receive(sock, pending)
-    head = bytes(pending[:end]).decode("latin-1").split("\r\n")
-    try:
-        status = int(head[0].split()[1])
-    except (IndexError, ValueError):
-        raise ConnectionError(f"not an HTTP answer: {head[0][:80]!r}") from None
-    fields = {}
-    for line in head[1:]:
-        key, _, value = line.partition(":")
-        fields[key.strip().lower()] = value.strip()
-    length = fields.get("content-length", "")
-    if not length.isdigit() or "transfer-encoding" in fields:
-        raise ConnectionError("an answer without a Content-Length (perf_analyzer reads any: --perf-analyzer)")
-    total = end + 4 + int(length)
-    if total > RESPONSE_MAX:
-        raise ConnectionError(f"an answer of {int(length):,} bytes, more than the {RESPONSE_MAX:,} read here")
-    while len(pending) < total:
-        _receive(sock, pending)
-    answer = bytes(pending[end + 4:total])
-    del pending[:total]
-    return status, answer, fields.get("connection", "").lower() != "close"
-
-
-def _receive(sock, pending: bytearray) -> None:
-    chunk = sock.recv(1 << 16)
-    if not chunk:
-        raise ConnectionError("the server closed the connection")
-    pending += chunk
+    headers = {**TritonClient(endpoint).request_headers(), "Inference-Header-Content-Length": str(json_size),
+               "Content-Type": "application/octet-stream"}
+    return http1.request_bytes("POST", f"{path}/infer", headers, payload)
 
 
 def _percentile(values: list[float], p: int) -> float:

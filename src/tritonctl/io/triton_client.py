@@ -1,13 +1,15 @@
-"""A running Triton over HTTP (management requests with the standard library, inference through tritonclient); its
-failures become tritonctl errors with Triton's words."""
+"""A running Triton over HTTP (management requests on a socket of their own, io/http1.py; inference through
+tritonclient); its failures become tritonctl errors with Triton's words."""
 
 from __future__ import annotations
 
 import re
 import socket
+import sys
 from dataclasses import dataclass, field
 
 from tritonctl.errors import NotTriton, ServerRejected, ServerUnreachable
+from tritonctl.io import http1
 
 DEFAULT_URL = "http://localhost:8000"
 
@@ -108,8 +110,8 @@ CONNECT_TIMEOUT = 10.0
 
 
 class TritonClient:
-    """Management requests (health, metadata, repository, config, statistics) over Triton's HTTP API with the
-    standard library: one keep-alive connection, a connect timeout, a deadline per request and a cap on what is
+    """Management requests (health, metadata, repository, config, statistics) over Triton's HTTP API (io/http1.py):
+    one keep-alive connection, a connect timeout, a deadline per request and a cap on what is
     read. Inference goes through tritonclient (its binary tensor format), imported when first used."""
 
     def __init__(self, endpoint: Endpoint) -> None:
@@ -120,7 +122,7 @@ class TritonClient:
             host, port = endpoint.host_port, "443" if endpoint.uses_ssl else "80"
         self._address = (host.strip("[]"), int(port))
         if endpoint.server_name:
-            self._headers.setdefault("Host", f"{endpoint.server_name}:{port}")
+            self._headers.setdefault("Host", f"{endpoint.server_name}:{self._address[1]}")
         self._connection = None
         self._infer_client = None
 
@@ -144,27 +146,21 @@ class TritonClient:
         """The (host, port) connections go to."""
         return self._address
 
-    @property
-    def headers(self) -> dict[str, str]:
-        """The headers every request carries (-H, Authorization, the Host of --all-addresses)."""
-        return dict(self._headers)
-
-    def connection(self):
-        """A connection of its own (http.client), opened with this client's TLS and timeouts: for callers that
-        keep one per thread (the built-in load generator)."""
+    def connection(self) -> http1.Connection:
+        """A connection of its own, opened with this client's TLS and timeouts: for callers that keep one per
+        thread (the built-in load generator)."""
         try:
-            return self._connect()
+            connection = self._new_connection()
+            connection.connect()
+            return connection
         except ConnectionRefusedError:
             raise ServerUnreachable(f"no Triton server at {self.endpoint.url} (connection refused)",
                                     hint="start one with: tritonctl server start") from None
 
-    def _connect(self):
-        import http.client
-
+    def _new_connection(self) -> http1.Connection:
         endpoint = self.endpoint
-        if not endpoint.uses_ssl:
-            connection = http.client.HTTPConnection(*self._address, timeout=min(endpoint.timeout, CONNECT_TIMEOUT))
-        else:
+        context = None
+        if endpoint.uses_ssl:
             import ssl
 
             try:
@@ -172,101 +168,92 @@ class TritonClient:
             except (OSError, ssl.SSLError) as e:
                 raise ServerUnreachable(f"cannot use the CA certificate '{endpoint.ca_cert}': "
                                         f"{getattr(e, 'strerror', None) or e}", hint="check --ca-cert") from None
-            name = endpoint.server_name or self._address[0]
+        # the certificate is checked against the name, whatever address is reached
+        return http1.Connection(self._address, connect_timeout=min(endpoint.timeout, CONNECT_TIMEOUT),
+                                timeout=endpoint.timeout, tls=context,
+                                tls_name=endpoint.server_name or self._address[0])
 
-            class Named(http.client.HTTPSConnection):
-                def connect(self):  # the certificate is checked against the name, whatever address is reached
-                    http.client.HTTPConnection.connect(self)
-                    self.sock = context.wrap_socket(self.sock, server_hostname=name)
+    def request_headers(self) -> dict[str, str]:
+        """Every header a request carries before its body's: Host (the name of --all-addresses, else the address),
+        -H and Authorization."""
+        host, port = self._address
+        headers = {"Host": http1.host_header(host, port, self.endpoint.uses_ssl)}
+        for key, value in self._headers.items():
+            for known in [k for k in headers if k.lower() == key.lower()]:
+                del headers[known]
+            headers[key] = value
+        return headers
 
-            connection = Named(*self._address, timeout=min(endpoint.timeout, CONNECT_TIMEOUT), context=context)
-        connection.connect()
-        connection.sock.settimeout(endpoint.timeout)
-        return connection
-
-    def _request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
-        """(status, body) of one request; a dropped keep-alive connection is opened again once."""
-        import http.client
+    def _request(self, method: str, path: str, body: dict | None = None) -> http1.Answer:
+        """The answer to one request; a keep-alive connection the server closed is opened again once."""
         import json
         import time
 
         data = json.dumps(body).encode() if body is not None else None
-        headers = {**self._headers, **({"Content-Type": "application/json"} if data is not None else {})}
+        headers = {**self.request_headers(), "Accept-Encoding": "identity",
+                   **({"Content-Type": "application/json"} if data is not None else {})}
+        request = http1.request_bytes(method, path, headers, data)
         for attempt in (1, 2):
             fresh = self._connection is None
             if fresh:
-                self._connection = self._connect()
-            connection = self._connection
+                self._connection = self._new_connection()
             try:
-                connection.request(method, path, body=data, headers=headers)
-                response = connection.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                return self._connection.exchange(request, max_body=RESPONSE_MAX,
+                                                 deadline=time.monotonic() + self.endpoint.timeout)
+            except (http1.Closed, BrokenPipeError, ConnectionResetError) as e:
                 self.close()
-                if fresh or attempt == 2:
+                if fresh or attempt == 2 or (isinstance(e, http1.Closed) and not e.empty):
                     raise
-                continue
-            deadline = time.monotonic() + self.endpoint.timeout
-            length = response.getheader("Content-Length")
-            if length is not None and length.isdigit() and int(length) > RESPONSE_MAX:
-                self.close()
-                raise NotTriton(f"the server at {self.endpoint.url} answered {path} with {int(length):,} bytes, more "
-                                f"than the {RESPONSE_MAX:,} read here; is it a Triton server?", hint="check --url")
-            chunks, size = [], 0
-            while chunk := response.read(1 << 16):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > RESPONSE_MAX:
-                    self.close()
-                    raise NotTriton(f"the server at {self.endpoint.url} answered {path} with more than the "
-                                    f"{RESPONSE_MAX:,} bytes read here; is it a Triton server?", hint="check --url")
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-            if response.will_close:
-                self.close()
-            return response.status, b"".join(chunks)
         raise AssertionError("unreachable")
 
     def _call(self, method: str, path: str, body: dict | None = None, *, what: str, ok_only: bool = False):
         """The JSON Triton answers `path` with; its error answers become ServerRejected with its words. With
         `ok_only`, whether it answered 200 (health and readiness)."""
-        import http.client
         import json
-        import ssl
 
+        url = self.endpoint.url
         try:
-            status, data = self._request(method, path, body)
+            answer = self._request(method, path, body)
         except ConnectionRefusedError:
-            raise ServerUnreachable(f"no Triton server at {self.endpoint.url} (connection refused)",
+            raise ServerUnreachable(f"no Triton server at {url} (connection refused)",
                                     hint="start one with: tritonctl server start") from None
-        except (socket.gaierror, socket.timeout, TimeoutError) as e:
+        except (socket.gaierror, TimeoutError) as e:
             what_happened = "timed out" if not isinstance(e, socket.gaierror) else "unknown host"
-            raise ServerUnreachable(f"no answer from a Triton server at {self.endpoint.url} ({what_happened})",
+            raise ServerUnreachable(f"no answer from a Triton server at {url} ({what_happened})",
                                     hint="check --url, or raise --timeout") from None
-        except ssl.SSLError as e:
-            raise ServerUnreachable(f"TLS with {self.endpoint.url} failed ({e.reason or e})",
-                                    hint="check --ssl and the server's certificate") from None
-        except http.client.RemoteDisconnected:
+        except http1.TooLarge as e:
             self.close()
-            raise ServerUnreachable(f"lost the connection to {self.endpoint.url} (it closed without an answer)") \
-                from None
-        except http.client.HTTPException as e:
+            size = f"with {e.declared:,} bytes, more than the {RESPONSE_MAX:,} read here" if e.declared is not None \
+                else f"with more than the {RESPONSE_MAX:,} bytes read here"
+            raise NotTriton(f"the server at {url} answered {path} {size}; is it a Triton server?",
+                            hint="check --url") from None
+        except http1.NotHTTP:
             self.close()
-            raise NotTriton(f"the server at {self.endpoint.url} answered with something that is not HTTP "
-                            f"({type(e).__name__}); is it a Triton server?", hint="check --url") from None
+            raise NotTriton(f"the server at {url} answered with something that is not HTTP; is it a Triton server?",
+                            hint="check --url") from None
+        except http1.Closed as e:
+            self.close()
+            raise ServerUnreachable(f"lost the connection to {url} (it closed "
+                                    f"{'without an answer' if e.empty else 'in the middle of its answer'})") from None
         except OSError as e:
             self.close()
-            raise ServerUnreachable(f"lost the connection to {self.endpoint.url} ({type(e).__name__}: {e})") from None
+            ssl = sys.modules.get("ssl")  # imported by a TLS connection only
+            if ssl is not None and isinstance(e, ssl.SSLError):
+                raise ServerUnreachable(f"TLS with {url} failed ({e.reason or e})",
+                                        hint="check --ssl and the server's certificate") from None
+            raise ServerUnreachable(f"lost the connection to {url} ({type(e).__name__}: {e})") from None
+        status, data = answer.status, answer.body
         if ok_only:
             return status == 200
         try:
             doc = json.loads(data) if data else {}
         except (ValueError, UnicodeDecodeError):
-            raise NotTriton(f"the server at {self.endpoint.url} answered with something that is not JSON; is it a "
+            raise NotTriton(f"the server at {url} answered with something that is not JSON; is it a "
                             "Triton server?", hint="check --url") from None
         if status != 200:
             text = doc.get("error") if isinstance(doc, dict) and isinstance(doc.get("error"), str) else None
             if text is None:
-                raise NotTriton(f"the server at {self.endpoint.url} answered {what} with HTTP {status} and no "
+                raise NotTriton(f"the server at {url} answered {what} with HTTP {status} and no "
                                 "Triton error; is it a Triton server?", hint="check --url")
             raise ServerRejected(clean_reason(text), status=str(status), full=text)
         return doc
