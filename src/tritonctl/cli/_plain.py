@@ -4,6 +4,8 @@
   write_text, write_dl; core.py Group.format_commands), from the command table in cli/commands.py. The typer
   application renders the same page from the same table; tests/cli/test_start.py holds the two to the same bytes.
 - `rule_lines`: the list `tritonctl rules` prints.
+- `table_text`: a table off a terminal, the bytes rich writes for it (cli/_output/fields.print_table decides when;
+  tests/cli/test_plain_table.py holds the two to the same bytes).
 - `quiet_stdout`: what is done when the reader of stdout went away.
 """
 
@@ -81,6 +83,36 @@ def rule_lines(rules) -> list[str]:
     width = max(len(r.name) for r in rules)
     return [f"{r.code}  {r.name:<{width}}  {r.severity.value:<7}  {r.summary}"
             for r in sorted(rules, key=lambda r: r.code)]
+
+
+def plain_stdout() -> bool:
+    """Whether rich would treat stdout as a file, not a terminal (rich/console.py Console.is_terminal: TTY_COMPATIBLE
+    first, then FORCE_COLOR, then isatty): then it writes no style, and a table that fits is plain text."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "0"
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None:
+        return force == ""
+    try:
+        return not sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
+def table_text(headers: list[str], right: list[bool], rows: list[list[str]], width: int) -> str | None:
+    """The text rich writes off a terminal for Table(box=None, pad_edge=False) of these cells (two spaces between
+    columns, every cell padded to its column, numbers right-aligned), when every cell is printable ASCII and the
+    table fits `width`; else None (rich renders it: wide characters, wrapping, a cell's edge spaces)."""
+    grid = [headers, *rows]
+    if not headers or any(not (cell.isascii() and cell.isprintable()) or cell != cell.strip(" ")
+                          for row in grid for cell in row):
+        return None
+    widths = [max(len(row[i]) for row in grid) for i in range(len(headers))]
+    if sum(widths) + 2 * (len(widths) - 1) > width:
+        return None
+    return "".join("  ".join(cell.rjust(w) if r else cell.ljust(w) for cell, w, r in zip(row, widths, right)) + "\n"
+                   for row in grid)
 
 
 def quiet_stdout() -> None:

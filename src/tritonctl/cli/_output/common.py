@@ -5,11 +5,15 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+
+PIPE_WIDTH = 200  # tables are not wrapped to 80 columns in pipes and files
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else 200  # tables are not wrapped to 80 columns in pipes and files
+    width = None if stream.isatty() else PIPE_WIDTH
     return Console(file=stream, highlight=False, soft_wrap=True, emoji=False, width=width)
 
 

@@ -8,9 +8,12 @@ another header, and a field added to the data is in the JSON and the table at on
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from tritonctl.cli._output.common import PIPE_WIDTH, _console, safe
 
 
 def _text(value: Any) -> str:
@@ -46,17 +49,38 @@ def columns(fields: Sequence[Field]) -> list[Field]:
     return [f for f in fields if f.header is not None]
 
 
-def table(fields: Sequence[Field], rows: Sequence[Any]):
-    """A rich Table of `rows`, one column per field with a header, every cell escaped."""
+def _rich_table(shown: Sequence[Field], cells: list[list[str]]):
     from rich.table import Table
     from rich.text import Text
 
-    from tritonctl.cli._output.common import safe
-
-    shown = columns(fields)
     result = Table(box=None, header_style="bold", pad_edge=False)
     for f in shown:
         result.add_column(f.header, no_wrap=not f.wrap, justify="right" if f.right else "left")
-    for row in rows:
-        result.add_row(*(Text(safe(f.text(row))) for f in shown))
+    for row in cells:
+        result.add_row(*(Text(cell) for cell in row))
     return result
+
+
+def _cells(shown: Sequence[Field], rows: Sequence[Any]) -> list[list[str]]:
+    return [[safe(f.text(row)) for f in shown] for row in rows]
+
+
+def table(fields: Sequence[Field], rows: Sequence[Any]):
+    """A rich Table of `rows`, one column per field with a header, every cell escaped."""
+    shown = columns(fields)
+    return _rich_table(shown, _cells(shown, rows))
+
+
+def print_table(fields: Sequence[Field], rows: Sequence[Any], width: int = PIPE_WIDTH,
+                console: Callable[[], Any] = _console) -> None:
+    """The table of `rows` on stdout. Off a terminal a table of printable ASCII that fits `width` is written as the
+    text rich would write for it (cli/_plain.table_text), without importing rich; else `console()` prints it."""
+    from tritonctl.cli._plain import plain_stdout, table_text
+
+    shown = columns(fields)
+    cells = _cells(shown, rows)
+    text = table_text([f.header for f in shown], [f.right for f in shown], cells, width) if plain_stdout() else None
+    if text is not None:
+        sys.stdout.write(text)
+    else:
+        console().print(_rich_table(shown, cells))

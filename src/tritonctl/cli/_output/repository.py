@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from tritonctl.cli._output.common import _console, _size, out, out_text, safe, say
-from tritonctl.cli._output.fields import Field, document, table
+from tritonctl.cli._output.common import _size, out, out_text, safe, say
+from tritonctl.cli._output.fields import Field, document, print_table
 
 
 def render_add(result) -> None:
@@ -51,7 +51,7 @@ def render_versions(model: str, versions, fmt: str) -> None:
     if not versions:
         say(f"model '{model}' has no version folder")
         return
-    _console().print(table(VERSION_LIST_FIELDS, versions))
+    print_table(VERSION_LIST_FIELDS, versions)
 
 
 def render_policy(view) -> None:

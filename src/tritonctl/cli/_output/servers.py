@@ -6,8 +6,8 @@ import json
 import sys
 from dataclasses import dataclass
 
-from tritonctl.cli._output.common import _console, _debug, out, safe, say
-from tritonctl.cli._output.fields import Field, columns, document, table
+from tritonctl.cli._output.common import _debug, out, safe, say
+from tritonctl.cli._output.fields import Field, columns, document, print_table, table
 
 
 STATUS_WIDTH = 100  # the status table fits 100 columns: long reasons are cut with "…"
@@ -87,14 +87,19 @@ def _status_columns() -> list[Field]:
             + [of_model(f) for f in model if f.after] + [of_version(f) for f in version if f.wrap])
 
 
-def _status_console():
-    """A console for the server tables, STATUS_WIDTH columns at most (fewer on a narrower terminal); its width."""
+def _status_width() -> int:
+    """The server tables' width: STATUS_WIDTH columns at most (fewer on a narrower terminal)."""
     import shutil
 
+    return min(shutil.get_terminal_size((STATUS_WIDTH, 24)).columns, STATUS_WIDTH) if sys.stdout.isatty() \
+        else STATUS_WIDTH
+
+
+def _status_console():
+    """A console for the server tables, _status_width() columns; its width."""
     from rich.console import Console
 
-    width = min(shutil.get_terminal_size((STATUS_WIDTH, 24)).columns, STATUS_WIDTH) if sys.stdout.isatty() \
-        else STATUS_WIDTH
+    width = _status_width()
     return Console(file=sys.stdout, highlight=False, emoji=False, width=width), width
 
 
@@ -114,14 +119,11 @@ def _footnote(notes: list[str], cell: str, line: str, limit: int = 24) -> str:
 def render_status(report, fmt: str) -> None:
     import dataclasses
 
-    from rich.text import Text
-
     if fmt == "json":
         print(json.dumps(status_json(report), indent=2))
         return
-    console, width = _status_console()
-    console.print(Text(safe(f"Triton {report.server_version} at {report.url}; repository "
-                            f"{report.repository or '(not read)'}")), soft_wrap=True)
+    width = _status_width()
+    out(f"Triton {report.server_version} at {report.url}; repository {report.repository or '(not read)'}")
     rows, reasons, errors = [], [], []  # below the table, one line each: Triton's reasons (numbered), config errors
     for m in report.models:
         for i, v in enumerate(m.versions or [None]):
@@ -140,7 +142,7 @@ def render_status(report, fmt: str) -> None:
             rows.append(_StatusRow(m, dataclasses.replace(v, state=state, drift=[*drift, *v.drift]), i == 0))
         if m.config_error is not None:
             errors.append(f"{m.name}: {m.config_error}")
-    console.print(table(_status_columns(), rows))
+    print_table(_status_columns(), rows, width, lambda: _status_console()[0])
     for n, reason in enumerate(reasons, 1):  # cut to the table's width; the whole text: TRITONCTL_DEBUG=1
         out(_cut(safe(f"({n}) {reason}"), width))
     for line in errors:  # a config error whole: its position and what to change
@@ -297,7 +299,7 @@ def render_servers(servers, fmt: str) -> None:
     if not servers:
         say("no local Triton is running (start one: tritonctl server start)")
         return
-    _console().print(table(SERVER_FIELDS, servers))
+    print_table(SERVER_FIELDS, servers)
 
 
 def render_infer(result, replica: str | None = None) -> None:

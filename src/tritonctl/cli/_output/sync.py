@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 from tritonctl.cli._output.common import _console, _size, out, say
-from tritonctl.cli._output.fields import Field, document, table
+from tritonctl.cli._output.fields import Field, document, print_table
 
 
 def sync_progress(fmt: str):
@@ -84,7 +84,7 @@ def render_sync(result, fmt: str) -> None:
         return
     plan = result.plan
     if plan.changes:
-        _console().print(table(change_fields(result.dry_run), plan.changes))
+        print_table(change_fields(result.dry_run), plan.changes)
     doc = sync_json(result)["summary"]
     head = "would sync" if result.dry_run else "synced"
     out(f"{head} {plan.source} -> {plan.destination}: {doc['uploaded']} sent ({_size(doc['bytes_sent'])}), "

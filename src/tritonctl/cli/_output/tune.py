@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tritonctl.cli._output.common import _console, out_text, say
-from tritonctl.cli._output.fields import Field, document, table
+from tritonctl.cli._output.fields import Field, document, print_table
 
 
 def _chosen(trial, budget):
@@ -81,7 +81,7 @@ def render_tune(report, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(tune_json(report), indent=2))
         return
-    _console().print(table(trial_fields(report), report.trials))
+    print_table(trial_fields(report), report.trials)
     for i, trial in enumerate(report.trials, 1):  # the table fits 80 columns; reasons follow it
         if trial.reason:
             say(f"  {i}. {trial.candidate.label}: {trial.verdict}: {trial.reason}")
