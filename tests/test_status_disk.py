@@ -31,3 +31,20 @@ def test_a_fleets_status_reads_the_repository_once_for_all_replicas(tmp_path, mo
     endpoints = [Endpoint(f"http://127.0.0.1:{port}", timeout=0.5) for port in (1, 2, 3)]  # nothing answers there
     report = fleet.fleet_status(endpoints, tmp_path)
     assert len(reads) == 1 and [r.reachable for r in report.replicas] == [False, False, False]
+
+
+def test_a_model_whose_config_declares_its_tensors_is_served_without_the_model_file_readers(tmp_path):
+    import subprocess
+    import sys
+
+    config = ('backend: "onnxruntime"\nmax_batch_size: 0\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]\n'
+              'output [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ]\n')
+    write_tree(tmp_path / "m", {"config.pbtxt": config, "1/model.onnx": "not read"})
+    probe = ("import sys\n"
+             "from tritonctl.repository import open_repository\n"
+             "from tritonctl.normalize import served\n"
+             f"s = served(open_repository({str(tmp_path)!r}).model('m'))\n"
+             "print(s.config.backend, s.versions, s.autofill_error)\n"
+             "print(sorted(m for m in ('tritonctl.io.onnxsig', 'tritonctl.io.savedmodel') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.splitlines() == ["onnxruntime [1] None", "[]"], done.stderr

@@ -175,10 +175,10 @@ def finish(config: ModelConfig, signature, gpus: int) -> str | None:
     ONNX signature for onnxruntime, a SavedModel for tensorflow),
     normalization again, then instance groups for a host with `gpus` GPUs. Returns Triton's error text when
     the auto-complete refuses, else None."""
-    from tritonctl.io.savedmodel import SavedModel
-
     error = None
     if signature is not None:
+        from tritonctl.io.savedmodel import SavedModel
+
         if isinstance(signature, SavedModel):
             from tritonctl.tensorflow_backend import autocomplete
         else:
@@ -221,9 +221,7 @@ def served(model: Model, config: ModelConfig | None = None, *, gpus: int = 0, au
     the one served (a staged `version add`); `python` runs a python model's auto_complete_config (a
     PythonAutoComplete; one is made for this call when `run_python` and none is given)."""
     from tritonctl.errors import ModelFileError
-    from tritonctl.io.onnxsig import OnnxSignature, read_signature
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
-    from tritonctl.io.savedmodel import SavedModel
     from tritonctl.repository import CONFIG_FILE, selected_versions
 
     notes: list[str] = []
@@ -254,6 +252,8 @@ def served(model: Model, config: ModelConfig | None = None, *, gpus: int = 0, au
         else:
             path = _version_folder(model, result.versions[-1]) / (filename or "model.onnx")
             if path.exists():
+                from tritonctl.io.onnxsig import read_signature
+
                 try:
                     sig = read_signature(path)
                 except ModelFileError as e:
@@ -280,7 +280,7 @@ def served(model: Model, config: ModelConfig | None = None, *, gpus: int = 0, au
                 normalize_model_config(final)
         elif not run_python and python is None:
             notes.append("python auto_complete_config was not applied (pass --run-python to run it)")
-    result.autofill_error = finish(final, sig if isinstance(sig, (OnnxSignature, SavedModel)) else None, gpus)
+    result.autofill_error = finish(final, None if isinstance(sig, ModelFileError) else sig, gpus)
     result.config = final
     return result
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 import string
+import subprocess
 import sys
 
 import pytest
@@ -99,3 +101,17 @@ def test_print_table_writes_plain_text_and_rich_for_the_rest(monkeypatch, capsys
     fields.print_table(declared, [("caf\u00e9", 1, "")], 100, console)  # not ASCII: rich measures it
     assert capsys.readouterr().out == "model  requests  note\ncaf\u00e9          1      \n"
     assert len(consoles) == 1
+
+
+def test_a_status_table_off_a_terminal_imports_no_rich():
+    probe = ("import sys\n"
+             "from tritonctl.status import ModelStatus, StatusReport, VersionStatus\n"
+             "from tritonctl.cli._output.servers import render_status\n"
+             "ready = VersionStatus(1, True, True, 'READY', '', 0)\n"
+             "render_status(StatusReport('http://127.0.0.1:8000', '2.51.0', '/models',"
+             " [ModelStatus('m', 'latest:1', True, [ready])]), 'table')\n"
+             "print('rich' in sys.modules, file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert done.stdout.splitlines()[2].split() == ["m", "1", "READY", "0", "0", "-", "latest:1"]
+    assert done.stderr.strip() == "False"

@@ -174,9 +174,9 @@ def check_model(ctx: ModelContext, rules: list[Rule]) -> list[Finding]:
                 )
             )
     # Triton stops at its first error: mark it
-    stages = {rule.code: rule.stage_for(ctx.options.autocomplete) for rule in rules}
     candidates = [i for i, f in enumerate(findings) if f.severity is Severity.ERROR and f.triton_message]
     if candidates:
+        stages = {rule.code: rule.stage_for(ctx.options.autocomplete) for rule in rules}
         first = min(candidates, key=lambda i: (stages[findings[i].code], findings[i].order, i))
         findings[first] = Finding(**{**findings[first].__dict__, "triton_first": True})
     return findings
