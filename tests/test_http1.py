@@ -99,3 +99,30 @@ def test_a_request_is_written_whole_with_its_length():
     assert http1.request_bytes("GET", "/v2", {"Host": "h"}) == b"GET /v2 HTTP/1.1\r\nHost: h\r\n\r\n"
     assert [http1.host_header(*a) for a in [("::1", 8000, False), ("h", 80, False), ("h", 443, True),
                                              ("h", 443, False)]] == ["[::1]:8000", "h", "h", "h:443"]
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_a_connection_reaches_a_listener_by_name_or_address(host):
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            while b"\r\n\r\n" not in conn.recv(1024):
+                pass
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    c = http1.Connection((host, port), connect_timeout=5, timeout=5)
+    try:
+        answer = c.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", max_body=100)
+        assert (answer.status, answer.body) == (200, b"ok")
+    finally:
+        c.close()
+        listener.close()
+        thread.join(5)

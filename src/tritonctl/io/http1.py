@@ -69,7 +69,9 @@ class Connection:
         self._pending = bytearray()
 
     def connect(self) -> None:
-        sock = socket.create_connection(self.address, timeout=self._connect_timeout)
+        host, port = self.address  # an ASCII name as bytes: getaddrinfo then skips the idna codec (and its imports)
+        sock = socket.create_connection((host.encode() if host.isascii() else host, port),
+                                        timeout=self._connect_timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
