@@ -391,6 +391,17 @@ def _put_back(endpoint: Endpoint, before: Snapshot, timeout: float) -> list[int]
                              hint=f"load '{before.model}' again: tritonctl load {before.model}") from None
 
 
+def check_writable(repo: Path, name: str) -> None:
+    """What would stop `write_settings` after a search, found before it: the model folder missing, its config.pbtxt
+    unreadable or unparsable, or a link taking the write outside the repository (each its typed error)."""
+    from tritonctl.io import files
+    from tritonctl.repository import open_repository
+
+    model = open_repository(repo).model(name)
+    model.read_config()
+    files.write_target(model.config_path, Path(repo))
+
+
 def write_settings(repo: Path, name: str, candidate: Candidate, served: dict, *, dry_run: bool = False
                    ) -> SettingsWritten:
     """The candidate's settings into `name`'s config.pbtxt: only instance_group's counts and dynamic_batching

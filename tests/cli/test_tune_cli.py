@@ -204,3 +204,16 @@ def test_input_data_in_perf_analyzers_format(tmp_path):
     with pytest.raises(TritonctlError, match="cannot read --input-data .*No such file") as raised:
         input_arrays(missing)
     assert not isinstance(raised.value, UsageError)  # a missing path: exit 3, not a usage error
+
+
+def test_write_refuses_an_unparsable_config_before_the_search(cli, tmp_path):
+    """--write meets a broken config.pbtxt before any request (nothing listens on the --url): exit 1 with its
+    position, not after a search that cannot be written."""
+    _repo(tmp_path, "backend: \"python\"\nmax_batch_size: four\n")
+    result = cli("tune", "m", "--url", "http://127.0.0.1:9", "--repo", str(tmp_path), "--write")
+    assert result.exit_code == 1, result.output
+    assert "config.pbtxt:2:" in result.stderr and "connection refused" not in result.stderr
+    missing = cli("tune", "nope", "--url", "http://127.0.0.1:9", "--repo", str(tmp_path), "--write")
+    assert missing.exit_code != 0 and "connection refused" not in missing.stderr, missing.stderr
+    unwritten = cli("tune", "m", "--url", "http://127.0.0.1:9", "--repo", str(tmp_path))  # no --write: no read
+    assert unwritten.exit_code == 3 and "connection refused" in unwritten.stderr

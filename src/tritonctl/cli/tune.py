@@ -104,7 +104,8 @@ def tune(
     from tritonctl.errors import ExitCode, TritonctlError, UsageError
     from tritonctl.server_state import perf_analyzer_path
     from tritonctl.targets import fleets_holding
-    from tritonctl.tune import Budget, Generator, TrafficWatch, choose_generator, tune as run_tune, write_settings
+    from tritonctl.tune import (Budget, Generator, TrafficWatch, check_writable, choose_generator, tune as run_tune,
+                                write_settings)
 
     if p99 is not None and latency is not None:
         raise UsageError("give one latency budget: --p99 or --latency")
@@ -130,6 +131,7 @@ def tune(
         local = local_repository(repo, targets, None)
         if local is None:
             raise UsageError("--write needs the repository (--repo) the model's config.pbtxt is in")
+        check_writable(local.path, model)  # before the search, not after it
     space = dict(instances=_numbers(instances, "--instances", 1, 64),
                  delays=_numbers(queue_delay, "--queue-delay", 0, 10_000_000),
                  preferred=_preferred(preferred), batching=_batching(batching) if batching else None)
