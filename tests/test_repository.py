@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,28 @@ def test_a_path_given_for_a_model_name_is_told_how_to_name_it(tmp_path):
         open_repository(tmp_path).model("/elsewhere/repo/tf_a/")
     assert str(caught.value) == f"no model '/elsewhere/repo/tf_a/' in repository '{tmp_path}' (models: m)"
     assert caught.value.hint == "name the model, and its repository with --repo: tf_a --repo /elsewhere/repo"
+
+
+def test_an_unknown_model_lists_ten_names_then_how_many_more_and_a_close_one():
+    from tritonctl.errors import ModelNotFound
+    from tritonctl.repository import Model, Repository
+
+    def repo(names):
+        return Repository(Path("/r"), [Model(n, Path("/r") / n) for n in names])
+
+    many = [f"model_{i:05d}" for i in range(1000)]
+    with pytest.raises(ModelNotFound) as caught:
+        repo(many).model("text_detection")
+    assert str(caught.value) == ("no model 'text_detection' in repository '/r' (models: "
+                                 + ", ".join(many[:10]) + ", … (990 more))")
+    assert caught.value.hint is None
+    with pytest.raises(ModelNotFound) as caught:
+        repo(many).model("model_0001")  # as close to model_00001 as to model_00010: no guess
+    assert caught.value.hint is None
+    with pytest.raises(ModelNotFound) as caught:
+        repo(["text_detection", "text_recognition"]).model("text_detecton")
+    assert str(caught.value).endswith("(models: text_detection, text_recognition)")
+    assert caught.value.hint == "did you mean 'text_detection'?"
+    with pytest.raises(ModelNotFound) as caught:
+        repo([]).model("m")
+    assert str(caught.value).endswith("(models: none)")

@@ -48,6 +48,28 @@ class ModelNotFound(TritonctlError):
     pass
 
 
+NAMES_SHOWN = 10  # an error lists this many of the models there are, then how many more
+
+
+def some_names(names: list[str]) -> str:
+    """The models an error lists: all of a few, the first NAMES_SHOWN of many and how many more, or "none"."""
+    shown = ", ".join(names[:NAMES_SHOWN]) or "none"
+    return shown if len(names) <= NAMES_SHOWN else f"{shown}, … ({len(names) - NAMES_SHOWN} more)"
+
+
+def did_you_mean(name: str, names: list[str]) -> str | None:
+    """A hint naming the model whose name is closest to `name`, when one is close and no other is as close."""
+    import difflib
+
+    def ratio(other: str) -> float:  # as get_close_matches scores it
+        return difflib.SequenceMatcher(None, other, name).ratio()
+
+    close = difflib.get_close_matches(name, names, n=2, cutoff=0.8)
+    if not close or (len(close) == 2 and ratio(close[0]) == ratio(close[1])):
+        return None
+    return f"did you mean '{close[0]}'?"
+
+
 class ConfigParseError(TritonctlError):
     """A config.pbtxt that does not parse: a verdict against the input, whichever command meets it."""
 

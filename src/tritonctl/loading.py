@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tritonctl.errors import ServerRejected, TritonctlError, UsageError
+from tritonctl.errors import ServerRejected, TritonctlError, UsageError, did_you_mean, some_names
 from tritonctl.io.triton_client import Endpoint, TritonClient, rejection_kind
 from tritonctl.repository import MAX_VERSION, describe_policy, open_repository, selected_versions
 
@@ -201,7 +201,9 @@ def unload_model(endpoint: Endpoint, model: str, *, dependents: bool = False, ti
         index = client.index()
         known = {m.get("name") for m in index}
         if model not in known:
-            raise TritonctlError(f"the server knows no model '{model}' (models: {', '.join(sorted(known)) or 'none'})")
+            names = sorted(n for n in known if isinstance(n, str))
+            raise TritonctlError(f"the server knows no model '{model}' (models: {some_names(names)})",
+                                 hint=did_you_mean(model, names))
         before = ready_versions(client, model)
         try:
             client.unload(model, dependents)

@@ -163,14 +163,15 @@ class Repository:
         for m in self.models:
             if m.name == name:
                 return m
-        names = ", ".join(m.name for m in self.models if not m.is_hidden) or "none"
-        from tritonctl.errors import ModelNotFound
+        from tritonctl.errors import ModelNotFound, did_you_mean, some_names
 
-        hint = None
+        names = [m.name for m in self.models if not m.is_hidden]
         if "/" in name.rstrip("/"):  # a path where a model's name goes
             given = Path(name.rstrip("/"))
             hint = f"name the model, and its repository with --repo: {given.name} --repo {given.parent}"
-        raise ModelNotFound(f"no model '{name}' in repository '{self.path}' (models: {names})", hint=hint)
+        else:
+            hint = did_you_mean(name, names)
+        raise ModelNotFound(f"no model '{name}' in repository '{self.path}' (models: {some_names(names)})", hint=hint)
 
 
 def _sort_key(name: str) -> bytes:
