@@ -96,11 +96,10 @@ def _status_width() -> int:
 
 
 def _status_console():
-    """A console for the server tables, _status_width() columns; its width."""
+    """A console for the server tables, _status_width() columns."""
     from rich.console import Console
 
-    width = _status_width()
-    return Console(file=sys.stdout, highlight=False, emoji=False, width=width), width
+    return Console(file=sys.stdout, highlight=False, emoji=False, width=_status_width())
 
 
 def _cut(text: str, width: int) -> str:
@@ -142,7 +141,7 @@ def render_status(report, fmt: str) -> None:
             rows.append(_StatusRow(m, dataclasses.replace(v, state=state, drift=[*drift, *v.drift]), i == 0))
         if m.config_error is not None:
             errors.append(f"{m.name}: {m.config_error}")
-    print_table(_status_columns(), rows, width, lambda: _status_console()[0])
+    print_table(_status_columns(), rows, width, _status_console)
     for n, reason in enumerate(reasons, 1):  # cut to the table's width; the whole text: TRITONCTL_DEBUG=1
         out(_cut(safe(f"({n}) {reason}"), width))
     for line in errors:  # a config error whole: its position and what to change
@@ -199,7 +198,7 @@ def render_fleet_status(report, fmt: str, label=None) -> None:
     from rich.text import Text
 
     reachable = report.reachable
-    console, _width = _status_console()
+    console = _status_console()
     repository = label(report.repository) if label and report.repository else report.repository
     console.print(Text(safe(f"{len(reachable)} of {len(report.replicas)} replicas answered; repository "
                             f"{repository or '(not read)'}")), soft_wrap=True)
@@ -256,7 +255,7 @@ def render_rollout(rollout) -> None:
     from rich.text import Text
 
     what = "plan" if rollout.dry_run else "rollout"
-    console, _width = _status_console()
+    console = _status_console()
     console.print(Text(safe(f"{what}: {rollout.action} over {len(rollout.steps)} replica"
                             f"{'s' if len(rollout.steps) != 1 else ''}")), soft_wrap=True)
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -393,7 +392,7 @@ def live_status(frames, interval: float, several: bool) -> None:
     """Show each frame in place until q or Ctrl-C (both a normal end)."""
     from rich.live import Live
 
-    console, _width = _status_console()
+    console = _status_console()
     try:
         with _Keys() as keys, Live(console=console, auto_refresh=False, transient=False) as live:
             for frame in frames:
