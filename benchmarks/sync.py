@@ -11,7 +11,9 @@ prefix each run); again with nothing changed; after touching every file's mtime;
 file with its mtime put back. Each step runs --runs times per tool, the tools interleaved, and its median is shown;
 requests and request-body bytes are counted at the wire by a proxy in front of moto (tests/s3_proxy.py), not taken
 from any tool's log (the last run's counts). rclone is installed with `apt-get install rclone` and configured here
-through RCLONE_CONFIG_* variables.
+through RCLONE_CONFIG_* variables, and runs with --fast-list, rclone's advice for S3: without it rclone lists each
+folder apart, and moto answers each listing by walking the whole bucket (every run's prefix), so rclone's no-op over
+the 2,000-file repository took 134 s (2026-12-07) where aws took 2.2 s, and the run over 40 minutes.
 
 Targets, each a ratio in this run: tritonctl no slower than the fastest anchor on the initial upload, the no-op and
 after the touch; after the one-byte change, no slower than rclone --checksum (the one anchor that sends it: aws and
@@ -105,9 +107,9 @@ def commands(args, repo: Path, proxy_url: str, prefix: str) -> dict[str, tuple[l
                          "--only-show-errors"], None)
     if args.rclone:
         env = rclone_env(proxy_url)
-        tools["rclone"] = ([args.rclone, "sync", str(repo), f"bench:bench/rclone-{prefix}"], env)
-        tools["rclone --checksum"] = ([args.rclone, "sync", "--checksum", str(repo), f"bench:bench/rclonec-{prefix}"],
-                                      env)
+        fast = [args.rclone, "sync", "--fast-list"]  # one recursive listing, not one per folder (see the docstring)
+        tools["rclone"] = ([*fast, str(repo), f"bench:bench/rclone-{prefix}"], env)
+        tools["rclone --checksum"] = ([*fast, "--checksum", str(repo), f"bench:bench/rclonec-{prefix}"], env)
     return tools
 
 
