@@ -97,3 +97,25 @@ def test_another_size_or_a_different_part_size_is_hashed_whole(tmp_path, model_f
     other = HashCache(tmp_path / "state" / "hashes.sqlite", etag_threshold=THRESHOLD, etag_chunk=CHUNK * 2)
     found = other.digests(model_file, etag=True)
     assert found == digests(model_file, etag_threshold=THRESHOLD, etag_chunk=CHUNK * 2) and other.hashed == 1
+
+
+def test_many_files_at_once_hits_misses_and_changes_each_get_their_own_digests(tmp_path):
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    paths = []
+    for i in range(900):  # more than one query's worth of keys
+        paths.append(folder / f"f{i}")
+        paths[-1].write_bytes(os.urandom(1 + i * 7 % 3000))
+    hashes = cache(tmp_path)
+    assert hashes.digests_of(paths[:450], etag=True, jobs=4) == [truth(p) for p in paths[:450]]
+    for p in paths[::3]:
+        touch(p)
+    for p in paths[1::3]:
+        change_one_byte(p)
+    hashes.hashed = 0
+    assert hashes.digests_of(paths, etag=True, jobs=4) == [truth(p) for p in paths]
+    known = range(450)
+    expected = sum(1 for i in known if i % 3 == 0) + 2 * sum(1 for i in known if i % 3 == 1) + 450
+    assert hashes.hashed == expected
+    again = HashCache(tmp_path / "state" / "hashes.sqlite", etag_threshold=THRESHOLD, etag_chunk=CHUNK)
+    assert again.digests_of(paths, etag=True, jobs=4) == [truth(p) for p in paths] and again.hashed == 0

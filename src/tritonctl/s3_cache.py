@@ -80,7 +80,7 @@ def own(rel: str) -> bool:
 
 
 def remote_state(s3: S3, url: S3Url) -> Remote:
-    objects = s3.list(url)
+    objects, markers = s3.listing(url)
     found = s3.read_versioned(url, manifest.MANIFEST, manifest.MAX_BYTES) if manifest.MANIFEST in objects else None
     known = manifest.loads(found[0] if found else None)
     remote = Remote(url, {}, known, found[1] if found else None)
@@ -94,25 +94,11 @@ def remote_state(s3: S3, url: S3Url) -> Remote:
         else:
             remote.files[rel] = RemoteFile(obj.size, obj.etag, None)
             remote.rechecked.append(rel)
-    for marker in _folder_markers(s3, url):
+    for marker in markers:
         remote.files[checked_rel(marker, url)] = RemoteFile(0, "", None)
     return remote
 
 
-def _folder_markers(s3: S3, url: S3Url) -> list[str]:
-    """Keys ending in '/' (empty folders), which `S3.list` leaves out."""
-    out = []
-    prefix = url.key("") if url.prefix else ""
-
-    def run():
-        paginator = s3.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=url.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                if obj["Key"].endswith("/") and obj["Key"] != prefix:
-                    out.append(url.rel(obj["Key"]))
-
-    s3._call(f"listing {url}", run)
-    return out
 
 
 def upload_etag(size: int, etag: str) -> bool | None:

@@ -155,8 +155,7 @@ def scan_source(root: Path, models: list[str] | None, hashes: HashCache, *, etag
         empty = [f"{model.name}/{folder}/" for folder in _empty_folders(model.path)]
         for full in [e for e in empty if not _own(e)] or ([] if found else [f"{model.name}/"]):
             out[full] = SourceFile(full, root / full, 0, "")
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:  # hashlib releases the GIL
-        digests = list(pool.map(lambda item: hashes.digests(item[0], etag=etags), planned))
+    digests = hashes.digests_of([path for path, _full in planned], etag=etags, jobs=min(8, (os.cpu_count() or 2) * 2))
     for (path, full), digest in zip(planned, digests):
         out[full] = SourceFile(full, path, path.stat().st_size, digest.sha256, digest.etag)
     return dict(sorted(out.items())), _Layouts({m.name: m for m in chosen})

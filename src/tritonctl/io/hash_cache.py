@@ -89,6 +89,7 @@ class HashCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a cache: a power cut may lose its last writes, never corrupt it
             db.execute("CREATE TABLE IF NOT EXISTS files (dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,"
                        " ctime_ns INTEGER, sha256 TEXT, etag TEXT, etag_scheme TEXT, PRIMARY KEY (dev, ino))")
             self._db = db
@@ -103,37 +104,92 @@ class HashCache:
         return self.digests(path, etag=True).etag
 
     def digests(self, path: Path, *, etag: bool = False) -> Digests:
-        st = os.stat(path)
-        key = (st.st_dev, st.st_ino)
-        identity = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        scheme = f"{self._etag[0]}/{self._etag[1]}" if etag else None
+        return self.digests_of([path], etag=etag)[0]
+
+    def digests_of(self, paths: list[Path], *, etag: bool = False, jobs: int = 1) -> list[Digests]:
+        """The digests of many files: the cache asked in one query per few hundred files, the misses read `jobs` at
+        a time (hashlib releases the GIL), and what they found stored in one transaction."""
         if etag and self._etag[0] is None:
             raise ValueError("this hash cache was made without the upload's part size")
-        row = None
-        if self._db is not None:
-            with self._lock, contextlib.suppress(sqlite3.Error):
-                row = self._db.execute("SELECT size, mtime_ns, ctime_ns, sha256, etag, etag_scheme FROM files "
-                                       "WHERE dev=? AND ino=?", key).fetchone()
-                if row is not None and tuple(row[:3]) == identity and (not etag or row[5] == scheme):
-                    return Digests(row[3], row[4] if row[5] == scheme else None)
-        found, kept = None, None  # kept: the remembered (ETag, scheme), still right for these bytes
-        if row is not None and row[4] is not None and row[0] == st.st_size and (not etag or row[5] == scheme):
+        scheme = f"{self._etag[0]}/{self._etag[1]}" if etag else None
+        stats = [os.stat(p) for p in paths]
+        rows = self._rows([(st.st_dev, st.st_ino) for st in stats])
+        out: list[Digests | None] = [None] * len(paths)
+        misses: list[int] = []
+        for i, st in enumerate(stats):
+            row = rows.get((st.st_dev, st.st_ino))
+            if row is not None and row[:3] == (st.st_size, st.st_mtime_ns, st.st_ctime_ns) and \
+                    (not etag or row[5] == scheme):
+                out[i] = Digests(row[3], row[4] if row[5] == scheme else None)
+            else:
+                misses.append(i)
+
+        def read(i: int):
+            st = stats[i]
+            return self._read(paths[i], st.st_size, rows.get((st.st_dev, st.st_ino)), etag, scheme)
+
+        if jobs > 1 and len(misses) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                found = list(pool.map(read, misses))
+        else:
+            found = [read(i) for i in misses]
+        store = []
+        for i, (digest, kept) in zip(misses, found):
+            out[i] = digest
+            st, after = stats[i], os.stat(paths[i])
+            identity = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns) == \
+                    (st.st_dev, st.st_ino, *identity):  # unchanged while it was read
+                store.append((st.st_dev, st.st_ino, *identity, digest.sha256, *(kept or (digest.etag, scheme))))
+        self._store(store)
+        return out
+
+    def _read(self, path: Path, size: int, row: tuple | None, etag: bool, scheme: str | None
+              ) -> tuple[Digests, tuple[str, str] | None]:
+        """A file's digests read from its bytes, and the remembered (ETag, scheme) that is still right for them."""
+        if row is not None and row[4] is not None and row[0] == size and (not etag or row[5] == scheme):
             sha = digests(path).sha256  # known before: if its bytes are the same, so is their ETag
-            self.hashed += 1
+            self._count()
             if sha == row[3]:
-                kept = (row[4], row[5])
-                found = Digests(sha, row[4] if etag else None)
-            elif not etag:
-                found = Digests(sha, None)
-        if found is None:
-            found = digests(path, etag_threshold=self._etag[0] if etag else None, etag_chunk=self._etag[1])
+                return Digests(sha, row[4] if etag else None), (row[4], row[5])
+            if not etag:
+                return Digests(sha, None), None
+        found = digests(path, etag_threshold=self._etag[0] if etag else None, etag_chunk=self._etag[1])
+        self._count()
+        return found, None
+
+    def _count(self) -> None:
+        with self._lock:
             self.hashed += 1
-        after = os.stat(path)
-        if self._db is not None and (after.st_size, after.st_mtime_ns, after.st_ctime_ns) == identity:
-            with self._lock, contextlib.suppress(sqlite3.Error):
-                self._db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 (*key, *identity, found.sha256, *(kept or (found.etag, scheme))))
-        return found
+
+    def _rows(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], tuple]:
+        """(size, mtime_ns, ctime_ns, sha256, etag, etag_scheme) of the files the cache knows, by (dev, ino)."""
+        out: dict[tuple[int, int], tuple] = {}
+        if self._db is None:
+            return out
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            for start in range(0, len(keys), 400):  # 800 variables, under SQLite's oldest limit (999)
+                chunk = keys[start:start + 400]
+                query = ("SELECT dev, ino, size, mtime_ns, ctime_ns, sha256, etag, etag_scheme FROM files "
+                         f"WHERE (dev, ino) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})")
+                for row in self._db.execute(query, [v for key in chunk for v in key]):
+                    out[(row[0], row[1])] = tuple(row[2:])
+        return out
+
+    def _store(self, rows: list[tuple]) -> None:
+        if self._db is None or not rows:
+            return
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            try:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         if self._db is not None:
