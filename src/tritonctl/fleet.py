@@ -77,19 +77,11 @@ def _ask(endpoint: Endpoint, repo: Path | None, model: str | None, disk: dict) -
     from tritonctl.status import status
 
     try:
-        report = status(endpoint, repo, model, disk)
-        with TritonClient(endpoint) as client:
-            names = sorted({m["name"] for m in client.index()})
-            configs = {}
-            for m in report.models:
-                if any(v.state == "READY" for v in m.versions):
-                    try:
-                        configs[m.name] = _digest(client.config(m.name))
-                    except ServerRejected:
-                        pass
+        report = status(endpoint, repo, model, disk, served_configs=True)  # one connection, each answer read once
     except TritonctlError as e:
         return Replica(endpoint.label, False, error=e.message)
-    return Replica(endpoint.label, True, triton_version=report.server_version, report=report, models=names,
+    configs = {m.name: _digest(m.served_config) for m in report.models if m.served_config is not None}
+    return Replica(endpoint.label, True, triton_version=report.server_version, report=report, models=report.indexed,
                    configs=configs)
 
 

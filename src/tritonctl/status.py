@@ -78,6 +78,7 @@ class ModelStatus:
     versions: list[VersionStatus]
     drift: list[str] = field(default_factory=list)
     config_error: str | None = None  # the disk config's error (file:line:column: what), when it has one
+    served_config: dict | None = None  # the config the server serves, when it was read (for drift, or asked for)
 
 
 @dataclass
@@ -86,6 +87,7 @@ class StatusReport:
     server_version: str
     repository: str | None
     models: list[ModelStatus]
+    indexed: list[str] = field(default_factory=list)  # every model name in the server's repository index
 
     def relabeled(self, label: Callable[[str], str]) -> StatusReport:
         """The report with paths of a local copy shown as the repository it stands for (an S3 one)."""
@@ -227,9 +229,10 @@ def _version(text) -> int | None:
 
 
 def status(endpoint: Endpoint, repo: Path | None, model: str | None = None,
-           disk: dict[str, _Disk] | None = None) -> StatusReport:
+           disk: dict[str, _Disk] | None = None, *, served_configs: bool = False) -> StatusReport:
     """What `endpoint` serves beside what `repo` selects (`disk`: disk_models(repo, model), when the caller asks
-    several servers)."""
+    several servers); with `served_configs`, the served config of every model with a READY version is read and kept
+    (a fleet compares them across replicas), each once."""
     if disk is None:
         disk = disk_models(repo, model)
     with TritonClient(endpoint) as client:
@@ -249,12 +252,13 @@ def status(endpoint: Endpoint, repo: Path | None, model: str | None = None,
                 raise TritonctlError(f"no model '{model}' on the server or in the repository")
             names = [model]
         models = [_model_status(client, name, [m for m in index if m["name"] == name], disk.get(name), stats,
-                                repo is not None) for name in names]
-    return StatusReport(endpoint.url, str(meta.get("version", "?")), str(repo) if repo else None, models)
+                                repo is not None, served_configs) for name in names]
+    return StatusReport(endpoint.url, str(meta.get("version", "?")), str(repo) if repo else None, models,
+                        sorted({m["name"] for m in index}))
 
 
 def _model_status(client: TritonClient, name: str, entries: list[dict], on_disk: _Disk | None,
-                  stats: dict, have_repo: bool) -> ModelStatus:
+                  stats: dict, have_repo: bool, served_configs: bool) -> ModelStatus:
     versions: dict[int, VersionStatus] = {}
     selected = set(on_disk.selected or []) if on_disk else set()
     for number in (on_disk.versions if on_disk else []):
@@ -286,13 +290,15 @@ def _model_status(client: TritonClient, name: str, entries: list[dict], on_disk:
         elif vs.state not in TRANSITIONS and loaded and vs.selected:
             vs.drift.append(NOT_READY)
     drift = []
-    if loaded and knows_selection and on_disk.config is not None and any(
-            vs.state == "READY" for vs in versions.values()):
+    served = None
+    compared = loaded and knows_selection and on_disk.config is not None
+    if (compared or served_configs) and any(vs.state == "READY" for vs in versions.values()):
         try:
-            if _differs(on_disk, client.config(name)):
-                drift.append(CONFIG_DIFFERS)
+            served = client.config(name)
         except ServerRejected:
             pass
+        if compared and served is not None and _differs(on_disk, served):
+            drift.append(CONFIG_DIFFERS)
     return ModelStatus(name, on_disk.policy if on_disk else None, loaded,
                        sorted(versions.values(), key=lambda v: v.version), drift,
-                       on_disk.error if on_disk else None)
+                       on_disk.error if on_disk else None, served)

@@ -260,6 +260,9 @@ def test_a_replica_on_another_triton_version_or_repository_is_named(clean, tmp_p
         notes = json.loads(result.stdout)["notes"]
         assert notes == [f"{proxy.url} runs Triton 2.99.0; the others 2.51.0"]
         assert set(proxy.hosts) == {proxy.url.removeprefix("http://")}
+        # each answer asked for once: the served config read for the drift is the one compared across replicas
+        assert sorted(proxy.requests) == ["GET /v2", "GET /v2/models/m/config", "GET /v2/models/stats",
+                                          "POST /v2/repository/index"], proxy.requests
     finally:
         proxy.close()
     # a replica whose repository holds another model: its index differs

@@ -1,5 +1,5 @@
 """A small HTTP proxy in front of one Triton that answers its server metadata (GET /v2) with another version, as a
-replica of another Triton release would, and records the Host header of each request."""
+replica of another Triton release would, and records each request's Host header and its method and path."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class VersionProxy:
         host, _, port = target.removeprefix("http://").partition(":")
         self.target, self.version = (host, int(port)), version
         self.hosts: list[str] = []
+        self.requests: list[str] = []  # "GET /v2", ...
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -22,6 +23,7 @@ class VersionProxy:
 
             def _forward(self) -> None:
                 proxy.hosts.append(self.headers.get("Host", ""))
+                proxy.requests.append(f"{self.command} {self.path}")
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 conn = http.client.HTTPConnection(*proxy.target, timeout=60)
