@@ -99,8 +99,6 @@ def remote_state(s3: S3, url: S3Url) -> Remote:
     return remote
 
 
-
-
 def upload_etag(size: int, etag: str) -> bool | None:
     """Whether an ETag is one tritonctl can compute from a local file (an MD5, or the MD5 of MD5s for the part count
     its uploads give that size): True, False (another scheme or part size), None (no MD5 at all)."""
