@@ -10,17 +10,18 @@ builds no orchestrator: it drives the replicas something else runs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from tritonctl.errors import RolloutInterrupted, ServerRejected, ServerUnreachable, TritonctlError
 from tritonctl.io.triton_client import Endpoint, TritonClient
-from tritonctl.loading import snapshot
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # ---- status --------------------------------------------------------------------------------------------------------
 
@@ -68,6 +69,8 @@ class FleetStatus:
 def _digest(config: dict) -> str:
     """What tells replicas' served configs apart: the config as status compares it with the disk (no policy: the
     versions served are compared one by one)."""
+    import hashlib
+
     from tritonctl.status import comparable
 
     return hashlib.sha256(json.dumps(comparable(config), sort_keys=True).encode()).hexdigest()[:12]
@@ -114,6 +117,8 @@ def watch(endpoints: list[Endpoint], repo: Path | None, model: str | None = None
         except TritonctlError as e:
             return None, e.message
 
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(32, max(1, len(endpoints)))) as pool:
         while True:
             now = clock()
@@ -136,8 +141,7 @@ def fleet_status(endpoints: list[Endpoint], repo: Path | None, model: str | None
     from tritonctl.status import disk_models
 
     disk = disk_models(repo, model)  # once, for every replica
-    with ThreadPoolExecutor(max_workers=min(32, max(1, len(endpoints)))) as pool:
-        replicas = list(pool.map(lambda e: _ask(e, repo, model, disk), endpoints))
+    replicas = _each(lambda e: _ask(e, repo, model, disk), endpoints)
     reachable = [r for r in replicas if r.reachable]
     if model is not None and reachable and not any(any(m.name == model for m in r.report.models) for r in reachable):
         raise TritonctlError(f"no model '{model}' on any replica or in the repository")
@@ -164,6 +168,38 @@ def fleet_status(endpoints: list[Endpoint], repo: Path | None, model: str | None
         models.append(FleetModel(name, policy, versions, sorted(u for u, d in digests.items() if d != common),
                                  {u: list(m.drift) for u, m in per.items() if m is not None and m.drift}))
     return FleetStatus(replicas, models, str(repo) if repo else None, _notes(reachable))
+
+
+def _each(fn: Callable[[T], R], items: Sequence[T], most: int = 32) -> list[R]:
+    """fn(item) for every item, `most` threads at a time, the results in order; the first exception is raised
+    after every thread has ended. Plain threads: concurrent.futures, with the logging it imports, adds 4-5 ms to
+    the start of a command whose whole fan-out over 10 replicas is within 10 ms of one replica's."""
+    import threading
+
+    results: list = [None] * len(items)
+    errors: list[BaseException] = []
+    indexes = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                i = next(indexes, None)
+            if i is None or errors:
+                return
+            try:
+                results[i] = fn(items[i])
+            except BaseException as e:  # noqa: BLE001 - raised in the caller's thread below
+                errors.append(e)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(most, len(items)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def _notes(reachable: list[Replica]) -> list[str]:
@@ -292,6 +328,8 @@ def rollout(endpoints: list[Endpoint], change: Change, *, parallel: int = 1, dry
             progress: Callable[[str], None] = lambda _m: None) -> Rollout:
     """`change` on every replica, `parallel` at a time, each behind its health gate. The first failure stops the
     rollout: that replica serves again what it served before, the replicas not reached are left untouched."""
+    from tritonctl.loading import snapshot
+
     steps = [Step(e.label, []) for e in endpoints]
     plan = Rollout(change.label, steps, dry_run)
     wanted = change.wanted()
@@ -344,6 +382,8 @@ def rollout(endpoints: list[Endpoint], change: Change, *, parallel: int = 1, dry
             if len(wave) == 1:
                 one(wave[0])
             else:  # Ctrl-C reaches this thread only: the replicas in flight finish (or are restored) first
+                from concurrent.futures import ThreadPoolExecutor
+
                 with ThreadPoolExecutor(max_workers=len(wave)) as pool:
                     list(pool.map(one, wave))
             if any(steps[i].outcome != DONE for i in wave):

@@ -115,3 +115,28 @@ def test_a_status_table_off_a_terminal_imports_no_rich():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
     assert done.stdout.splitlines()[2].split() == ["m", "1", "READY", "0", "0", "-", "latest:1"]
     assert done.stderr.strip() == "False"
+
+
+def test_a_fleet_status_table_off_a_terminal_imports_no_rich():
+    probe = ("import sys\n"
+             "from tritonctl.status import ModelStatus, StatusReport, VersionStatus\n"
+             "from tritonctl.fleet import FleetModel, FleetStatus, FleetVersion, Replica\n"
+             "from tritonctl.cli._output.servers import render_fleet_status\n"
+             "ready = VersionStatus(1, True, True, 'READY', '', 0)\n"
+             "report = StatusReport('http://a:8000', '2.51.0', '/models', [ModelStatus('m', 'latest:1', True, [ready])])\n"
+             "up = Replica('http://a:8000', True, triton_version='2.51.0', report=report)\n"
+             "down = Replica('http://b:8000', False, error='connection refused')\n"
+             "version = FleetVersion(1, ['http://a:8000'], {}, {})\n"
+             "render_fleet_status(FleetStatus([up, down], [FleetModel('m', 'latest:1', [version])], '/models'),"
+             " 'table')\n"
+             "print('rich' in sys.modules, file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "1 of 2 replicas answered; repository /models"
+    assert lines[1].split() == ["model", "version", "ready", "policy", "disagreeing"]
+    assert lines[2].split() == ["m", "1", "1/1", "latest:1"]
+    assert [line.split() for line in lines[4:]] == [["http://a:8000", "2.51.0", "1"],
+                                                    ["http://b:8000", "-", "-", "unreachable", "(1)"],
+                                                    ["(1)", "http://b:8000:", "connection", "refused"]]
+    assert done.stderr.strip() == "False"

@@ -189,52 +189,81 @@ def fleet_status_json(report, label=None) -> dict:
     return document(fleet_fields(label or (lambda text: text)), report)
 
 
-def render_fleet_status(report, fmt: str, label=None) -> None:
-    """Per model and version: READY on how many of the reachable replicas, and who disagrees; then the replicas."""
-    if fmt == "json":
-        print(json.dumps(fleet_status_json(report, label), indent=2))
-        return
-    from rich.table import Table
-    from rich.text import Text
+@dataclass(frozen=True)
+class _FleetRow:
+    """One row of the fleet table: a model's version (None: the model has none), on how many replicas it is READY,
+    and what disagrees."""
 
-    reachable = report.reachable
-    console = _status_console()
-    repository = label(report.repository) if label and report.repository else report.repository
-    console.print(Text(safe(f"{len(reachable)} of {len(report.replicas)} replicas answered; repository "
-                            f"{repository or '(not read)'}")), soft_wrap=True)
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("model", "version", "ready", "policy", "disagreeing"):
-        table.add_column(column, no_wrap=column != "disagreeing", justify="right" if column == "version" else "left")
+    model: object
+    version: object
+    first: bool
+    reachable: int
+    notes: list
+
+
+FLEET_TABLE = (
+    Field(None, "model", lambda row: row.model.name if row.first else ""),
+    Field(None, "version", lambda row: str(row.version.version) if row.version else "-", right=True),
+    Field(None, "ready", lambda row: f"{len(row.version.ready)}/{row.reachable}" if row.version else "-"),
+    Field(None, "policy", lambda row: (row.model.policy or "-") if row.first else ""),
+    Field(None, "disagreeing", lambda row: "; ".join(row.notes), wrap=True),
+)
+REPLICA_TABLE = (
+    Field(None, "replica", lambda r: r.replica.url),
+    Field(None, "triton", lambda r: r.replica.triton_version or "-"),
+    Field(None, "models loaded", lambda r: str(_loaded(r.replica.report)) if r.replica.reachable else "-"),
+    Field(None, "note", lambda r: r.note),
+)
+
+
+@dataclass(frozen=True)
+class _ReplicaRow:
+    replica: object
+    note: str  # unreachable (n): its reason is line n below the table
+
+
+def _loaded(report) -> int:
+    """How many models a replica serves READY in at least one version."""
+    return sum(1 for m in report.models if any(v.state == "READY" for v in m.versions)) if report else 0
+
+
+def _fleet_rows(report) -> list[_FleetRow]:
+    reachable = len(report.reachable)
+    rows = []
     for m in report.models:
         for i, v in enumerate(m.versions or [None]):
             notes = []
             if i == 0 and m.configs_differ:
                 notes.append(f"served config differs on {', '.join(m.configs_differ)}")
             if i == 0:
-                notes += _by_label(m.drift, len(reachable))
+                notes += _by_label(m.drift, reachable)
             if v is not None:
                 if v.ready and v.not_ready:
                     notes.append("not READY on " + ", ".join(f"{u} ({state})" for u, state in v.not_ready.items()))
-                notes += _by_label(v.drift, len(reachable))
-            ready = f"{len(v.ready)}/{len(reachable)}" if v is not None else "-"
-            table.add_row(*(Text(safe(cell)) for cell in (m.name if i == 0 else "", str(v.version) if v else "-",
-                                                          ready, (m.policy or "-") if i == 0 else "",
-                                                          "; ".join(notes))))
-    console.print(table)
-    servers = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("replica", "triton", "models loaded", "note"):
-        servers.add_column(column, no_wrap=True)
+                notes += _by_label(v.drift, reachable)
+            rows.append(_FleetRow(m, v, i == 0, reachable, notes))
+    return rows
+
+
+def render_fleet_status(report, fmt: str, label=None) -> None:
+    """Per model and version: READY on how many of the reachable replicas, and who disagrees; then the replicas."""
+    if fmt == "json":
+        print(json.dumps(fleet_status_json(report, label), indent=2))
+        return
+    width = _status_width()
+    repository = label(report.repository) if label and report.repository else report.repository
+    out(f"{len(report.reachable)} of {len(report.replicas)} replicas answered; repository "
+        f"{repository or '(not read)'}")
+    print_table(FLEET_TABLE, _fleet_rows(report), width, _status_console)
     errors: list[str] = []  # below the table, one line each, whole: why a replica did not answer
+    replicas = []
     for r in report.replicas:
-        loaded = sum(1 for m in r.report.models if any(v.state == "READY" for v in m.versions)) if r.report else 0
         if not r.reachable:
             errors.append(f"{r.url}: {r.error}")
-        note = "" if r.reachable else f"unreachable ({len(errors)})"
-        servers.add_row(*(Text(safe(cell)) for cell in (r.url, r.triton_version or "-", str(loaded) if r.reachable
-                                                        else "-", note)))
-    console.print(servers)
+        replicas.append(_ReplicaRow(r, "" if r.reachable else f"unreachable ({len(errors)})"))
+    print_table(REPLICA_TABLE, replicas, width, _status_console)
     for n, line in enumerate(errors, 1):
-        out(safe(f"({n}) {line}"))
+        out(f"({n}) {line}")
     for note in report.notes:
         say(f"note: {note}")
 
