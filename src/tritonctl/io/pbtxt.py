@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tritonctl.errors import ConfigParseError
+from tritonctl.io import pbtxt_quick
 
 if TYPE_CHECKING:
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
@@ -39,6 +40,8 @@ def parse(text: str, path: str) -> ModelConfig:
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
 
     config = ModelConfig()
+    if pbtxt_quick.parse(text, config):  # the common form, read at once; the rest (and every error) below
+        return config
     try:
         text_format.Parse(text, config)
     except text_format.ParseError as e:
