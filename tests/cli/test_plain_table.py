@@ -140,3 +140,37 @@ def test_a_fleet_status_table_off_a_terminal_imports_no_rich():
                                                     ["http://b:8000", "-", "-", "unreachable", "(1)"],
                                                     ["(1)", "http://b:8000:", "connection", "refused"]]
     assert done.stderr.strip() == "False"
+
+
+def test_lines_are_the_bytes_rich_writes_whenever_they_are_given():
+    rng = random.Random(7)
+    written = refused = 0
+    for _ in range(800):
+        lines = [_cell(rng, rng.choice((0, 10, 80, 300))) for _ in range(rng.randint(0, 4))]
+        text = _plain.lines_text(lines)
+        if text is None:
+            refused += 1
+            continue
+        written += 1
+        buffer = io.StringIO()
+        console = Console(file=buffer, highlight=False, soft_wrap=True, emoji=False, width=200)  # as _console
+        for line in lines:
+            console.print(Text(line, style="red"))
+        assert text == buffer.getvalue(), lines
+    assert written > 100 and refused > 100
+
+
+def test_validate_findings_off_a_terminal_are_written_without_rich(tmp_path):
+    (tmp_path / "repo" / "m").mkdir(parents=True)
+    (tmp_path / "repo" / "m" / "config.pbtxt").write_text('backend: "onnxruntime"\n')
+    probe = ("import sys\n"
+             "from tritonctl.cli.start import main\n"
+             f"sys.argv = ['tritonctl', 'validate', {str(tmp_path / 'repo')!r}]\n"
+             "try:\n    main()\n"
+             "except SystemExit as e:\n    print('rich' in sys.modules, e.code, file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert done.stdout.splitlines()[0].endswith("error TRT404 model 'm' has no version folder; add one (tritonctl "
+                                                "version add)")
+    assert done.stderr.splitlines() == ["1 model checked in " + str(tmp_path / "repo") + ": 1 error, 0 warnings",
+                                        "False 1"]

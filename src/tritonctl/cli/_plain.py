@@ -88,6 +88,11 @@ def rule_lines(rules) -> list[str]:
 def plain_stdout() -> bool:
     """Whether rich would treat stdout as a file, not a terminal (rich/console.py Console.is_terminal: TTY_COMPATIBLE
     first, then FORCE_COLOR, then isatty): then it writes no style, and a table that fits is plain text."""
+    return plain_stream(sys.stdout)
+
+
+def plain_stream(stream) -> bool:
+    """plain_stdout for another stream (stderr)."""
     compatible = os.environ.get("TTY_COMPATIBLE", "")
     if compatible in ("0", "1"):
         return compatible == "0"
@@ -95,9 +100,17 @@ def plain_stdout() -> bool:
     if force is not None:
         return force == ""
     try:
-        return not sys.stdout.isatty()
+        return not stream.isatty()
     except (AttributeError, ValueError):
         return True
+
+
+def lines_text(lines: list[str]) -> str | None:
+    """The text rich writes off a terminal for each line printed as a Text by a soft-wrapping console (the line and a
+    newline: no style, no wrapping), when every line is printable ASCII; else None (rich writes it)."""
+    if not all(line.isascii() and line.isprintable() for line in lines):
+        return None
+    return "".join(f"{line}\n" for line in lines)
 
 
 def table_text(headers: list[str], right: list[bool], rows: list[list[str]], width: int) -> str | None:

@@ -35,13 +35,13 @@ def decode(data: bytes, path: str) -> str:
 
 def parse(text: str, path: str) -> ModelConfig:
     """Parse config text as Triton does (no unknown fields); errors keep line and column."""
-    from google.protobuf import text_format
-
     from tritonctl.io.proto.model_config_pb2 import ModelConfig
 
     config = ModelConfig()
     if pbtxt_quick.parse(text, config):  # the common form, read at once; the rest (and every error) below
         return config
+    from google.protobuf import text_format
+
     try:
         text_format.Parse(text, config)
     except text_format.ParseError as e:

@@ -45,12 +45,22 @@ def summary(report: Report) -> str:
 
 
 def render_table(report: Report) -> None:
-    from rich.text import Text
+    """The findings on stdout, the summary on stderr: written as rich writes them off a terminal, without importing
+    rich (cli/_plain.lines_text), else by rich with their styles."""
+    from tritonctl.cli._plain import lines_text, plain_stream
 
-    console = _console()
-    for style, text in report_lines(report):
-        console.print(Text(text, style=style))
-    _console(stderr=True).print(Text(summary(report)))
+    lines = report_lines(report)
+    for stream, styled in ((sys.stdout, lines), (sys.stderr, [("", summary(report))])):
+        text = lines_text([line for _style, line in styled]) if plain_stream(stream) else None
+        if text is not None:
+            stream.write(text)
+            stream.flush()  # as rich does: the findings are out before the summary
+            continue
+        from rich.text import Text
+
+        console = _console(stderr=stream is sys.stderr)
+        for style, line in styled:
+            console.print(Text(line, style=style))
 
 
 def report_json(report: Report) -> str:
