@@ -7,7 +7,8 @@ initialize takes 1 s; no model loaded at first), then times, each the median of 
 - `tritonctl status` over 1, 3 and 10 replicas (target: 10 replicas under 1.1x one replica);
 - `tritonctl load`, `unload` and `policy apply` on one server beside the same request sent directly (urllib from
   this process, the body tritonctl sends: the served config as JSON; an unload until the index says it is done, as
-  tritonctl waits; each timed unload after a random pause: see `phase`), target: within 100 ms;
+  tritonctl waits; each timed unload after a random pause, see `phase`, and three times as many unload pairs),
+  target: within 100 ms;
 - a rollout of `load m` over 3 replicas, `--parallel 1`, beside the sum of the same 3 loads sent directly (target:
   within 15 %), and `--parallel 3`.
 """
@@ -135,6 +136,13 @@ def main() -> None:
             pairs["policy apply latest:1"][0].append(run([*tritonctl, "policy", "apply", "m", "latest:1", "-r",
                                                           str(repo), "--url", one], env))
             pairs["policy apply latest:1"][1].append(direct(one, "load", config))
+        for _ in range(2 * runs):  # the unload's spread is Triton's (see phase): three times the pairs
+            direct(one, "load", config)
+            phase()
+            pairs["unload"][0].append(run([*tritonctl, "unload", "m", "--url", one], env))
+            direct(one, "load", config)
+            phase()
+            pairs["unload"][1].append(direct(one, "unload"))
         for name, (ours, theirs) in pairs.items():
             extra = statistics.median(ours) - statistics.median(theirs)
             print(f"{name:22} tritonctl {statistics.median(ours):6.2f} s, the request sent directly "
