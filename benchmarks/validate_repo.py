@@ -309,7 +309,8 @@ def main() -> None:
     model = small_model()
     for count in args.sizes:
         repository_scale(work / f"repo-{count}", count, model, args.runs)
-    python_models(work, args.models)
+    if args.models:
+        python_models(work, args.models)
 
     big = work / "big.onnx"
     size = int(args.onnx_gib * (1 << 30))
