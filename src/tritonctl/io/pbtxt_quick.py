@@ -89,21 +89,33 @@ def _ranges():
 class _Shape:
     """What parsing needs to know of one field, read once from its descriptor."""
 
-    __slots__ = ("name", "repeated", "message", "map_entry", "map_message_value", "oneof", "kind", "enum", "ints")
+    __slots__ = ("field", "name", "repeated", "message", "_map", "oneof", "kind", "enum", "ints")
 
     def __init__(self, field) -> None:
         from google.protobuf.descriptor import FieldDescriptor as F
 
+        self.field = field
         self.name = field.name
         self.repeated = field.is_repeated
         self.message = field.cpp_type == F.CPPTYPE_MESSAGE
-        self.map_entry = self.message and field.message_type.GetOptions().map_entry
-        self.map_message_value = (self.map_entry and field.message_type.fields_by_name["value"].cpp_type
-                                  == F.CPPTYPE_MESSAGE)
+        self._map: int | None = None  # see map_kind
         self.oneof = field.containing_oneof.name if field.containing_oneof is not None else None
         self.kind = field.type
         self.enum = ({v.name: v.number for v in field.enum_type.values} if field.type == F.TYPE_ENUM else None)
         self.ints = _ranges().get(field.type)
+
+
+    def map_kind(self) -> int:
+        """0: not a map; 1: a map of scalars; 2: a map of messages. Found when first asked, as text_format's
+        _IsMapEntry finds it: GetOptions imports descriptor_pb2 (2 ms), and most configs have no map field."""
+        if self._map is None:
+            from google.protobuf.descriptor import FieldDescriptor as F
+
+            entry = self.field.message_type
+            self._map = 0
+            if entry.has_options and entry.GetOptions().map_entry:
+                self._map = 2 if entry.fields_by_name["value"].cpp_type == F.CPPTYPE_MESSAGE else 1
+        return self._map
 
 
 def _shapes(descriptor) -> dict:
@@ -170,10 +182,11 @@ def _value(found: list[str], i: int, message, shape: _Shape) -> int:
         if token != "{":
             raise _Other
         container = getattr(message, shape.name)
-        if shape.map_entry:
+        kind = shape.map_kind() if shape.repeated else 0
+        if kind:
             entry = container.GetEntryClass()()
             i = _fields(found, i + 1, entry, "}")
-            if shape.map_message_value:
+            if kind == 2:
                 container[entry.key].CopyFrom(entry.value)
             else:
                 container[entry.key] = entry.value

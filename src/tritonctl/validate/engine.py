@@ -73,13 +73,15 @@ PARALLEL_FROM = 200  # models; below, forking workers costs more than it saves
 def _check_all(contexts: list[ModelContext], rules: list[Rule], settings: Settings):
     """(findings, has a config file) per context, in order: in this process, or for a large repository spread
     over forked worker processes (each reads only the configs its share and their ensemble steps need)."""
-    import multiprocessing
     import threading
 
     workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
     if (len(contexts) < PARALLEL_FROM or workers < 2 or settings.options.python is not None
-            or threading.active_count() > 1  # a fork copies locks other threads may hold
-            or "fork" not in multiprocessing.get_all_start_methods()):
+            or threading.active_count() > 1):  # a fork copies locks other threads may hold
+        return [_check_one(ctx, rules, settings) for ctx in contexts]
+    import multiprocessing  # (5 ms to import: not for a small repository)
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return [_check_one(ctx, rules, settings) for ctx in contexts]
     global _FORKED
     _FORKED = (contexts, rules, settings)

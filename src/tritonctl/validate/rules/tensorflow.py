@@ -15,15 +15,22 @@ def _is_savedmodel(config) -> bool:
     return config is not None and config.backend == "tensorflow" and config.platform == "tensorflow_savedmodel"
 
 
+def _is_read_savedmodel(signature) -> bool:
+    """Whether `signature` is a SavedModel as io/savedmodel read it. That module is imported only to read one
+    (2 ms), so until then nothing is one: a repository of other models never imports it."""
+    import sys
+
+    module = sys.modules.get("tritonctl.io.savedmodel")
+    return module is not None and isinstance(signature, module.SavedModel)
+
+
 def _versions(ctx: ModelContext):
     """(version, SavedModel) for each served version whose SavedModel could be read."""
-    from tritonctl.io.savedmodel import SavedModel
-
     if not _is_savedmodel(ctx.completed):
         return
     for number in ctx.served_versions:
         saved = ctx.signature(number)
-        if isinstance(saved, SavedModel):
+        if _is_read_savedmodel(saved):
             yield number, saved
 
 
@@ -121,10 +128,8 @@ def tensorflow_autofill(ctx: ModelContext) -> Iterator[Problem]:
     Bad:  max_batch_size: 8 for a signature input of shape [3, 224, 224]
     Good: max_batch_size: 0, or save the signature with a None first dimension
     """
-    from tritonctl.io.savedmodel import SavedModel
-
     served = ctx.served
-    if served is None or not isinstance(served.signature, SavedModel) or not ctx.autofill_error:
+    if served is None or not _is_read_savedmodel(served.signature) or not ctx.autofill_error:
         return
     error = ctx.autofill_error
     if error.startswith("unable to auto-complete model configuration"):
@@ -156,11 +161,11 @@ def tensorflow_signature(ctx: ModelContext) -> Iterator[Problem]:
     Bad:  input [ { name: "x" data_type: TYPE_FP32 dims: [ 3 ] } ] for a signature input x of shape [-1, 4]
     Good: max_batch_size: 8 input [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]
     """
-    from tritonctl.tensorflow_backend import load_errors
-
     final = ctx.final
     if final is None or ctx.autofill_error or not _is_savedmodel(final):
         return
+    from tritonctl.tensorflow_backend import load_errors
+
     for number, saved in _versions(ctx):
         picked = _picked(ctx, saved)
         if picked.signature is None:
@@ -182,12 +187,11 @@ def tensorflow_io_replaced(ctx: ModelContext) -> Iterator[Problem]:
     Good: list the signature's tensors as it has them (tritonctl config show MODEL --normalized shows them), or
           start Triton with --disable-auto-complete-config
     """
-    from tritonctl.io.savedmodel import SavedModel
+    served, config = ctx.served, ctx.completed
+    if served is None or config is None or not _is_read_savedmodel(served.signature) or ctx.autofill_error:
+        return
     from tritonctl.tensorflow_backend import replaced
 
-    served, config = ctx.served, ctx.completed
-    if served is None or config is None or not isinstance(served.signature, SavedModel) or ctx.autofill_error:
-        return
     changes = replaced(config, ctx.final)
     if changes:
         shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
