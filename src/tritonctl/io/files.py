@@ -78,7 +78,12 @@ def open_regular(path: str | os.PathLike[str], *, max_bytes: int | None = None) 
 def read_regular(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     """The bytes of a regular file of at most `max_bytes` (it may grow while read: the cap holds)."""
     with open_regular(path, max_bytes=max_bytes) as f:
-        data = f.read(max_bytes + 1)
+        # as many bytes as the file holds, and one more: f.read(max_bytes + 1) allocates the whole cap first (a
+        # config's 64 MiB: 20 us for a file of 75 bytes, 2 us this way)
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(min(size, max_bytes) + 1)
+        if len(data) > size:  # it grew while read: the rest, up to the cap
+            data += f.read(max_bytes + 1 - len(data))
     if len(data) > max_bytes:
         raise TooLarge(errno.EFBIG, f"is larger than the {max_bytes:,} bytes read here", os.fspath(path))
     return data

@@ -154,6 +154,9 @@ def parse_signature(data, path: str = "<bytes>") -> OnnxSignature:
     return sig
 
 
+SMALL_FILE = 1 << 20  # bytes; a smaller model file is read whole, a larger one mapped (its weights never read)
+
+
 def read_signature(path: str | os.PathLike[str]) -> OnnxSignature:
     """The signature of the ONNX file at `path` (a folder means `<folder>/model.onnx`, as Triton reads it)."""
     path = os.fspath(path)
@@ -166,6 +169,8 @@ def read_signature(path: str | os.PathLike[str]) -> OnnxSignature:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
                 raise ModelFileError(f"'{path}' is empty, not an ONNX model")
+            if size <= SMALL_FILE:
+                return parse_signature(f.read(), path)
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
                 return parse_signature(data, path)
     except OSError as e:
