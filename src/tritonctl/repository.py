@@ -112,6 +112,8 @@ class Model:
     subdirs: list[str] = field(default_factory=list)  # every subdirectory, sorted bytewise like Triton
     files: list[str] = field(default_factory=list)
     read_error: str | None = None  # the folder itself could not be listed
+    entries: list[os.DirEntry] | None = field(default=None, repr=False, compare=False)  # its folder, as read_model
+    # listed it (None: not listed)
 
     @property
     def leftovers(self) -> list[str]:
@@ -159,6 +161,11 @@ class Repository:
     path: Path
     models: list[Model]
 
+    @cached_property
+    def real_path(self) -> str:
+        """The repository's folder with every symbolic link resolved (once, for every model's checks)."""
+        return os.path.realpath(self.path)
+
     def model(self, name: str) -> Model:
         for m in self.models:
             if m.name == name:
@@ -178,24 +185,25 @@ def _sort_key(name: str) -> bytes:
     return os.fsencode(name)
 
 
-def _scan_dir(path: Path) -> tuple[list[str], list[str]]:
-    """Subdirectory and file names of `path`; symlinks followed as Triton's stat() does."""
+def _scan_dir(path: Path) -> tuple[list[str], list[str], list[os.DirEntry]]:
+    """Subdirectory and file names of `path` (symlinks followed as Triton's stat() does), and its entries."""
     dirs, files = [], []
     with os.scandir(path) as it:
-        for entry in it:
-            try:
-                is_dir = entry.is_dir(follow_symlinks=True)
-            except OSError:
-                is_dir = False
-            (dirs if is_dir else files).append(entry.name)
+        entries = list(it)
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir(follow_symlinks=True)
+        except OSError:
+            is_dir = False
+        (dirs if is_dir else files).append(entry.name)
     dirs.sort(key=_sort_key)
     files.sort(key=_sort_key)
-    return dirs, files
+    return dirs, files, entries
 
 
 def read_model(path: Path) -> Model:
     model = Model(name=path.name, path=path)
-    model.subdirs, model.files = _scan_dir(path)
+    model.subdirs, model.files, model.entries = _scan_dir(path)
     for name in model.subdirs:
         if name in SKIPPED_SUBDIRS:
             continue
@@ -222,7 +230,7 @@ def open_repository(path: str | os.PathLike[str]) -> Repository:
     if not root.is_dir():
         raise RepositoryNotFound(f"'{root}' is a file, not a model repository folder")
     try:
-        dirs, _files = _scan_dir(root)
+        dirs, _files, _entries = _scan_dir(root)
     except OSError as e:
         raise RepositoryNotFound(f"cannot read model repository '{root}': {e.strerror or e}") from None
     repo = Repository(root, [])

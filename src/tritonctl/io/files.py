@@ -115,14 +115,16 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def stale_temp_files(folder: Path, target: str | None = None) -> list[Path]:
+def stale_temp_files(folder: Path, target: str | None = None, *, names: list[str] | None = None) -> list[Path]:
     """Temporary files of atomic writes in `folder` (of `target` only, when given) that no live write holds:
-    their lock is free and their writer is gone (or, for old names without a pid, they are old)."""
+    their lock is free and their writer is gone (or, for old names without a pid, they are old). `names`: the
+    folder's, when the caller has listed it."""
     out = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
+    if names is None:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return []
     for name in sorted(names):
         m = TEMP_FILE.match(name)
         if m is None or (target is not None and m.group("target") != target):

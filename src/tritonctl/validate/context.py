@@ -60,6 +60,7 @@ class ModelContext:
         self.options = options
         self._given_text = config_text  # a config not (yet) on disk, checked as if it were
         self._signatures: dict[int, object] = {}
+        self._listings: dict[str, list] = {}  # folder -> its entries (see listing)
 
     @cached_property
     def _read(self) -> tuple[ConfigText | None, ConfigParseError | None, str | None]:
@@ -135,12 +136,36 @@ class ModelContext:
         """A path inside the model folder as Triton prints it (absolute, as a repository is given to it)."""
         return str(self.model.path.absolute().joinpath(*parts))
 
+    def listing(self, folder: str | Path) -> list:
+        """The entries (os.DirEntry) of a folder of this model, sorted by name, listed once for every rule that
+        looks (the model's own folder as the repository was read). Raises OSError when it cannot be listed."""
+        key = str(folder)
+        found = self._listings.get(key)
+        if found is None:
+            import os
+
+            if key == str(self.model.path) and self.model.entries is not None:
+                entries = self.model.entries
+            else:
+                with os.scandir(folder) as it:
+                    entries = list(it)
+            found = self._listings[key] = sorted(entries, key=lambda e: e.name)
+        return found
+
     @cached_property
     def unfinished_versions(self) -> frozenset[int]:
         """Versions a tritonctl sync to S3 is still placing (marked in the local copy by s3_cache)."""
         from tritonctl.repository import UNFINISHED_MARKER
 
-        return frozenset(v.number for v in self.model.versions if (v.path / UNFINISHED_MARKER).exists())
+        def marked(folder: Path) -> bool:
+            try:
+                if not any(e.name == UNFINISHED_MARKER for e in self.listing(folder)):
+                    return False
+            except OSError:
+                pass
+            return (folder / UNFINISHED_MARKER).exists()
+
+        return frozenset(v.number for v in self.model.versions if marked(v.path))
 
     @cached_property
     def is_stray(self) -> bool:

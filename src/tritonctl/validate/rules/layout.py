@@ -129,7 +129,11 @@ def stale_temporary_file(ctx: ModelContext) -> Iterator[Problem]:
     from tritonctl.io.files import stale_temp_files
 
     for folder in [ctx.model.path, *(v.path for v in ctx.model.versions)]:
-        for path in stale_temp_files(folder):
+        try:
+            names = [e.name for e in ctx.listing(folder)]
+        except OSError:
+            continue  # as stale_temp_files: nothing found where nothing can be listed
+        for path in stale_temp_files(folder, names=names):
             rel = str(path.relative_to(ctx.model.path))
             yield Problem(None, f"'{rel}' was left by an interrupted tritonctl write; the next write of that file "
                           "removes it (or delete it)", file=rel)
@@ -150,12 +154,12 @@ def link_leaves_repository(ctx: ModelContext) -> Iterator[Problem]:
 
     from tritonctl.io.confine import is_inside
 
-    root = os.path.realpath(ctx.repo.path)
+    root = ctx.repo.real_path
     pending = [ctx.model.path]
     while pending:
         folder = pending.pop()
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = ctx.listing(folder)
         except OSError:
             continue  # TRT407 or the model file's own finding says why
         for entry in entries:
