@@ -102,3 +102,19 @@ def test_a_sequence_input_is_told_apart_from_a_tensor():
     data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
     assert ours(data) == reference(data)
     assert ours(data)["inputs"][0][3] == "ONNX_TYPE_SEQUENCE"
+
+
+def test_a_folder_is_read_as_the_model_onnx_inside_it_and_a_large_file_through_a_map(tmp_path, monkeypatch):
+    from tritonctl.errors import ModelFileError
+    from tritonctl.io import onnxsig
+
+    data = onnx_bytes([("x", [-1, 4])], [("y", [-1, 4])])
+    (tmp_path / "m.onnx").mkdir()
+    (tmp_path / "m.onnx" / "model.onnx").write_bytes(data)
+    assert onnxsig.read_signature(tmp_path / "m.onnx").path == str(tmp_path / "m.onnx" / "model.onnx")
+    with pytest.raises(ModelFileError, match="model.onnx': No such file"):
+        onnxsig.read_signature(tmp_path)  # a folder without one
+    whole = onnxsig.read_signature(tmp_path / "m.onnx" / "model.onnx")
+    monkeypatch.setattr(onnxsig, "SMALL_FILE", 0)  # every file mapped
+    mapped = onnxsig.read_signature(tmp_path / "m.onnx" / "model.onnx")
+    assert [(t.name, t.dims) for t in mapped.inputs] == [(t.name, t.dims) for t in whole.inputs] == [("x", (-1, 4))]

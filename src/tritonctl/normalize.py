@@ -22,20 +22,28 @@ if TYPE_CHECKING:
 DEFAULT_CPU_COUNT_BACKENDS = frozenset({"onnxruntime", "tensorflow"})
 
 
-def _first_version_dir(model: Model) -> tuple[Path | None, set[str]]:
-    if not model.subdirs:
-        return None, set()
-    path = model.path / model.subdirs[0]
-    try:
-        return path, set(os.listdir(path))
-    except OSError:
-        return path, set()
+class _FirstVersionDir:
+    """The names in a model's first subdirectory, listed when first asked for (a config that names its backend,
+    platform and model file never asks)."""
+
+    def __init__(self, model: Model) -> None:
+        self.path = model.path / model.subdirs[0] if model.subdirs else None
+        self._names: set[str] | None = None
+
+    def __contains__(self, name: str) -> bool:
+        if self._names is None:
+            try:
+                self._names = set(os.listdir(self.path)) if self.path is not None else set()
+            except OSError:
+                self._names = set()
+        return name in self._names
 
 
 def autocomplete_backend_fields(config: ModelConfig, model: Model) -> None:
     """Fill name, platform, backend and default_model_filename in place, as Triton does. May raise
     BackendUnresolved."""
-    version_path, content = _first_version_dir(model)
+    content = _FirstVersionDir(model)
+    version_path = content.path
     has_version = version_path is not None
 
     def is_dir(name: str) -> bool:

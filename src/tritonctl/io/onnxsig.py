@@ -160,12 +160,15 @@ SMALL_FILE = 1 << 20  # bytes; a smaller model file is read whole, a larger one 
 def read_signature(path: str | os.PathLike[str]) -> OnnxSignature:
     """The signature of the ONNX file at `path` (a folder means `<folder>/model.onnx`, as Triton reads it)."""
     path = os.fspath(path)
-    if os.path.isdir(path):
-        path = os.path.join(path, "model.onnx")
     from tritonctl.io.files import open_regular
 
     try:
-        with open_regular(path) as f:
+        try:
+            f = open_regular(path)
+        except IsADirectoryError:  # (asked of the opened file: no stat before the open)
+            path = os.path.join(path, "model.onnx")
+            f = open_regular(path)
+        with f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
                 raise ModelFileError(f"'{path}' is empty, not an ONNX model")
