@@ -12,6 +12,8 @@ runs (backends/onnxruntime/model.py), by `config generate` and by `export`:
 
 from __future__ import annotations
 
+import functools
+
 from typing import TYPE_CHECKING
 
 from tritonctl.backend_common import Mismatch, allowed_error, compare_dims, control_datatype, shape
@@ -148,6 +150,15 @@ def _controls(config: ModelConfig, sig: OnnxSignature, errors: list[Mismatch]) -
     return names
 
 
+@functools.cache
+def _onnx_data_types() -> frozenset[int]:
+    """The Triton data types an ONNX tensor can have (once: it was worked out again for every tensor)."""
+    from tritonctl.io.onnxsig import ONNX_TO_TRITON
+    from tritonctl.io.proto.model_config_pb2 import DataType
+
+    return frozenset(DataType.Value(v) for v in ONNX_TO_TRITON.values())
+
+
 def _tensor_error(config: ModelConfig, kind: str, where: str, io, by_name: dict) -> Mismatch | None:
     """The first thing ValidateInputs / ValidateOutputs refuse about one config tensor, or None."""
     from tritonctl.io.onnxsig import ONNX_TO_TRITON
@@ -162,7 +173,7 @@ def _tensor_error(config: ModelConfig, kind: str, where: str, io, by_name: dict)
                 f"unable to load model '{m}', optional input '{io.name}' is not supported for models that support "
                 "batching")
     dtype = DataType.Name(io.data_type) if io.data_type in DataType.values() else str(io.data_type)
-    if io.data_type not in {DataType.Value(v) for v in ONNX_TO_TRITON.values()}:
+    if io.data_type not in _onnx_data_types():
         return (f"{where}.data_type", f"onnxruntime has no {dtype}",
                 f"unsupported datatype {dtype} for {kind} '{io.name}' for model '{m}'")
     model_type = ONNX_TO_TRITON.get(t.elem_type, "TYPE_INVALID")
