@@ -159,10 +159,23 @@ def _onnx_data_types() -> frozenset[int]:
     return frozenset(DataType.Value(v) for v in ONNX_TO_TRITON.values())
 
 
+@functools.cache
+def _data_type_names() -> dict[int, str]:
+    from tritonctl.io.proto.model_config_pb2 import DataType
+
+    return {number: name for name, number in DataType.items()}
+
+
+@functools.cache
+def _data_type_numbers() -> dict[str, int]:
+    from tritonctl.io.proto.model_config_pb2 import DataType
+
+    return dict(DataType.items())
+
+
 def _tensor_error(config: ModelConfig, kind: str, where: str, io, by_name: dict) -> Mismatch | None:
     """The first thing ValidateInputs / ValidateOutputs refuse about one config tensor, or None."""
     from tritonctl.io.onnxsig import ONNX_TO_TRITON
-    from tritonctl.io.proto.model_config_pb2 import DataType
 
     m = config.name
     t = by_name.get(io.name)
@@ -172,12 +185,12 @@ def _tensor_error(config: ModelConfig, kind: str, where: str, io, by_name: dict)
         return (f"{where}.optional", "optional inputs need max_batch_size: 0 with onnxruntime",
                 f"unable to load model '{m}', optional input '{io.name}' is not supported for models that support "
                 "batching")
-    dtype = DataType.Name(io.data_type) if io.data_type in DataType.values() else str(io.data_type)
+    dtype = _data_type_names().get(io.data_type) or str(io.data_type)
     if io.data_type not in _onnx_data_types():
         return (f"{where}.data_type", f"onnxruntime has no {dtype}",
                 f"unsupported datatype {dtype} for {kind} '{io.name}' for model '{m}'")
     model_type = ONNX_TO_TRITON.get(t.elem_type, "TYPE_INVALID")
-    if DataType.Value(model_type) != io.data_type:
+    if _data_type_numbers()[model_type] != io.data_type:
         shown = "TYPE_BYTES" if model_type == "TYPE_STRING" else model_type
         return (f"{where}.data_type", f"the model's '{io.name}' is {model_type}; use that",
                 f"unable to load model '{m}', configuration expects datatype {dtype} for {kind} '{io.name}', model "

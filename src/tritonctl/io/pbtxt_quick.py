@@ -100,7 +100,8 @@ class _Shape:
         self.message = field.cpp_type == F.CPPTYPE_MESSAGE
         self._map: int | None = None  # see map_kind
         self.oneof = field.containing_oneof.name if field.containing_oneof is not None else None
-        self.kind = field.type
+        self.kind = {F.TYPE_STRING: "string", F.TYPE_BOOL: "bool", F.TYPE_FLOAT: "float",
+                     F.TYPE_DOUBLE: "float"}.get(field.type)  # the other scalars: ints, enum, bytes (not read)
         self.enum = ({v.name: v.number for v in field.enum_type.values} if field.type == F.TYPE_ENUM else None)
         self.ints = _ranges().get(field.type)
 
@@ -206,8 +207,6 @@ def _value(found: list[str], i: int, message, shape: _Shape) -> int:
 
 
 def _scalar(token: str, shape: _Shape):
-    from google.protobuf.descriptor import FieldDescriptor as F
-
     if shape.ints is not None:
         if not _INTEGER.fullmatch(token):
             raise _Other
@@ -220,15 +219,16 @@ def _scalar(token: str, shape: _Shape):
         if token not in shape.enum:  # a name: an identifier
             raise _Other
         return shape.enum[token]
-    if shape.kind == F.TYPE_STRING:
+    kind = shape.kind
+    if kind == "string":
         if not token.startswith(_QUOTES):
             raise _Other
         return token[1:-1]
-    if shape.kind == F.TYPE_BOOL:
+    if kind == "bool":
         if token not in _BOOL:
             raise _Other
         return _BOOL[token]
-    if shape.kind in (F.TYPE_FLOAT, F.TYPE_DOUBLE):
+    if kind == "float":
         if not _FLOAT.fullmatch(token):  # (no "01.5": text_format refuses octal floats)
             raise _Other
         return float(token)
