@@ -112,8 +112,8 @@ class Model:
     subdirs: list[str] = field(default_factory=list)  # every subdirectory, sorted bytewise like Triton
     files: list[str] = field(default_factory=list)
     read_error: str | None = None  # the folder itself could not be listed
-    entries: list[os.DirEntry] | None = field(default=None, repr=False, compare=False)  # its folder, as read_model
-    # listed it (None: not listed)
+    # its folder's entries as read_model listed them (None: not listed by it), for the checks that look again
+    entries: list[os.DirEntry] | None = field(default=None, repr=False, compare=False)
 
     @property
     def leftovers(self) -> list[str]:
