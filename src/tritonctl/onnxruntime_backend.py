@@ -151,26 +151,24 @@ def _controls(config: ModelConfig, sig: OnnxSignature, errors: list[Mismatch]) -
 
 
 @functools.cache
-def _onnx_data_types() -> frozenset[int]:
-    """The Triton data types an ONNX tensor can have (once: it was worked out again for every tensor)."""
-    from tritonctl.io.onnxsig import ONNX_TO_TRITON
+def _data_type_numbers() -> dict[str, int]:
+    """Triton's data types by name, read once from the enum (it was asked again for every tensor)."""
     from tritonctl.io.proto.model_config_pb2 import DataType
 
-    return frozenset(DataType.Value(v) for v in ONNX_TO_TRITON.values())
+    return dict(DataType.items())
 
 
 @functools.cache
 def _data_type_names() -> dict[int, str]:
-    from tritonctl.io.proto.model_config_pb2 import DataType
-
-    return {number: name for name, number in DataType.items()}
+    return {number: name for name, number in _data_type_numbers().items()}
 
 
 @functools.cache
-def _data_type_numbers() -> dict[str, int]:
-    from tritonctl.io.proto.model_config_pb2 import DataType
+def _onnx_data_types() -> frozenset[int]:
+    """The Triton data types an ONNX tensor can have."""
+    from tritonctl.io.onnxsig import ONNX_TO_TRITON
 
-    return dict(DataType.items())
+    return frozenset(_data_type_numbers()[name] for name in ONNX_TO_TRITON.values())
 
 
 def _tensor_error(config: ModelConfig, kind: str, where: str, io, by_name: dict) -> Mismatch | None:

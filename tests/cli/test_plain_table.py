@@ -103,6 +103,12 @@ def test_print_table_writes_plain_text_and_rich_for_the_rest(monkeypatch, capsys
     assert len(consoles) == 1
 
 
+def _off_a_terminal(probe: str) -> subprocess.CompletedProcess:
+    """`probe` run by a fresh Python, its stdout and stderr pipes, nothing forcing rich's terminal mode."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+
+
 def test_a_status_table_off_a_terminal_imports_no_rich():
     probe = ("import sys\n"
              "from tritonctl.status import ModelStatus, StatusReport, VersionStatus\n"
@@ -111,8 +117,7 @@ def test_a_status_table_off_a_terminal_imports_no_rich():
              "render_status(StatusReport('http://127.0.0.1:8000', '2.51.0', '/models',"
              " [ModelStatus('m', 'latest:1', True, [ready])]), 'table')\n"
              "print('rich' in sys.modules, file=sys.stderr)")
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    done = _off_a_terminal(probe)
     assert done.stdout.splitlines()[2].split() == ["m", "1", "READY", "0", "0", "-", "latest:1"]
     assert done.stderr.strip() == "False"
 
@@ -130,8 +135,7 @@ def test_a_fleet_status_table_off_a_terminal_imports_no_rich():
              "render_fleet_status(FleetStatus([up, down], [FleetModel('m', 'latest:1', [version])], '/models'),"
              " 'table')\n"
              "print('rich' in sys.modules, file=sys.stderr)")
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    done = _off_a_terminal(probe)
     lines = done.stdout.splitlines()
     assert lines[0] == "1 of 2 replicas answered; repository /models"
     assert lines[1].split() == ["model", "version", "ready", "policy", "disagreeing"]
@@ -168,8 +172,7 @@ def test_validate_findings_off_a_terminal_are_written_without_rich(tmp_path):
              f"sys.argv = ['tritonctl', 'validate', {str(tmp_path / 'repo')!r}]\n"
              "try:\n    main()\n"
              "except SystemExit as e:\n    print('rich' in sys.modules, e.code, file=sys.stderr)")
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    done = _off_a_terminal(probe)
     assert done.stdout.splitlines()[0].endswith("error TRT404 model 'm' has no version folder; add one (tritonctl "
                                                 "version add)")
     assert done.stderr.splitlines() == ["1 model checked in " + str(tmp_path / "repo") + ": 1 error, 0 warnings",

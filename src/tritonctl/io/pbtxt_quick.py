@@ -14,6 +14,7 @@ and a second member of a oneof: text_format decides those.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -69,21 +70,22 @@ def parse(text: str, message: Message) -> bool:
     return True
 
 
-_INT_RANGES = {}  # FieldDescriptor.type -> (lowest, highest)
 _SHAPES: dict[object, dict] = {}  # message Descriptor -> field name -> _Shape
 
 
-def _ranges():
+@functools.cache
+def _int_ranges() -> dict[int, tuple[int, int]]:
+    """FieldDescriptor.type -> (lowest, highest) of each integer type."""
     from google.protobuf.descriptor import FieldDescriptor as F
 
-    if not _INT_RANGES:
-        for kinds, low, high in (((F.TYPE_INT32, F.TYPE_SINT32, F.TYPE_SFIXED32), -(1 << 31), (1 << 31) - 1),
-                                 ((F.TYPE_INT64, F.TYPE_SINT64, F.TYPE_SFIXED64), -(1 << 63), (1 << 63) - 1),
-                                 ((F.TYPE_UINT32, F.TYPE_FIXED32), 0, (1 << 32) - 1),
-                                 ((F.TYPE_UINT64, F.TYPE_FIXED64), 0, (1 << 64) - 1)):
-            for kind in kinds:
-                _INT_RANGES[kind] = (low, high)
-    return _INT_RANGES
+    ranges = {}
+    for kinds, low, high in (((F.TYPE_INT32, F.TYPE_SINT32, F.TYPE_SFIXED32), -(1 << 31), (1 << 31) - 1),
+                             ((F.TYPE_INT64, F.TYPE_SINT64, F.TYPE_SFIXED64), -(1 << 63), (1 << 63) - 1),
+                             ((F.TYPE_UINT32, F.TYPE_FIXED32), 0, (1 << 32) - 1),
+                             ((F.TYPE_UINT64, F.TYPE_FIXED64), 0, (1 << 64) - 1)):
+        for kind in kinds:
+            ranges[kind] = (low, high)
+    return ranges
 
 
 class _Shape:
@@ -103,7 +105,7 @@ class _Shape:
         self.kind = {F.TYPE_STRING: "string", F.TYPE_BOOL: "bool", F.TYPE_FLOAT: "float",
                      F.TYPE_DOUBLE: "float"}.get(field.type)  # the other scalars: ints, enum, bytes (not read)
         self.enum = ({v.name: v.number for v in field.enum_type.values} if field.type == F.TYPE_ENUM else None)
-        self.ints = _ranges().get(field.type)
+        self.ints = _int_ranges().get(field.type)
 
 
     def map_kind(self) -> int:
