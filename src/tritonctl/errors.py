@@ -22,6 +22,14 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the process is so that cleanup runs as for Ctrl-C (exit 130)."""
 
 
+class Verdict(Exception):
+    """The command has said everything (findings, a failed rollout's table) and ends with `code`: no line added."""
+
+    def __init__(self, code: ExitCode) -> None:
+        super().__init__(int(code))
+        self.code = ExitCode(code)
+
+
 class TritonctlError(Exception):
     """An error with a one-line message for the user and an optional hint."""
 

@@ -1,4 +1,4 @@
-"""Options shared by several commands, declared once; and the commands' class (help as cli/_help.py renders it)."""
+"""Options shared by several commands, declared once (cli/_params.py: typer's arguments, without typer)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import typer
-
-from tritonctl.cli._help import TritonctlCommand
 from tritonctl.cli._output import FINDINGS_FORMATS
+from tritonctl.cli._params import Argument, Option
 from tritonctl.project import MAX_GPUS, MAX_PYTHON_TIMEOUT
 
-COMMAND = {"cls": TritonctlCommand}  # every command: app.command("name", **COMMAND)
 
 def _writable(value):
     """A repository the command writes: a folder (an s3:// address is a usage error, with a hint)."""
@@ -23,18 +20,18 @@ def _writable(value):
 
 RepoOpt = Annotated[
     Path,
-    typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO", help="Model repository folder.",
-                 callback=_writable),
+    Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO", help="Model repository folder.",
+           callback=_writable),
 ]
 ReadRepoOpt = Annotated[
     str,
-    typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
-                 help="Model repository: a folder, or s3://bucket/prefix (read through a local copy)."),
+    Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
+           help="Model repository: a folder, or s3://bucket/prefix (read through a local copy)."),
 ]
-EndpointOpt = Annotated[Optional[str], typer.Option(
+EndpointOpt = Annotated[Optional[str], Option(
     "--endpoint-url", metavar="URL", help="The S3 endpoint of s3:// repositories (default: AWS_ENDPOINT_URL or the "
     "AWS configuration).")]
-ModelArg = Annotated[str, typer.Argument(metavar="MODEL", help="Model name (its folder in the repository).")]
+ModelArg = Annotated[str, Argument(metavar="MODEL", help="Model name (its folder in the repository).")]
 
 
 FindingsFormat = Enum("FindingsFormat", {name: name for name in FINDINGS_FORMATS}, type=str)
@@ -47,33 +44,33 @@ class DataFormat(str, Enum):
 
 FindingsFormatOpt = Annotated[
     Optional[FindingsFormat],
-    typer.Option("--format", "-f", help="Output format (default: github under GitHub Actions, else table)."),
+    Option("--format", "-f", help="Output format (default: github under GitHub Actions, else table)."),
 ]
-DataFormatOpt = Annotated[DataFormat, typer.Option("--format", "-f", help="Output format.")]
+DataFormatOpt = Annotated[DataFormat, Option("--format", "-f", help="Output format.")]
 
-UrlOpt = Annotated[Optional[list[str]], typer.Option(
+UrlOpt = Annotated[Optional[list[str]], Option(
     "--url", "-u", metavar="URL", help="Triton's HTTP address, again for each server of a fleet; user:password@ becomes "
     "a Basic Authorization header [env: TRITONCTL_URL, comma-separated] (default: the local server, else "
     "http://localhost:8000).")]
-FleetOpt = Annotated[Optional[str], typer.Option(
+FleetOpt = Annotated[Optional[str], Option(
     "--fleet", metavar="NAME", help="The servers of a fleet named in the project configuration "
     "([tool.tritonctl.fleets.NAME] urls = [...]).")]
-AllAddressesOpt = Annotated[bool, typer.Option(
+AllAddressesOpt = Annotated[bool, Option(
     "--all-addresses", help="Every address the --url's name resolves to is a server (a Kubernetes headless "
     "Service); the name stays the Host header and the TLS name.")]
-ServerOpt = Annotated[Optional[str], typer.Option(
+ServerOpt = Annotated[Optional[str], Option(
     "--server", metavar="NAME", help="A local server by the name it was started with [env: TRITONCTL_SERVER].")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds to wait for the "
-                                                                                         "server.")]
-SslOpt = Annotated[bool, typer.Option("--ssl", help="Use HTTPS.")]
-HeaderOpt = Annotated[Optional[list[str]], typer.Option("--header", "-H", metavar="KEY:VALUE",
-                                                        help="An HTTP header sent with every request.")]
-ServerRepoOpt = Annotated[Optional[str], typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
-                                                      help="Model repository, a folder or s3://bucket/prefix "
-                                                           "(default: the local server's).")]
+TimeoutOpt = Annotated[float, Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds to wait for the "
+                                                                                   "server.")]
+SslOpt = Annotated[bool, Option("--ssl", help="Use HTTPS.")]
+HeaderOpt = Annotated[Optional[list[str]], Option("--header", "-H", metavar="KEY:VALUE",
+                                                  help="An HTTP header sent with every request.")]
+ServerRepoOpt = Annotated[Optional[str], Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
+                                                help="Model repository, a folder or s3://bucket/prefix "
+                                                     "(default: the local server's).")]
 
 
-CaCertOpt = Annotated[Optional[Path], typer.Option(
+CaCertOpt = Annotated[Optional[Path], Option(
     "--ca-cert", envvar="TRITONCTL_CA_CERT", metavar="PATH", help="A CA bundle (PEM) the server's TLS certificate "
     "is checked against, for a server whose certificate a private CA signed.")]
 
@@ -138,15 +135,15 @@ def talks_to_servers(*, timeout: float):
     return decorate
 
 
-GpusOpt = Annotated[Optional[int], typer.Option("--gpus", min=0, max=MAX_GPUS, metavar="N",
-                                                help="GPUs the target server has (GPU checks only when given).")]
-BackendsOpt = Annotated[Optional[str], typer.Option("--backends", metavar="LIST",
-                                                    help="Comma-separated backends the target server has (default: "
-                                                         "Triton's standard set).")]
-PythonTimeoutOpt = Annotated[Optional[float], typer.Option(
+GpusOpt = Annotated[Optional[int], Option("--gpus", min=0, max=MAX_GPUS, metavar="N",
+                                          help="GPUs the target server has (GPU checks only when given).")]
+BackendsOpt = Annotated[Optional[str], Option("--backends", metavar="LIST",
+                                              help="Comma-separated backends the target server has (default: "
+                                                   "Triton's standard set).")]
+PythonTimeoutOpt = Annotated[Optional[float], Option(
     "--python-timeout", min=0.1, max=MAX_PYTHON_TIMEOUT, metavar="SECONDS",
     help="Longest one model's auto_complete_config may take (default: 30).")]
-PythonMemoryOpt = Annotated[Optional[str], typer.Option(
+PythonMemoryOpt = Annotated[Optional[str], Option(
     "--python-memory", metavar="SIZE", help="Memory one model's auto_complete_config may use (default: 4GiB).")]
 
 

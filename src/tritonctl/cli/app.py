@@ -13,8 +13,11 @@ import typer
 
 from tritonctl import __version__
 from tritonctl.cli import commands
-from tritonctl.cli._boundary import TritonctlGroup
-from tritonctl.cli._options import COMMAND
+from tritonctl.cli._group import TritonctlGroup
+from tritonctl.cli._help import TritonctlCommand
+from tritonctl.cli._params import typer_ready
+
+COMMAND = {"cls": TritonctlCommand}  # every command's class: help as cli/_help.py renders it
 
 
 def _version(value: bool) -> None:
@@ -48,9 +51,12 @@ def build(only: str | None = None) -> typer.Typer:
             continue
         defined = getattr(importlib.import_module(f"tritonctl.cli.{command.module}"), command.attribute)
         if command.group:
-            application.add_typer(defined, name=command.name, help=command.summary, short_help=command.summary)
+            group = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)
+            for name, function in defined:
+                group.command(name, **COMMAND)(typer_ready(function))
+            application.add_typer(group, name=command.name, help=command.summary, short_help=command.summary)
         else:
-            application.command(command.name, short_help=command.summary, **COMMAND)(defined)
+            application.command(command.name, short_help=command.summary, **COMMAND)(typer_ready(defined))
     return application
 
 

@@ -16,7 +16,7 @@ HELP_OPTION = (", ".join(HELP_NAMES), "Show this message and exit.")  # click's 
 
 
 class Command:
-    """A command (`attribute` a function) or a group of commands (`attribute` a typer application) in
+    """A command (`attribute` a function) or a group of commands (`attribute` a table of (name, function)) in
     `tritonctl.cli.<module>`."""
 
     __slots__ = ("name", "module", "attribute", "summary", "group")
@@ -35,11 +35,11 @@ COMMANDS = (
     Command("infer", "live", "infer", "A smoke inference against a served model."),
     Command("sync", "sync", "sync", "Copy a repository to a folder or S3 by content, Triton-safe."),
     Command("tune", "tune", "tune", "Find MODEL's fastest serving settings within a latency budget."),
-    Command("export", "export", "app", "Export EAST (TensorFlow) or STR (PyTorch) as a new ONNX version.",
+    Command("export", "export", "COMMANDS", "Export EAST (TensorFlow) or STR (PyTorch) as a new ONNX version.",
             group=True),
-    Command("config", "config", "app", "Write configs from model files; show the config Triton will serve.",
+    Command("config", "config", "COMMANDS", "Write configs from model files; show the config Triton will serve.",
             group=True),
-    Command("version", "version", "app", "Add, list and remove model versions.", group=True),
-    Command("policy", "policy", "app", "Show or set which versions Triton serves (version_policy).", group=True),
-    Command("server", "server", "app", "Run local Triton 2.51 servers on the CPU, each under a name.", group=True),
+    Command("version", "version", "COMMANDS", "Add, list and remove model versions.", group=True),
+    Command("policy", "policy", "COMMANDS", "Show or set which versions Triton serves (version_policy).", group=True),
+    Command("server", "server", "COMMANDS", "Run local Triton 2.51 servers on the CPU, each under a name.", group=True),
 )

@@ -7,13 +7,11 @@ import enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import typer
 
-from tritonctl.cli._boundary import TritonctlGroup
-from tritonctl.cli._options import COMMAND, EndpointOpt, ModelArg, ReadRepoOpt, RepoOpt
+from tritonctl.cli._params import Argument, Option
+from tritonctl.cli._options import EndpointOpt, ModelArg, ReadRepoOpt, RepoOpt
 from tritonctl.project import MAX_GPUS
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)  # its help: cli/commands.py
 
 
 class Kind(str, enum.Enum):
@@ -35,25 +33,24 @@ class Template(str, enum.Enum):
     tensorrt_plan = "tensorrt_plan"
 
 
-@app.command("generate", **COMMAND)
 def generate(
-    path: Annotated[str, typer.Argument(metavar="PATH", help="A model folder (its newest version's ONNX file is "
-                                                             "read) or an ONNX file; s3:// ones are read through a "
-                                                             "local copy (not with --write).")],
-    backend: Annotated[str, typer.Option("--backend", metavar="BACKEND",
-                                         help="Only onnxruntime is generated from a model file.")] = "onnxruntime",
-    max_batch_size: Annotated[Optional[int], typer.Option("--max-batch-size", min=0, metavar="N",
-                                                          help="Default: as Triton's onnxruntime auto-complete "
-                                                               "decides.")] = None,
-    dynamic_batching: Annotated[Optional[bool], typer.Option("--dynamic-batching/--no-dynamic-batching", help="Default: on when max_batch_size > 1.")] = None,
-    instances: Annotated[Optional[int], typer.Option("--instances", min=1, metavar="N",
-                                                     help="Instance count (adds an instance_group).")] = None,
-    kind: Annotated[Optional[Kind], typer.Option("--kind", help="Instance kind (adds an instance_group).")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", metavar="NAME",
-                                                help="Model name (default: the folder's name).")] = None,
-    write: Annotated[bool, typer.Option("--write", help="Write config.pbtxt into the model folder.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="With --write: overwrite an existing config.")] = False,
-    update: Annotated[bool, typer.Option("--update", help="Rewrite only input, output and max_batch_size of the existing config.")] = False,
+    path: Annotated[str, Argument(metavar="PATH", help="A model folder (its newest version's ONNX file is "
+                                                       "read) or an ONNX file; s3:// ones are read through a "
+                                                       "local copy (not with --write).")],
+    backend: Annotated[str, Option("--backend", metavar="BACKEND",
+                                   help="Only onnxruntime is generated from a model file.")] = "onnxruntime",
+    max_batch_size: Annotated[Optional[int], Option("--max-batch-size", min=0, metavar="N",
+                                              help="Default: as Triton's onnxruntime auto-complete "
+                                                         "decides.")] = None,
+    dynamic_batching: Annotated[Optional[bool], Option("--dynamic-batching/--no-dynamic-batching", help="Default: on when max_batch_size > 1.")] = None,
+    instances: Annotated[Optional[int], Option("--instances", min=1, metavar="N",
+                                         help="Instance count (adds an instance_group).")] = None,
+    kind: Annotated[Optional[Kind], Option("--kind", help="Instance kind (adds an instance_group).")] = None,
+    name: Annotated[Optional[str], Option("--name", metavar="NAME",
+                                    help="Model name (default: the folder's name).")] = None,
+    write: Annotated[bool, Option("--write", help="Write config.pbtxt into the model folder.")] = False,
+    force: Annotated[bool, Option("--force", help="With --write: overwrite an existing config.")] = False,
+    update: Annotated[bool, Option("--update", help="Rewrite only input, output and max_batch_size of the existing config.")] = False,
 ) -> None:
     """Write a config from an ONNX model: tensors, data types, dims and batching from the file."""
     from tritonctl.cli._output import render_generated
@@ -96,16 +93,15 @@ def _s3_copy(address: str, name: str | None) -> tuple[Path, str]:
     return materialize(url).path, name or parts[-1]
 
 
-@app.command("show", **COMMAND)
 def show(
     model: ModelArg,
     repo: ReadRepoOpt = ".",
     endpoint_url: EndpointOpt = None,
-    normalized: Annotated[bool, typer.Option("--normalized", help="As Triton serves it: auto-completed and normalized.")] = False,
-    gpus: Annotated[int, typer.Option("--gpus", min=0, max=MAX_GPUS, metavar="N", help="GPUs of the serving host (for "
-                                                                        "--normalized).")] = 0,
-    fmt: Annotated[ShowFormat, typer.Option("--format", "-f", help="pbtxt, or JSON as Triton's /config returns it.")] = ShowFormat.pbtxt,
-    run_python: Annotated[bool, typer.Option("--run-python", help="Run a python model's auto_complete_config (in a subprocess).")] = False,
+    normalized: Annotated[bool, Option("--normalized", help="As Triton serves it: auto-completed and normalized.")] = False,
+    gpus: Annotated[int, Option("--gpus", min=0, max=MAX_GPUS, metavar="N", help="GPUs of the serving host (for "
+                                                                  "--normalized).")] = 0,
+    fmt: Annotated[ShowFormat, Option("--format", "-f", help="pbtxt, or JSON as Triton's /config returns it.")] = ShowFormat.pbtxt,
+    run_python: Annotated[bool, Option("--run-python", help="Run a python model's auto_complete_config (in a subprocess).")] = False,
 ) -> None:
     """Show MODEL's config, or with --normalized the config Triton 2.51 will serve (exit 1 with the findings when
     Triton would refuse the model)."""
@@ -136,10 +132,9 @@ def show(
     render_shown(shown, fmt.value)
 
 
-@app.command("init", **COMMAND)
 def init(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="The new model's name (its folder).")],
-    backend: Annotated[Template, typer.Option("--backend", help="Which template to start from.")] = Template.onnxruntime,
+    name: Annotated[str, Argument(metavar="NAME", help="The new model's name (its folder).")],
+    backend: Annotated[Template, Option("--backend", help="Which template to start from.")] = Template.onnxruntime,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Scaffold a model folder from a template: config.pbtxt and version 1/."""
@@ -151,12 +146,20 @@ def init(
         say(f"created {path}")
 
 
-@app.command("convert", **COMMAND)
-def convert(path: Annotated[Path, typer.Argument(metavar="FILE", help="A config in JSON (as Triton's /config "
-                                                                     "returns it) or pbtxt.")]) -> None:
+def convert(path: Annotated[Path, Argument(metavar="FILE", help="A config in JSON (as Triton's /config "
+                                                               "returns it) or pbtxt.")]) -> None:
     """Convert a config between JSON (Triton's /config form) and pbtxt; prints the other form."""
     from tritonctl.cli._output import out_text
     from tritonctl.generate import convert as convert_file
 
     _target, text = convert_file(path)
     out_text(text)
+
+
+# The group's commands in the order its help lists them (cli/app.py builds the group; its help: cli/commands.py)
+COMMANDS = (
+    ("generate", generate),
+    ("show", show),
+    ("init", init),
+    ("convert", convert),
+)

@@ -6,28 +6,25 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
-import typer
 
-from tritonctl.cli._boundary import TritonctlGroup
-from tritonctl.cli._options import COMMAND, RepoOpt
-
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)  # its help: cli/commands.py
-
-SeedOpt = Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the random weights.")]
-CheckOpt = Annotated[bool, typer.Option("--check/--no-check", help="Fail when onnxruntime and the source differ.")]
-RandomOpt = Annotated[bool, typer.Option("--random-weights", help="The same architecture at full size, random weights.")]
+from tritonctl.cli._params import Option
+from tritonctl.cli._options import RepoOpt
 
 
-@app.command("east", **COMMAND)
+SeedOpt = Annotated[int, Option("--seed", metavar="N", help="Seed of the random weights.")]
+CheckOpt = Annotated[bool, Option("--check/--no-check", help="Fail when onnxruntime and the source differ.")]
+RandomOpt = Annotated[bool, Option("--random-weights", help="The same architecture at full size, random weights.")]
+
+
 def east(
-    graph: Annotated[Optional[Path], typer.Option("--graph", metavar="FILE",
-                                                  help="frozen_east_text_detection.pb (a frozen GraphDef).")] = None,
+    graph: Annotated[Optional[Path], Option("--graph", metavar="FILE",
+                                            help="frozen_east_text_detection.pb (a frozen GraphDef).")] = None,
     random_weights: RandomOpt = False,
     seed: SeedOpt = 0,
     repo: RepoOpt = Path("."),
-    model: Annotated[str, typer.Option("--model", metavar="MODEL", help="Model name in the repository.")]
+    model: Annotated[str, Option("--model", metavar="MODEL", help="Model name in the repository.")]
     = "text_detection",
-    opset: Annotated[int, typer.Option("--opset", metavar="N", help="ONNX opset (<= 21 for Triton 2.51).")] = 15,
+    opset: Annotated[int, Option("--opset", metavar="N", help="ONNX opset (<= 21 for Triton 2.51).")] = 15,
     check: CheckOpt = True,
 ) -> None:
     """EAST from a TensorFlow frozen graph via tf2onnx (input_images:0 -> Conv_7/Sigmoid:0, concat_3:0)."""
@@ -38,20 +35,19 @@ def east(
                                                              check=check, progress=progress))
 
 
-@app.command("str", **COMMAND)
 def str_(
-    weights: Annotated[Optional[Path], typer.Option("--weights", metavar="FILE",
-                                                    help="None-ResNet-None-CTC.pth (clovaai's checkpoint).")] = None,
+    weights: Annotated[Optional[Path], Option("--weights", metavar="FILE",
+                                              help="None-ResNet-None-CTC.pth (clovaai's checkpoint).")] = None,
     random_weights: RandomOpt = False,
     seed: SeedOpt = 0,
     repo: RepoOpt = Path("."),
-    model: Annotated[str, typer.Option("--model", metavar="MODEL", help="Model name in the repository.")]
+    model: Annotated[str, Option("--model", metavar="MODEL", help="Model name in the repository.")]
     = "text_recognition",
-    input_name: Annotated[str, typer.Option("--input-name", metavar="NAME",
-                                            help="ONNX input name (the tutorial's by default).")] = "input.1",
-    output_name: Annotated[str, typer.Option("--output-name", metavar="NAME",
-                                             help="ONNX output name (the tutorial's by default).")] = "308",
-    opset: Annotated[int, typer.Option("--opset", metavar="N", help="ONNX opset (<= 21 for Triton 2.51).")] = 17,
+    input_name: Annotated[str, Option("--input-name", metavar="NAME",
+                                      help="ONNX input name (the tutorial's by default).")] = "input.1",
+    output_name: Annotated[str, Option("--output-name", metavar="NAME",
+                                       help="ONNX output name (the tutorial's by default).")] = "308",
+    opset: Annotated[int, Option("--opset", metavar="N", help="ONNX opset (<= 21 for Triton 2.51).")] = 17,
     check: CheckOpt = True,
 ) -> None:
     """STR (None-ResNet-None-CTC) from a PyTorch checkpoint via torch.onnx, batch dimension dynamic."""
@@ -88,3 +84,10 @@ def _run(repo: Path, model: str, export) -> None:
         render_export(result)
         added = add_onnx_version(repo, model, result.folder, settings=settings, progress=progress)
     render_onnx_added(added)
+
+
+# The group's commands in the order its help lists them (cli/app.py builds the group; its help: cli/commands.py)
+COMMANDS = (
+    ("east", east),
+    ("str", str_),
+)

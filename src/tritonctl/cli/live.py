@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-import typer
-
+from tritonctl.cli._params import Argument, Option
 from tritonctl.cli._options import DataFormat, DataFormatOpt, EndpointOpt, ModelArg, ServerRepoOpt, talks_to_servers
 
-ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, metavar="N", help="Over a fleet: replicas changed at "
-                                                                                 "once.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Over a fleet: print the plan, change nothing.")]
+ParallelOpt = Annotated[int, Option("--parallel", min=1, metavar="N", help="Over a fleet: replicas changed at "
+                                                                           "once.")]
+DryRunOpt = Annotated[bool, Option("--dry-run", help="Over a fleet: print the plan, change nothing.")]
 
 
 def local_repository(repo: str | None, targets, endpoint_url: str | None):
@@ -28,26 +27,26 @@ def local_repository(repo: str | None, targets, endpoint_url: str | None):
 def run_rollout(targets, change, parallel: int, dry_run: bool, fmt: str = "table") -> None:
     """A change over every replica (fleet.rollout), rendered; exit 1 when it failed, 130 when interrupted."""
     from tritonctl.cli._output import render_rollout, status_line
-    from tritonctl.errors import ExitCode
+    from tritonctl.errors import ExitCode, Verdict
     from tritonctl.fleet import rollout
 
     with status_line() as progress:  # interrupted: the boundary renders the table the error carries
         result = rollout(targets.endpoints, change, parallel=parallel, dry_run=dry_run, progress=progress)
     render_rollout(result)
     if result.failed:
-        raise typer.Exit(int(ExitCode.FINDINGS))
+        raise Verdict(ExitCode.FINDINGS)
 
 
 @talks_to_servers(timeout=120.0)
 def load(
     model: ModelArg,
-    version: Annotated[Optional[list[int]], typer.Option("--version", "-v", metavar="VERSION",
-                                                         help="Serve exactly these versions.")] = None,
-    reload: Annotated[bool, typer.Option("--reload", help="Without the repository: unload, then load again "
-                                                          "(requests to MODEL fail meanwhile).")] = False,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the versions are READY.")] = True,
-    smoke: Annotated[bool, typer.Option("--smoke", help="Over a fleet: a smoke inference on each replica after its "
-                                                        "load, part of the health gate.")] = False,
+    version: Annotated[Optional[list[int]], Option("--version", "-v", metavar="VERSION",
+                                                   help="Serve exactly these versions.")] = None,
+    reload: Annotated[bool, Option("--reload", help="Without the repository: unload, then load again "
+                                                    "(requests to MODEL fail meanwhile).")] = False,
+    wait: Annotated[bool, Option("--wait/--no-wait", help="Wait until the versions are READY.")] = True,
+    smoke: Annotated[bool, Option("--smoke", help="Over a fleet: a smoke inference on each replica after its "
+                                                  "load, part of the health gate.")] = False,
     parallel: ParallelOpt = 1,
     dry_run: DryRunOpt = False,
     repo: ServerRepoOpt = None,
@@ -97,7 +96,7 @@ def load(
 @talks_to_servers(timeout=60.0)
 def unload(
     model: ModelArg,
-    dependents: Annotated[bool, typer.Option("--dependents", help="Also unload models that only this one used.")]
+    dependents: Annotated[bool, Option("--dependents", help="Also unload models that only this one used.")]
     = False,
     parallel: ParallelOpt = 1,
     dry_run: DryRunOpt = False,
@@ -126,14 +125,14 @@ def unload(
 
 @talks_to_servers(timeout=30.0)
 def status(
-    model: Annotated[Optional[str], typer.Argument(metavar="MODEL", help="One model (default: all).")] = None,
+    model: Annotated[Optional[str], Argument(metavar="MODEL", help="One model (default: all).")] = None,
     repo: ServerRepoOpt = None,
     endpoint_url: EndpointOpt = None,
     fmt: DataFormatOpt = DataFormat.table,
-    watch: Annotated[bool, typer.Option("--watch", help="A live view on a terminal, refreshed every second: per "
-                                        "model and version its state, inferences/s, average request and queue "
-                                        "time and failures since the last refresh (from Triton's statistics); "
-                                        "q or Ctrl-C leaves it.")] = False,
+    watch: Annotated[bool, Option("--watch", help="A live view on a terminal, refreshed every second: per "
+                                  "model and version its state, inferences/s, average request and queue "
+                                  "time and failures since the last refresh (from Triton's statistics); "
+                                  "q or Ctrl-C leaves it.")] = False,
     targets=None,
 ) -> None:
     """What the server serves beside what the repository selects: versions, states, inferences, drift. Over a
@@ -176,19 +175,19 @@ def status(
 @talks_to_servers(timeout=60.0)
 def infer(
     model: ModelArg,
-    version: Annotated[Optional[int], typer.Option("--version", "-v", metavar="VERSION",
-                                                   help="Model version (default: the server's choice).")] = None,
-    input_: Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="NAME=FILE",
-                                                        help="An input's values from a .npy file (NumPy's format).")] = None,
-    shape: Annotated[Optional[list[str]], typer.Option("--shape", "-s", metavar="NAME=D1,D2,...",
-                                                       help="An input's shape for random values.")] = None,
-    cast: Annotated[bool, typer.Option("--cast", help="Cast .npy values to the input's data type even when some "
-                                                      "change.")] = False,
-    each: Annotated[bool, typer.Option("--each", help="Over a fleet: every replica (default: the first).")] = False,
-    repo: Annotated[Optional[str], typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
-                                                help="Where --fleet is looked for: the project configuration found "
-                                                     "from this repository's folder (default: the current "
-                                                     "folder).")] = None,
+    version: Annotated[Optional[int], Option("--version", "-v", metavar="VERSION",
+                                             help="Model version (default: the server's choice).")] = None,
+    input_: Annotated[Optional[list[str]], Option("--input", "-i", metavar="NAME=FILE",
+                                                  help="An input's values from a .npy file (NumPy's format).")] = None,
+    shape: Annotated[Optional[list[str]], Option("--shape", "-s", metavar="NAME=D1,D2,...",
+                                                 help="An input's shape for random values.")] = None,
+    cast: Annotated[bool, Option("--cast", help="Cast .npy values to the input's data type even when some "
+                                                "change.")] = False,
+    each: Annotated[bool, Option("--each", help="Over a fleet: every replica (default: the first).")] = False,
+    repo: Annotated[Optional[str], Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
+                                          help="Where --fleet is looked for: the project configuration found "
+                                               "from this repository's folder (default: the current "
+                                               "folder).")] = None,
     targets=None,
 ) -> None:
     """A smoke inference: random values shaped from the served model (-1 dimensions become 32) unless given."""

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import typer
 
-from tritonctl.cli._boundary import TritonctlGroup
+from tritonctl.cli._params import Argument, Option
 from tritonctl.cli._options import (
-    COMMAND,
     EndpointOpt,
     ModelArg,
     ReadRepoOpt,
@@ -18,10 +16,8 @@ from tritonctl.cli._options import (
     talks_to_servers,
 )
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)  # its help: cli/commands.py
 
 
-@app.command("show", **COMMAND)
 def show(model: ModelArg, repo: ReadRepoOpt = ".", endpoint_url: EndpointOpt = None) -> None:
     """Show MODEL's version policy and the versions it serves."""
     from dataclasses import replace
@@ -36,12 +32,11 @@ def show(model: ModelArg, repo: ReadRepoOpt = ".", endpoint_url: EndpointOpt = N
     render_policy(replace(shown, config_path=local.label(str(shown.config_path))))
 
 
-@app.command("set", **COMMAND)
 def set_(
     model: ModelArg,
-    spec: Annotated[str, typer.Argument(metavar="POLICY", help="latest:N | all | specific:1,3")],
+    spec: Annotated[str, Argument(metavar="POLICY", help="latest:N | all | specific:1,3")],
     repo: RepoOpt = Path("."),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the change without writing it.")] = False,
+    dry_run: Annotated[bool, Option("--dry-run", help="Show the change without writing it.")] = False,
 ) -> None:
     """Set MODEL's version policy, changing only that part of config.pbtxt (comments and layout kept)."""
     from tritonctl.cli._output import render_policy_change
@@ -50,17 +45,16 @@ def set_(
     render_policy_change(set_policy(repo, model, spec, dry_run=dry_run), dry_run)
 
 
-@app.command("apply", **COMMAND)
 @talks_to_servers(timeout=120.0)
 def apply(
     model: ModelArg,
-    spec: Annotated[str, typer.Argument(metavar="POLICY", help="latest:N | all | specific:1,3")],
-    persist: Annotated[bool, typer.Option("--persist", help="Also write the policy to config.pbtxt.")] = False,
-    smoke: Annotated[bool, typer.Option("--smoke", help="Over a fleet: a smoke inference on each replica, part of "
-                                                        "the health gate.")] = False,
-    parallel: Annotated[int, typer.Option("--parallel", min=1, metavar="N", help="Over a fleet: replicas changed "
-                                                                                 "at once.")] = 1,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Over a fleet: print the plan, change nothing.")] = False,
+    spec: Annotated[str, Argument(metavar="POLICY", help="latest:N | all | specific:1,3")],
+    persist: Annotated[bool, Option("--persist", help="Also write the policy to config.pbtxt.")] = False,
+    smoke: Annotated[bool, Option("--smoke", help="Over a fleet: a smoke inference on each replica, part of "
+                                                  "the health gate.")] = False,
+    parallel: Annotated[int, Option("--parallel", min=1, metavar="N", help="Over a fleet: replicas changed "
+                                                                           "at once.")] = 1,
+    dry_run: Annotated[bool, Option("--dry-run", help="Over a fleet: print the plan, change nothing.")] = False,
     repo: ServerRepoOpt = None,
     endpoint_url: EndpointOpt = None,
     targets=None,
@@ -95,3 +89,11 @@ def apply(
         out(f"'{model}' now serves versions {', '.join(map(str, result.versions)) or 'none'}")
     if persist and not dry_run:
         render_policy_change(set_policy(writable(location), model, spec), False)
+
+
+# The group's commands in the order its help lists them (cli/app.py builds the group; its help: cli/commands.py)
+COMMANDS = (
+    ("show", show),
+    ("set", set_),
+    ("apply", apply),
+)

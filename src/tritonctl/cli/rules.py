@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-import typer
+from tritonctl.cli._params import Argument
 
 
 def rules(
-    code: Annotated[Optional[str], typer.Argument(metavar="CODE", help="A rule code (TRT101) for its full "
-                                                                         "description.")] = None,
+    code: Annotated[Optional[str], Argument(metavar="CODE", help="A rule code (TRT101) for its full "
+                                                                   "description.")] = None,
 ) -> None:
     """List the validation rules, or explain one."""
     from tritonctl.cli._output import render_rule, render_rules

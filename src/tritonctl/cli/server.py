@@ -6,14 +6,12 @@ import contextlib
 from enum import Enum
 from typing import Annotated, Optional
 
-import typer
 
-from tritonctl.cli._boundary import TritonctlGroup
-from tritonctl.cli._options import COMMAND, DataFormat, DataFormatOpt, EndpointOpt, ServerOpt, TimeoutOpt
+from tritonctl.cli._params import Option
+from tritonctl.cli._options import DataFormat, DataFormatOpt, EndpointOpt, ServerOpt, TimeoutOpt
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)  # its help: cli/commands.py
 
-NameOpt = Annotated[str, typer.Option("--name", "-n", metavar="NAME", help="The new server's name.")]
+NameOpt = Annotated[str, Option("--name", "-n", metavar="NAME", help="The new server's name.")]
 
 
 class Mode(str, Enum):
@@ -22,35 +20,34 @@ class Mode(str, Enum):
     none = "none"
 
 
-@app.command("start", **COMMAND)
 def start(
-    repo: Annotated[str, typer.Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
-                                      help="Model repository: a folder, or s3://bucket/prefix (Triton reads S3 "
-                                           "itself; credentials from the AWS chain, passed in its environment).")]
+    repo: Annotated[str, Option("--repo", "-r", envvar="TRITONCTL_REPO", metavar="REPO",
+                                help="Model repository: a folder, or s3://bucket/prefix (Triton reads S3 "
+                                     "itself; credentials from the AWS chain, passed in its environment).")]
     = ".",
     endpoint_url: EndpointOpt = None,
     name: NameOpt = "default",
-    address: Annotated[str, typer.Option("--address", metavar="ADDRESS",
-                                         help="Loopback address to listen on (127.0.0.1 to 127.255.255.254).")]
+    address: Annotated[str, Option("--address", metavar="ADDRESS",
+                                   help="Loopback address to listen on (127.0.0.1 to 127.255.255.254).")]
     = "127.0.0.1",
-    mode: Annotated[Mode, typer.Option("--mode", help="Model control mode.")] = Mode.explicit,
-    http_port: Annotated[Optional[int], typer.Option("--http-port", min=1, max=65535, metavar="PORT", help="Default: a free port.")]
+    mode: Annotated[Mode, Option("--mode", help="Model control mode.")] = Mode.explicit,
+    http_port: Annotated[Optional[int], Option("--http-port", min=1, max=65535, metavar="PORT", help="Default: a free port.")]
     = None,
-    grpc_port: Annotated[Optional[int], typer.Option("--grpc-port", min=1, max=65535, metavar="PORT", help="Default: a free port.")]
+    grpc_port: Annotated[Optional[int], Option("--grpc-port", min=1, max=65535, metavar="PORT", help="Default: a free port.")]
     = None,
-    metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", min=1, max=65535, metavar="PORT",
-                                                        help="Default: a free port.")] = None,
-    load: Annotated[Optional[list[str]], typer.Option("--load", metavar="MODEL", help="Load this model at start.")]
+    metrics_port: Annotated[Optional[int], Option("--metrics-port", min=1, max=65535, metavar="PORT",
+                                                  help="Default: a free port.")] = None,
+    load: Annotated[Optional[list[str]], Option("--load", metavar="MODEL", help="Load this model at start.")]
     = None,
-    foreground: Annotated[bool, typer.Option("--foreground", help="Run in this terminal until Ctrl-C, its normal stop (exit 0).")] = False,
-    validate_first: Annotated[bool, typer.Option("--validate", help="Refuse to start when validate finds errors.")]
+    foreground: Annotated[bool, Option("--foreground", help="Run in this terminal until Ctrl-C, its normal stop (exit 0).")] = False,
+    validate_first: Annotated[bool, Option("--validate", help="Refuse to start when validate finds errors.")]
     = False,
     timeout: TimeoutOpt = 120.0,
 ) -> None:
     """Start Triton 2.51 (from the nvidia-pytriton wheel) on the CPU, listening on a loopback address only.
     Exit 1 when a model given with --load did not load (the server keeps running)."""
     from tritonctl.cli._output import out, render_report, say, settings_warnings
-    from tritonctl.errors import ExitCode, ModelsNotLoaded
+    from tritonctl.errors import ExitCode, ModelsNotLoaded, Verdict
     from tritonctl.local_servers import start_server
 
     if validate_first:
@@ -67,7 +64,7 @@ def start(
         if report.fails(settings.fail_on):
             render_report(report, "table")
             say("not started: validate found errors (start without --validate to let Triton refuse them itself)")
-            raise typer.Exit(int(ExitCode.FINDINGS))
+            raise Verdict(ExitCode.FINDINGS)
     from tritonctl.cli._output import working
 
     loading = f", loading {', '.join(load)}" if load else ""
@@ -80,7 +77,7 @@ def start(
     if started.exit_code is not None:  # --foreground: it ran here until it was stopped
         out(f"Triton '{s.name}' stopped (pid {s.pid}, exit status {started.exit_code})")
         if started.exit_code not in (0, -2):  # -2: the SIGINT itself
-            raise typer.Exit(int(ExitCode.ERROR))
+            raise Verdict(ExitCode.ERROR)
         return
     out(f"Triton '{s.name}' started: {s.url} (grpc {s.address}:{s.grpc_port}, metrics {s.address}:{s.metrics_port}),"
         f" pid {s.pid}, mode {s.mode}, repository {s.repository}")
@@ -94,7 +91,6 @@ def start(
                               hint="the reasons are above; the whole story: tritonctl server logs")
 
 
-@app.command("stop", **COMMAND)
 def stop(server: ServerOpt = None) -> None:
     """Stop a local Triton (the only one running, or --server NAME)."""
     from tritonctl.cli._output import out, working
@@ -107,11 +103,10 @@ def stop(server: ServerOpt = None) -> None:
     out(f"stopped Triton '{state.name}' (pid {state.pid}, {state.url})")
 
 
-@app.command("logs", **COMMAND)
 def logs(
     server: ServerOpt = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
-    last: Annotated[bool, typer.Option("--last", help="The log of a stopped server (its last run).")] = False,
+    follow: Annotated[bool, Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    last: Annotated[bool, Option("--last", help="The log of a stopped server (its last run).")] = False,
 ) -> None:
     """Print a local Triton's log: the whole text, backend tracebacks included."""
     import sys
@@ -136,7 +131,6 @@ def logs(
             time.sleep(0.3)
 
 
-@app.command("list", **COMMAND)
 def list_(fmt: DataFormatOpt = DataFormat.table) -> None:
     """The local servers running: name, pid, URL, repository, mode, uptime."""
     from tritonctl.cli._output import render_servers, say
@@ -146,3 +140,12 @@ def list_(fmt: DataFormatOpt = DataFormat.table) -> None:
     for gone in died:
         say(f"warning: Triton '{gone.name}' (pid {gone.pid}) is no longer running; its log ends: {gone.log_tail}")
     render_servers(listed, fmt.value)
+
+
+# The group's commands in the order its help lists them (cli/app.py builds the group; its help: cli/commands.py)
+COMMANDS = (
+    ("start", start),
+    ("stop", stop),
+    ("logs", logs),
+    ("list", list_),
+)

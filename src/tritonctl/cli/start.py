@@ -1,9 +1,11 @@
-"""`tritonctl`'s entry point: the root's help, --version and the rules list answered without typer, the rest by
-the typer application (cli/app.py).
+"""`tritonctl`'s entry point: the root's help, --version and the rules list answered without typer; the commonest
+command lines of the server commands, validate and sync run on the direct path (cli/_direct.py); the rest by the
+typer application (cli/app.py).
 
 Importing typer and every command takes several times Python's own start; these three answers need neither. Each
-is computed whole before anything is written, and anything unexpected while computing it leaves the question to
-the typer application, which answers the same (tests/cli/test_start.py compares the bytes and exit codes).
+is computed whole before anything is written, and anything unexpected while computing it (or while reading a
+command line on the direct path) leaves the question to the typer application, which answers the same
+(tests/cli/test_start.py compares the bytes and exit codes, tests/cli/test_direct.py the keyword arguments).
 """
 
 from __future__ import annotations
@@ -36,10 +38,18 @@ def main() -> None:
         except Exception:  # the typer application answers it, and reports what went wrong the usual way
             answer = None
         if answer is None:
-            from tritonctl.cli.app import main as typer_main
+            try:
+                from tritonctl.cli import _direct
 
-            typer_main()
-            return
+                direct = _direct.prepare(sys.argv[1:])
+            except Exception:  # as above: the typer application reads it
+                direct = None
+            if direct is None:
+                from tritonctl.cli.app import main as typer_main
+
+                typer_main()
+                return
+            sys.exit(_direct.execute(*direct))
         text, code = answer
         try:
             sys.stdout.write(text)

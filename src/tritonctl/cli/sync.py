@@ -4,35 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-import typer
 
+from tritonctl.cli._params import Argument, Option
 from tritonctl.cli._options import BackendsOpt, DataFormat, DataFormatOpt, EndpointOpt, GpusOpt, backend_list
 
 
 def sync(
-    source: Annotated[str, typer.Argument(metavar="SRC", help="A repository folder, or s3://bucket/prefix.")],
-    destination: Annotated[str, typer.Argument(metavar="DST", help="A folder, or s3://bucket/prefix.")],
-    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", metavar="MODEL",
-                                                       help="Only this model.")] = None,
-    delete: Annotated[bool, typer.Option("--delete", help="Remove from DST the models, versions and files SRC does "
-                                                          "not have (within the models given with --model), in a DST "
-                                                          "tritonctl synced before; anything else is kept.")] = False,
-    adopt: Annotated[bool, typer.Option("--adopt", help="Take over a DST that tritonctl did not write (built by aws s3 "
-                                                        "sync or by hand), so that --delete works there.")] = False,
-    allow_empty_source: Annotated[bool, typer.Option("--allow-empty-source", help="Let an empty SRC with --delete "
-                                                                                  "empty DST.")] = False,
-    break_lock: Annotated[bool, typer.Option("--break-lock", help="Remove the lease another sync left on an S3 DST "
-                                                                  "(after a kill -9; it also expires by "
-                                                                  "itself).")] = False,
-    timeout: Annotated[Optional[float], typer.Option("--timeout", min=0.1, max=3600, metavar="SECONDS",
-                                                     help="Seconds an S3 request may wait for the endpoint [env: "
-                                                          "TRITONCTL_S3_TIMEOUT] (default: 30).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, metavar="N",
-                                      help="Transfers at once (and parts of one large file).")] = 8,
+    source: Annotated[str, Argument(metavar="SRC", help="A repository folder, or s3://bucket/prefix.")],
+    destination: Annotated[str, Argument(metavar="DST", help="A folder, or s3://bucket/prefix.")],
+    model: Annotated[Optional[list[str]], Option("--model", "-m", metavar="MODEL",
+                                                 help="Only this model.")] = None,
+    delete: Annotated[bool, Option("--delete", help="Remove from DST the models, versions and files SRC does "
+                                                    "not have (within the models given with --model), in a DST "
+                                                    "tritonctl synced before; anything else is kept.")] = False,
+    adopt: Annotated[bool, Option("--adopt", help="Take over a DST that tritonctl did not write (built by aws s3 "
+                                                  "sync or by hand), so that --delete works there.")] = False,
+    allow_empty_source: Annotated[bool, Option("--allow-empty-source", help="Let an empty SRC with --delete "
+                                                                            "empty DST.")] = False,
+    break_lock: Annotated[bool, Option("--break-lock", help="Remove the lease another sync left on an S3 DST "
+                                                            "(after a kill -9; it also expires by "
+                                                            "itself).")] = False,
+    timeout: Annotated[Optional[float], Option("--timeout", min=0.1, max=3600, metavar="SECONDS",
+                                         help="Seconds an S3 request may wait for the endpoint [env: "
+                                                    "TRITONCTL_S3_TIMEOUT] (default: 30).")] = None,
+    dry_run: Annotated[bool, Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    jobs: Annotated[int, Option("--jobs", "-j", min=1, max=64, metavar="N",
+                                help="Transfers at once (and parts of one large file).")] = 8,
     endpoint_url: EndpointOpt = None,
     fmt: DataFormatOpt = DataFormat.table,
-    no_validate: Annotated[bool, typer.Option("--no-validate", help="Publish even if validate finds errors.")]
+    no_validate: Annotated[bool, Option("--no-validate", help="Publish even if validate finds errors.")]
     = False,
     gpus: GpusOpt = None,
     backends: BackendsOpt = None,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-import typer
 
+from tritonctl.cli._params import Option
 from tritonctl.cli._options import DataFormat, DataFormatOpt, ModelArg, ServerRepoOpt, project_start, talks_to_servers
 from tritonctl.io.stability import STABILITY_RULE
 
@@ -48,43 +48,43 @@ def _shapes(items: list[str] | None) -> dict[str, list[int]]:
 @talks_to_servers(timeout=120.0)
 def tune(
     model: ModelArg,
-    p99: Annotated[Optional[float], typer.Option("--p99", min=0.001, metavar="MS",
-                                                 help="Latency budget: the 99th percentile, in milliseconds.")] = None,
-    latency: Annotated[Optional[float], typer.Option("--latency", min=0.001, metavar="MS",
-                                                     help="Latency budget: the average, in milliseconds.")] = None,
-    concurrency: Annotated[str, typer.Option("--concurrency", "-c", metavar="LIST",
-                                             help="Requests in flight, or a comma-separated list (each candidate "
-                                                  "is judged by its best within the budget).")] = "8",
-    instances: Annotated[str, typer.Option("--instances", metavar="LIST",
-                                           help="Instance counts to try (per GPU for KIND_GPU groups).")] = "1,2",
-    batching: Annotated[Optional[str], typer.Option("--batching", metavar="LIST",
-                                                    help="Dynamic batching to try: off, on or off,on (default: "
-                                                         "off,on where max_batch_size > 0, else off).")] = None,
-    preferred: Annotated[Optional[list[str]], typer.Option(
+    p99: Annotated[Optional[float], Option("--p99", min=0.001, metavar="MS",
+                                           help="Latency budget: the 99th percentile, in milliseconds.")] = None,
+    latency: Annotated[Optional[float], Option("--latency", min=0.001, metavar="MS",
+                                               help="Latency budget: the average, in milliseconds.")] = None,
+    concurrency: Annotated[str, Option("--concurrency", "-c", metavar="LIST",
+                                       help="Requests in flight, or a comma-separated list (each candidate "
+                                            "is judged by its best within the budget).")] = "8",
+    instances: Annotated[str, Option("--instances", metavar="LIST",
+                                     help="Instance counts to try (per GPU for KIND_GPU groups).")] = "1,2",
+    batching: Annotated[Optional[str], Option("--batching", metavar="LIST",
+                                              help="Dynamic batching to try: off, on or off,on (default: "
+                                                   "off,on where max_batch_size > 0, else off).")] = None,
+    preferred: Annotated[Optional[list[str]], Option(
         "--preferred", metavar="SIZES", help="Preferred batch sizes to try with batching, comma-separated; again "
         "for another set; 'none' for none (default: none).")] = None,
-    queue_delay: Annotated[str, typer.Option("--queue-delay", metavar="LIST",
-                                             help="Max queue delays to try with batching, in microseconds.")]
+    queue_delay: Annotated[str, Option("--queue-delay", metavar="LIST",
+                                       help="Max queue delays to try with batching, in microseconds.")]
     = "0,500",
-    version: Annotated[Optional[int], typer.Option("--version", "-v", metavar="VERSION",
-                                                   help="The version measured (default: the latest READY).")] = None,
-    shape: Annotated[Optional[list[str]], typer.Option("--shape", "-s", metavar="NAME:DIMS",
-                                                       help="An input's shape (with the batch dimension, 1).")] = None,
-    input_data: Annotated[Optional[str], typer.Option("--input-data", metavar="FILE",
-                                                      help="Request values in perf_analyzer's JSON format.")] = None,
-    perf_analyzer: Annotated[Optional[str], typer.Option(
+    version: Annotated[Optional[int], Option("--version", "-v", metavar="VERSION",
+                                             help="The version measured (default: the latest READY).")] = None,
+    shape: Annotated[Optional[list[str]], Option("--shape", "-s", metavar="NAME:DIMS",
+                                                 help="An input's shape (with the batch dimension, 1).")] = None,
+    input_data: Annotated[Optional[str], Option("--input-data", metavar="FILE",
+                                                help="Request values in perf_analyzer's JSON format.")] = None,
+    perf_analyzer: Annotated[Optional[str], Option(
         "--perf-analyzer", metavar="PATH", help="perf_analyzer to measure with [env: TRITONCTL_PERF_ANALYZER] "
         "(default: the one scripts/setup_perf_analyzer.py installed, else on PATH, else the built-in "
         "generator).")] = None,
-    built_in: Annotated[bool, typer.Option("--built-in", help="Measure with the built-in generator even where "
-                                                              "perf_analyzer is found.")] = False,
-    write: Annotated[bool, typer.Option("--write", help="Put the winner's settings into MODEL's config.pbtxt "
-                                                        "(only those fields; validated first) and print the "
-                                                        "diff.")] = False,
-    plot: Annotated[Optional[str], typer.Option("--plot", metavar="PNG",
-                                                help="Draw throughput against latency into this PNG file, a point "
-                                                     "per candidate (needs matplotlib: tritonctl[plot]).")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Tune even a server that takes other traffic.")] = False,
+    built_in: Annotated[bool, Option("--built-in", help="Measure with the built-in generator even where "
+                                                        "perf_analyzer is found.")] = False,
+    write: Annotated[bool, Option("--write", help="Put the winner's settings into MODEL's config.pbtxt "
+                                                  "(only those fields; validated first) and print the "
+                                                  "diff.")] = False,
+    plot: Annotated[Optional[str], Option("--plot", metavar="PNG",
+                                          help="Draw throughput against latency into this PNG file, a point "
+                                               "per candidate (needs matplotlib: tritonctl[plot]).")] = None,
+    yes: Annotated[bool, Option("--yes", "-y", help="Tune even a server that takes other traffic.")] = False,
     fmt: DataFormatOpt = DataFormat.table,
     repo: ServerRepoOpt = None,
     targets=None,
@@ -101,7 +101,7 @@ def tune(
 
     from tritonctl.cli._output import say
     from tritonctl.cli._output.tune import plot_tune, render_tune, tune_progress
-    from tritonctl.errors import ExitCode, TritonctlError, UsageError
+    from tritonctl.errors import ExitCode, TritonctlError, UsageError, Verdict
     from tritonctl.server_state import perf_analyzer_path
     from tritonctl.targets import fleets_holding
     from tritonctl.tune import (Budget, Generator, TrafficWatch, check_writable, choose_generator, tune as run_tune,
@@ -161,7 +161,7 @@ def tune(
         plot_tune(report, plot)
         say(f"plot: {plot}")
     if report.best is None:
-        raise typer.Exit(int(ExitCode.FINDINGS))
+        raise Verdict(ExitCode.FINDINGS)
 
 
 def _with_rule(doc: str) -> str:

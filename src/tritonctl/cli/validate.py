@@ -6,8 +6,7 @@ import os
 from enum import Enum
 from typing import Annotated, Optional
 
-import typer
-
+from tritonctl.cli._params import Argument, Option
 from tritonctl.cli._options import (
     BackendsOpt,
     EndpointOpt,
@@ -28,45 +27,45 @@ class FailOn(str, Enum):
 
 
 def validate(
-    repo_arg: Annotated[Optional[str], typer.Argument(metavar="REPO", help="Model repository, a folder or "
-                                                                           "s3://bucket/prefix (default: --repo).")]
+    repo_arg: Annotated[Optional[str], Argument(metavar="REPO", help="Model repository, a folder or "
+                                                                     "s3://bucket/prefix (default: --repo).")]
     = None,
     repo: ReadRepoOpt = ".",
     endpoint_url: EndpointOpt = None,
-    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", metavar="MODEL",
-                                                       help="Check only this model.")] = None,
+    model: Annotated[Optional[list[str]], Option("--model", "-m", metavar="MODEL",
+                                                 help="Check only this model.")] = None,
     fmt: FindingsFormatOpt = None,
-    fail_on: Annotated[Optional[FailOn], typer.Option("--fail-on", help="Exit 1 on findings of this severity or "
-                                                                        "worse (default: error).")] = None,
-    select: Annotated[Optional[list[str]], typer.Option("--select", metavar="CODE",
-                                                        help="Only these rule codes or prefixes (TRT1, TRT301); "
-                                                             "replaces the project's.")] = None,
-    extend_select: Annotated[Optional[list[str]], typer.Option("--extend-select", metavar="CODE",
-                                                               help="Add to the project's select.")] = None,
-    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", metavar="CODE",
-                                                        help="Skip these rule codes or prefixes; replaces the "
-                                                             "project's.")] = None,
-    extend_ignore: Annotated[Optional[list[str]], typer.Option("--extend-ignore", metavar="CODE",
-                                                               help="Add to the project's ignore.")] = None,
+    fail_on: Annotated[Optional[FailOn], Option("--fail-on", help="Exit 1 on findings of this severity or "
+                                                                  "worse (default: error).")] = None,
+    select: Annotated[Optional[list[str]], Option("--select", metavar="CODE",
+                                                  help="Only these rule codes or prefixes (TRT1, TRT301); "
+                                                       "replaces the project's.")] = None,
+    extend_select: Annotated[Optional[list[str]], Option("--extend-select", metavar="CODE",
+                                                         help="Add to the project's select.")] = None,
+    ignore: Annotated[Optional[list[str]], Option("--ignore", metavar="CODE",
+                                                  help="Skip these rule codes or prefixes; replaces the "
+                                                       "project's.")] = None,
+    extend_ignore: Annotated[Optional[list[str]], Option("--extend-ignore", metavar="CODE",
+                                                         help="Add to the project's ignore.")] = None,
     gpus: GpusOpt = None,
     backends: BackendsOpt = None,
-    no_autocomplete: Annotated[bool, typer.Option("--no-autocomplete", help="Check as Triton does under --disable-auto-complete-config.")] = False,
-    run_python: Annotated[Optional[bool], typer.Option("--run-python/--no-run-python", help="Run python models' "
-                                                       "auto_complete_config. This runs the models' own code: it is "
-                                                       "not a sandbox (a fresh process per model, no credentials in "
-                                                       "its environment, a timeout and a memory limit).",
-                                                       show_default=False)] = None,
+    no_autocomplete: Annotated[bool, Option("--no-autocomplete", help="Check as Triton does under --disable-auto-complete-config.")] = False,
+    run_python: Annotated[Optional[bool], Option("--run-python/--no-run-python", help="Run python models' "
+                                                 "auto_complete_config. This runs the models' own code: it is "
+                                                 "not a sandbox (a fresh process per model, no credentials in "
+                                                 "its environment, a timeout and a memory limit).",
+                                                 show_default=False)] = None,
     python_timeout: PythonTimeoutOpt = None,
     python_memory: PythonMemoryOpt = None,
-    show_config: Annotated[bool, typer.Option("--show-config", help="Print the settings in force and where each "
-                                                                    "comes from; check nothing.")] = False,
+    show_config: Annotated[bool, Option("--show-config", help="Print the settings in force and where each "
+                                                              "comes from; check nothing.")] = False,
 ) -> None:
     """Check every model's config.pbtxt, version folders and model files as Triton 2.51 would at load.
 
     Settings come from [tool.tritonctl] in pyproject.toml or from tritonctl.toml, the nearest found upwards from
     the repository; flags replace them."""
     from tritonctl.cli._output import render_report, render_settings, settings_warnings
-    from tritonctl.errors import ExitCode
+    from tritonctl.errors import ExitCode, Verdict
     from tritonctl.locations import parse
     from tritonctl.cli._options import local_view
     from tritonctl.validate.engine import validate_repository
@@ -89,4 +88,4 @@ def validate(
                                  ).relabeled(local.label)
     render_report(report, fmt.value)
     if report.fails(settings.fail_on):
-        raise typer.Exit(int(ExitCode.FINDINGS))
+        raise Verdict(ExitCode.FINDINGS)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Optional
 
-import typer
 
-from tritonctl.cli._boundary import TritonctlGroup
+from tritonctl.cli._params import Argument, Option
 from tritonctl.cli._options import (
-    COMMAND,
     DataFormat,
     DataFormatOpt,
     EndpointOpt,
@@ -19,23 +17,21 @@ from tritonctl.cli._options import (
     talks_to_servers,
 )
 
-app = typer.Typer(cls=TritonctlGroup, no_args_is_help=True, rich_markup_mode=None)  # its help: cli/commands.py
-VersionArg = Annotated[str, typer.Argument(metavar="VERSION", help="The version number.")]
+VersionArg = Annotated[str, Argument(metavar="VERSION", help="The version number.")]
 
 
-@app.command("add", **COMMAND)
 def add(
     model: ModelArg,
-    source: Annotated[Path, typer.Argument(metavar="SOURCE", help="A model file, or a folder holding the version's "
-                                                                  "files.")],
+    source: Annotated[Path, Argument(metavar="SOURCE", help="A model file, or a folder holding the version's "
+                                                            "files.")],
     repo: RepoOpt = Path("."),
-    version: Annotated[Optional[str], typer.Option("--version", "-v", metavar="VERSION",
-                                                   help="Version number (default: newest + 1).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing version.")] = False,
-    no_validate: Annotated[bool, typer.Option("--no-validate", help="Add even if validation finds errors.")] = False,
-    update_config: Annotated[bool, typer.Option("--update-config", help="An ONNX SOURCE: take the config's inputs, "
-                                                                        "outputs and max_batch_size from it (or "
-                                                                        "write the config when there is none).")]
+    version: Annotated[Optional[str], Option("--version", "-v", metavar="VERSION",
+                                             help="Version number (default: newest + 1).")] = None,
+    force: Annotated[bool, Option("--force", help="Replace an existing version.")] = False,
+    no_validate: Annotated[bool, Option("--no-validate", help="Add even if validation finds errors.")] = False,
+    update_config: Annotated[bool, Option("--update-config", help="An ONNX SOURCE: take the config's inputs, "
+                                                                  "outputs and max_batch_size from it (or "
+                                                                  "write the config when there is none).")]
     = False,
 ) -> None:
     """Add SOURCE as a new version of MODEL: staged, validated in place, then renamed into place."""
@@ -61,7 +57,6 @@ def add(
     render_add(result)
 
 
-@app.command("list", **COMMAND)
 def list_(model: ModelArg, repo: ReadRepoOpt = ".", endpoint_url: EndpointOpt = None,
           fmt: DataFormatOpt = DataFormat.table) -> None:
     """List MODEL's versions: file, size, sha256, time, whether the version policy serves it."""
@@ -73,13 +68,12 @@ def list_(model: ModelArg, repo: ReadRepoOpt = ".", endpoint_url: EndpointOpt = 
     render_versions(model, list_versions(local_view(parse(repo), endpoint_url=endpoint_url).path, model), fmt.value)
 
 
-@app.command("rm", **COMMAND)
 @talks_to_servers(timeout=10.0)
 def rm(
     model: ModelArg,
     version: VersionArg,
     repo: RepoOpt = Path("."),
-    force: Annotated[bool, typer.Option("--force", help="Remove even a served, a READY or the last version.")]
+    force: Annotated[bool, Option("--force", help="Remove even a served, a READY or the last version.")]
     = False,
     targets=None,
 ) -> None:
@@ -100,3 +94,11 @@ def rm(
     notes = [" (it was served by the config)" if result.was_served else "",
              f" (it was READY on {', '.join(result.ready_on)})" if result.ready_on else ""]
     out(f"removed version {result.version} of '{result.model}'" + "".join(notes))
+
+
+# The group's commands in the order its help lists them (cli/app.py builds the group; its help: cli/commands.py)
+COMMANDS = (
+    ("add", add),
+    ("list", list_),
+    ("rm", rm),
+)
