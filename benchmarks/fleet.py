@@ -7,7 +7,7 @@ initialize takes 1 s; no model loaded at first), then times, each the median of 
 - `tritonctl status` over 1, 3 and 10 replicas (target: 10 replicas under 1.1x one replica);
 - `tritonctl load`, `unload` and `policy apply` on one server beside the same request sent directly (urllib from
   this process, the body tritonctl sends: the served config as JSON; an unload until the index says it is done, as
-  tritonctl waits; each timed unload after a random pause, see `phase`, and three times as many unload pairs),
+  tritonctl waits; each timed unload after a pause from `Phases`, and three times as many unload pairs),
   target: within 100 ms;
 - a rollout of `load m` over 3 replicas, `--parallel 1`, beside the sum of the same 3 loads sent directly (target:
   within 15 %), and `--parallel 3`.
@@ -55,16 +55,25 @@ def direct(url: str, action: str, config: dict | None = None) -> float:
     return time.perf_counter() - start
 
 
-PHASES = random.Random(23)
+class Phases:
+    """Pauses before the timed unloads, one deck per side. How long Triton 2.51 takes to unload the python model
+    depends on when the request comes: the stub's health thread sleeps 300 ms a turn and its unload waits for the
+    turn to end (triton-inference-server/python_backend src/pb_stub.cc: `sleep_for(300 ms)` in the background
+    thread, joined after Finalize), 0 to 300 ms on top of the rest (measured here: 1.05 to 1.30 s). Each deck
+    holds the same pauses, 0.5 s plus points spread evenly over one 300 ms turn, in its own shuffled order, so
+    both sides meet every phase equally often: what is left between their medians is tritonctl's own time. (With
+    a random pause per unload instead, three runs of this benchmark gave +156, +223 and +117 ms.)"""
 
+    def __init__(self, count: int) -> None:
+        shuffle = random.Random(23).shuffle
+        self.decks = {}
+        for side in ("tritonctl", "direct"):
+            deck = [0.5 + 0.3 * (k + 0.5) / count for k in range(count)]
+            shuffle(deck)
+            self.decks[side] = deck
 
-def phase() -> None:
-    """A pause of 0.5 to 1.5 s, drawn anew before each timed unload. How long Triton 2.51 takes to unload the
-    python model depends on when the request comes after the load: sent directly 0, 0.3, 1.5 and 1.58 s after the
-    load returned, the same unload took 1.28, 1.06, 1.05 and 1.27 s, each twice alike (a timer inside Triton that
-    the request waits for). A fixed order would give the command, whose request comes ~80 ms after it starts, one
-    phase and the direct request another; a random pause gives both the same spread."""
-    time.sleep(PHASES.uniform(0.5, 1.5))
+    def pause(self, side: str) -> None:
+        time.sleep(self.decks[side].pop())
 
 
 def unloading(url: str) -> bool:
@@ -122,26 +131,27 @@ def main() -> None:
         run(load, env)
         config = served_config(one)
         pairs = {"load": ([], []), "unload": ([], []), "policy apply latest:1": ([], [])}
+        phases = Phases(3 * runs)
         for _ in range(runs):  # interleaved: tritonctl, then the same request sent directly
             direct(one, "unload")
             pairs["load"][0].append(run(load, env))
             direct(one, "unload")
             pairs["load"][1].append(direct(one, "load", config))
-            phase()
+            phases.pause("tritonctl")
             pairs["unload"][0].append(run([*tritonctl, "unload", "m", "--url", one], env))
             direct(one, "load", config)
-            phase()
+            phases.pause("direct")
             pairs["unload"][1].append(direct(one, "unload"))
             direct(one, "load", config)
             pairs["policy apply latest:1"][0].append(run([*tritonctl, "policy", "apply", "m", "latest:1", "-r",
                                                           str(repo), "--url", one], env))
             pairs["policy apply latest:1"][1].append(direct(one, "load", config))
-        for _ in range(2 * runs):  # the unload's spread is Triton's (see phase): three times the pairs
+        for _ in range(2 * runs):  # the unload's spread is Triton's (see Phases): three times the pairs
             direct(one, "load", config)
-            phase()
+            phases.pause("tritonctl")
             pairs["unload"][0].append(run([*tritonctl, "unload", "m", "--url", one], env))
             direct(one, "load", config)
-            phase()
+            phases.pause("direct")
             pairs["unload"][1].append(direct(one, "unload"))
         for name, (ours, theirs) in pairs.items():
             extra = statistics.median(ours) - statistics.median(theirs)

@@ -46,10 +46,10 @@ def ready_versions(client: TritonClient, model: str) -> list[int]:
     return sorted(_states(client, model).get("READY", []))
 
 
-def _states(client: TritonClient, model: str) -> dict[str, list[int]]:
-    """Versions of `model` by state, as the repository index tells."""
+def _states(client: TritonClient, model: str, index: list[dict] | None = None) -> dict[str, list[int]]:
+    """Versions of `model` by state, as the repository index tells (`index`: one already read)."""
     out: dict[str, list[int]] = {}
-    for m in client.index():
+    for m in client.index() if index is None else index:
         if m.get("name") == model and str(m.get("version", "")).isdigit():
             out.setdefault(str(m.get("state", "")), []).append(int(m["version"]))
     return out
@@ -207,7 +207,7 @@ def unload_model(endpoint: Endpoint, model: str, *, dependents: bool = False, ti
             names = sorted(n for n in known if isinstance(n, str))
             raise TritonctlError(f"the server knows no model '{model}' (models: {some_names(names)})",
                                  hint=did_you_mean(model, names))
-        before = ready_versions(client, model)
+        before = sorted(_states(client, model, index).get("READY", []))
         try:
             client.unload(model, dependents)
         except ServerRejected as e:
