@@ -8,7 +8,7 @@ than one character starting with "0"; `warmup`, `initial_state` and `configs` ar
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,17 +103,54 @@ class ConfigText:
         return pbtxt.locate(self.text)
 
 
-@dataclass
 class Model:
-    name: str  # directory name
-    path: Path
-    versions: list[VersionDir] = field(default_factory=list)
-    ignored_dirs: list[IgnoredDir] = field(default_factory=list)
-    subdirs: list[str] = field(default_factory=list)  # every subdirectory, sorted bytewise like Triton
-    files: list[str] = field(default_factory=list)
-    read_error: str | None = None  # the folder itself could not be listed
-    # its folder's entries as read_model listed them (None: not listed by it), for the checks that look again
-    entries: list[os.DirEntry] | None = field(default=None, repr=False, compare=False)
+    """A model's folder. What it holds (versions, ignored_dirs, subdirs, files, entries, read_error) is listed when
+    first asked for: open_repository names the models and leaves each folder to the first reader, so that the
+    workers of a large `validate` list their own share at once."""
+
+    LISTED = ("versions", "ignored_dirs", "subdirs", "files", "read_error", "entries")
+    versions: list[VersionDir]
+    ignored_dirs: list[IgnoredDir]
+    subdirs: list[str]  # every subdirectory, sorted bytewise like Triton
+    files: list[str]
+    read_error: str | None  # the folder itself could not be listed
+    entries: list[os.DirEntry] | None  # its folder's entries as listed (None: not listed), for checks that look again
+
+    def __init__(self, name: str, path: Path, read_error: str | None = None) -> None:
+        self.name = name  # directory name
+        self.path = path
+        if read_error is not None:
+            self._listed([], [], None, read_error)
+
+    def _listed(self, subdirs: list[str], files: list[str], entries: list[os.DirEntry] | None,
+                read_error: str | None = None) -> None:
+        self.subdirs, self.files, self.entries, self.read_error = subdirs, files, entries, read_error
+        self.versions, self.ignored_dirs = [], []
+        for name in subdirs:
+            if name in SKIPPED_SUBDIRS:
+                continue
+            if len(name) > 1 and name[0] == "0":
+                self.ignored_dirs.append(IgnoredDir(name, "leading zeros"))
+                continue
+            number = stoll_prefix(name)
+            if number is None:
+                self.ignored_dirs.append(IgnoredDir(name, "not a number"))
+                continue
+            self.versions.append(VersionDir(number, name, self.path / str(number)))
+        self.versions.sort(key=lambda v: v.number)
+
+    def __getattr__(self, name: str):
+        """The folder's listing, read on the first question about it (a folder that cannot be listed: read_error)."""
+        if name not in Model.LISTED:
+            raise AttributeError(name)
+        try:
+            self._listed(*_scan_dir(self.path))
+        except OSError as e:
+            self._listed([], [], None, e.strerror or str(e))
+        return self.__dict__[name]
+
+    def __repr__(self) -> str:
+        return f"Model(name={self.name!r}, path={self.path!r})"
 
     @property
     def leftovers(self) -> list[str]:
@@ -202,25 +239,14 @@ def _scan_dir(path: Path) -> tuple[list[str], list[str], list[os.DirEntry]]:
 
 
 def read_model(path: Path) -> Model:
+    """The model folder at `path`, listed now (OSError when it cannot be)."""
     model = Model(name=path.name, path=path)
-    model.subdirs, model.files, model.entries = _scan_dir(path)
-    for name in model.subdirs:
-        if name in SKIPPED_SUBDIRS:
-            continue
-        if len(name) > 1 and name[0] == "0":
-            model.ignored_dirs.append(IgnoredDir(name, "leading zeros"))
-            continue
-        number = stoll_prefix(name)
-        if number is None:
-            model.ignored_dirs.append(IgnoredDir(name, "not a number"))
-            continue
-        model.versions.append(VersionDir(number, name, path / str(number)))
-    model.versions.sort(key=lambda v: v.number)
+    model._listed(*_scan_dir(path))
     return model
 
 
 def open_repository(path: str | os.PathLike[str]) -> Repository:
-    """Read a repository's layout (not its configs)."""
+    """A repository's models, by their folders (each folder listed when first asked about; not its configs)."""
     root = Path(path)
     if not root.exists():
         raise RepositoryNotFound(
@@ -233,13 +259,7 @@ def open_repository(path: str | os.PathLike[str]) -> Repository:
         dirs, _files, _entries = _scan_dir(root)
     except OSError as e:
         raise RepositoryNotFound(f"cannot read model repository '{root}': {e.strerror or e}") from None
-    repo = Repository(root, [])
-    for name in dirs:
-        try:
-            repo.models.append(read_model(root / name))
-        except OSError as e:
-            repo.models.append(Model(name=name, path=root / name, read_error=e.strerror or str(e)))
-    return repo
+    return Repository(root, [Model(name, root / name) for name in dirs])
 
 
 def selected_versions(policy, numbers: list[int]) -> list[int]:
