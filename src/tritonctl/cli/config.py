@@ -40,14 +40,14 @@ def generate(
     backend: Annotated[str, Option("--backend", metavar="BACKEND",
                                    help="Only onnxruntime is generated from a model file.")] = "onnxruntime",
     max_batch_size: Annotated[Optional[int], Option("--max-batch-size", min=0, metavar="N",
-                                              help="Default: as Triton's onnxruntime auto-complete "
+                                                    help="Default: as Triton's onnxruntime auto-complete "
                                                          "decides.")] = None,
     dynamic_batching: Annotated[Optional[bool], Option("--dynamic-batching/--no-dynamic-batching", help="Default: on when max_batch_size > 1.")] = None,
     instances: Annotated[Optional[int], Option("--instances", min=1, metavar="N",
-                                         help="Instance count (adds an instance_group).")] = None,
+                                               help="Instance count (adds an instance_group).")] = None,
     kind: Annotated[Optional[Kind], Option("--kind", help="Instance kind (adds an instance_group).")] = None,
     name: Annotated[Optional[str], Option("--name", metavar="NAME",
-                                    help="Model name (default: the folder's name).")] = None,
+                                          help="Model name (default: the folder's name).")] = None,
     write: Annotated[bool, Option("--write", help="Write config.pbtxt into the model folder.")] = False,
     force: Annotated[bool, Option("--force", help="With --write: overwrite an existing config.")] = False,
     update: Annotated[bool, Option("--update", help="Rewrite only input, output and max_batch_size of the existing config.")] = False,
@@ -99,7 +99,7 @@ def show(
     endpoint_url: EndpointOpt = None,
     normalized: Annotated[bool, Option("--normalized", help="As Triton serves it: auto-completed and normalized.")] = False,
     gpus: Annotated[int, Option("--gpus", min=0, max=MAX_GPUS, metavar="N", help="GPUs of the serving host (for "
-                                                                  "--normalized).")] = 0,
+                                                                                 "--normalized).")] = 0,
     fmt: Annotated[ShowFormat, Option("--format", "-f", help="pbtxt, or JSON as Triton's /config returns it.")] = ShowFormat.pbtxt,
     run_python: Annotated[bool, Option("--run-python", help="Run a python model's auto_complete_config (in a subprocess).")] = False,
 ) -> None:
@@ -147,7 +147,7 @@ def init(
 
 
 def convert(path: Annotated[Path, Argument(metavar="FILE", help="A config in JSON (as Triton's /config "
-                                                               "returns it) or pbtxt.")]) -> None:
+                                                                "returns it) or pbtxt.")]) -> None:
     """Convert a config between JSON (Triton's /config form) and pbtxt; prints the other form."""
     from tritonctl.cli._output import out_text
     from tritonctl.generate import convert as convert_file

@@ -9,7 +9,7 @@ from tritonctl.cli._params import Argument
 
 def rules(
     code: Annotated[Optional[str], Argument(metavar="CODE", help="A rule code (TRT101) for its full "
-                                                                   "description.")] = None,
+                                                                 "description.")] = None,
 ) -> None:
     """List the validation rules, or explain one."""
     from tritonctl.cli._output import render_rule, render_rules

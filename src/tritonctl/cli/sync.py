@@ -25,7 +25,7 @@ def sync(
                                                             "(after a kill -9; it also expires by "
                                                             "itself).")] = False,
     timeout: Annotated[Optional[float], Option("--timeout", min=0.1, max=3600, metavar="SECONDS",
-                                         help="Seconds an S3 request may wait for the endpoint [env: "
+                                               help="Seconds an S3 request may wait for the endpoint [env: "
                                                     "TRITONCTL_S3_TIMEOUT] (default: 30).")] = None,
     dry_run: Annotated[bool, Option("--dry-run", help="Print the plan; change nothing.")] = False,
     jobs: Annotated[int, Option("--jobs", "-j", min=1, max=64, metavar="N",
