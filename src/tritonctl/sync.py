@@ -885,8 +885,17 @@ def sync(source_root: Path, destination: Path | S3Url, *, source_label: str, mod
         raise UsageError("--jobs must be at least 1")
     s3 = S3(endpoint_url, jobs=jobs, timeout=timeout) if isinstance(destination, S3Url) else None
     try:
-        dest = S3Destination(s3, destination, hashes) if s3 is not None else LocalDestination(destination, hashes)
-        source, layouts = scan_source(source_root, models, hashes, etags=s3 is not None)
+        if s3 is not None:  # the bucket's listing and manifest are read while the source is scanned here
+            reading = _Background(lambda: S3Destination(s3, destination, hashes))
+            try:
+                source, layouts = scan_source(source_root, models, hashes, etags=True)
+            except Exception:
+                reading.result()  # its error first, as when it was read before the scan
+                raise
+            dest = reading.result()
+        else:
+            dest = LocalDestination(destination, hashes)
+            source, layouts = scan_source(source_root, models, hashes, etags=False)
         _check_destination(dest, delete=delete, adopt=adopt, source_empty=not layouts.names(),
                            allow_empty_source=allow_empty_source)
         plan = make_plan(source, layouts, dest, models=models, delete=delete, source_label=source_label)
@@ -902,6 +911,32 @@ def sync(source_root: Path, destination: Path | S3Url, *, source_label: str, mod
         if s3 is not None:
             s3.close()
     return SyncResult(plan, dry_run, time.monotonic() - start)
+
+
+class _Background:
+    """fn() on a thread of its own; result() waits for it and returns its value or raises what it raised. A daemon
+    thread: an interrupted sync does not wait at exit for a request under way."""
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        import threading
+
+        self._outcome: tuple[bool, object] | None = None
+
+        def run() -> None:
+            try:
+                self._outcome = (True, fn())
+            except BaseException as e:  # raised again by result(), in the caller's thread
+                self._outcome = (False, e)
+
+        self._thread = threading.Thread(target=run, name="tritonctl-sync-read", daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        done, value = self._outcome
+        if not done:
+            raise value
+        return value
 
 
 def publish(source: Path | S3Url, destination: Path | S3Url, *, models: list[str] | None = None,
