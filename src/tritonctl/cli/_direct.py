@@ -148,10 +148,8 @@ def read(params: list[_Param], args: list[str], environ) -> dict | None:
                 value = param.default
         elif param.name in given:
             value = given[param.name]
-        elif param.declared.get("envvar") and param.declared.get("envvar") in environ:
-            value = _value(param, environ[param.declared.get("envvar")])
-            if param.multiple:
-                return None
+        elif (envvar := param.declared.get("envvar")) and envvar in environ:
+            value = _NOT_READ if param.multiple else _value(param, environ[envvar])
         else:
             value = param.default
         if value is _NOT_READ:
