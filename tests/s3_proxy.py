@@ -51,6 +51,7 @@ class S3Proxy:
         self.down = False
         self.ignore_conditions = False  # an endpoint without conditional writes: If-Match / If-None-Match dropped
         self.delay = 0.0  # seconds each request waits: a slow endpoint
+        self.region: str | None = None  # the bucket's region: a request signed for another one gets S3's 301
         self._lock = threading.Lock()
         proxy = self
 
@@ -97,6 +98,17 @@ class S3Proxy:
                 authorization = self.headers.get("Authorization", "")
                 if any(f"Credential={key}/" in authorization for key in proxy.refused_keys):
                     fault = "403"
+                scope = authorization.split("Credential=", 1)[-1].split("/")
+                if proxy.region and len(scope) > 2 and scope[2] != proxy.region:
+                    payload = ("<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access "
+                               "must be addressed using the specified endpoint.</Message></Error>").encode()
+                    self.send_response(301)
+                    self.send_header("x-amz-bucket-region", proxy.region)
+                    self.send_header("Content-Length", "0" if self.command == "HEAD" else str(len(payload)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                    return
                 if fault in ("503", "403"):
                     code, status, text = (("SlowDown", 503, "Please reduce your request rate.") if fault == "503" else
                                           ("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not "

@@ -28,7 +28,7 @@ from pathlib import Path
 from tritonctl.errors import TritonctlError, UnsafePath
 from tritonctl.io import files, manifest
 from tritonctl.io.confine import safe_relative
-from tritonctl.io.hash_cache import HashCache, part_size
+from tritonctl.io.hash_cache import HashCache, etag_matches, part_size
 from tritonctl.io.s3 import MULTIPART_CHUNK, MULTIPART_THRESHOLD, S3, S3Url
 from tritonctl.repository import UNFINISHED_MARKER
 from tritonctl.server_state import state_dir
@@ -80,8 +80,14 @@ def own(rel: str) -> bool:
 
 
 def remote_state(s3: S3, url: S3Url) -> Remote:
-    objects, markers = s3.listing(url)
-    found = s3.read_versioned(url, manifest.MANIFEST, manifest.MAX_BYTES) if manifest.MANIFEST in objects else None
+    """The objects under `url` and what its manifest says of them. The listing's first request is the command's
+    first (tried once: a silent endpoint is one line in time); the manifest is read beside the listing, on a thread of
+    its own."""
+    from tritonctl.io.background import Background
+
+    reading = Background(lambda: s3.read_versioned(url, manifest.MANIFEST, manifest.MAX_BYTES), "tritonctl-manifest")
+    objects, markers = s3.listing(url, probe=True)
+    found = reading.result() if manifest.MANIFEST in objects else None
     known = manifest.loads(found[0] if found else None)
     remote = Remote(url, {}, known, found[1] if found else None)
     for rel, obj in sorted(objects.items()):
@@ -100,15 +106,21 @@ def remote_state(s3: S3, url: S3Url) -> Remote:
 
 
 def upload_etag(size: int, etag: str) -> bool | None:
-    """Whether an ETag is one tritonctl can compute from a local file (an MD5, or the MD5 of MD5s for the part count
-    its uploads give that size): True, False (another scheme or part size), None (no MD5 at all)."""
+    """Whether an ETag is one tritonctl can compute from a local file (an MD5, the MD5 of the MD5 of one part, or the
+    MD5 of MD5s for the part count its uploads give that size): True, False (another scheme or part size), None (no
+    MD5 at all)."""
     m = _MD5_ETAG.match(etag)
     if m is None:
         return None
     parts = m.group(1)
     if size < MULTIPART_THRESHOLD:
-        return parts is None
+        return parts is None or parts == "1"
     return parts is not None and int(parts) == -(-size // part_size(size, MULTIPART_CHUNK))
+
+
+def holds(local_etag: str | None, size: int, listed_etag: str) -> bool:
+    """Whether an object listed with `listed_etag` holds the bytes whose upload ETag is `local_etag`."""
+    return etag_matches(local_etag, size, listed_etag, MULTIPART_THRESHOLD)
 
 
 def hash_cache() -> HashCache:
@@ -139,7 +151,6 @@ def materialize(url: S3Url, *, endpoint_url: str | None = None, jobs: int = 8,
     """Bring the local copy of `url` up to date (by ETag) and return it."""
     s3 = S3(endpoint_url, jobs=jobs)
     try:
-        s3.check_bucket(url)
         remote = remote_state(s3, url)
         root = cache_root(s3, url)
         try:
@@ -205,7 +216,7 @@ def _download(s3: S3, url: S3Url, root: Path, rel: str, rf: RemoteFile,
     tmp = folder / f".{name}.tritonctl-{os.getpid()}-download.tmp"
     try:
         for attempt in (1, 2):
-            s3.download(url, rel, tmp, progress)
+            s3.download(url, rel, tmp, rf.size, progress)
             if _holds(tmp, rf):
                 break
             if attempt == 2:
@@ -227,7 +238,7 @@ def _holds(path: Path, rf: RemoteFile) -> bool:
         return False
     if not upload_etag(rf.size, rf.etag):
         return True  # another scheme: nothing to compare with
-    return digests(path, etag_threshold=MULTIPART_THRESHOLD, etag_chunk=MULTIPART_CHUNK).etag == rf.etag
+    return holds(digests(path, etag_threshold=MULTIPART_THRESHOLD, etag_chunk=MULTIPART_CHUNK).etag, rf.size, rf.etag)
 
 
 def _read_index(root: Path) -> dict[str, str]:

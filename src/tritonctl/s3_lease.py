@@ -144,10 +144,10 @@ class Lease:
         with self._lock:
             if self.etag is None or self.lost:
                 return
-            try:
-                found = self.s3.read_versioned(self.url, LEASE, 1 << 16)
+            try:  # two tries each: a lease left behind expires by itself
+                found = self.s3.read_versioned(self.url, LEASE, 1 << 16, attempts=2)
                 if found is not None and found[1] == self.etag:
-                    self.s3.delete_one(self.url, LEASE)
+                    self.s3.delete_one(self.url, LEASE, attempts=2)
             except TritonctlError:
-                pass  # it expires by itself
+                pass
             self.etag = None

@@ -14,11 +14,14 @@ config.pbtxt only once every version it selects is complete (ensembles after the
   (`.<name>.tritonctl-work/`, the same filesystem) and renamed into place, so it appears whole; a changed version is
   swapped in one rename. A destination that is a mount point has no such place: versions are staged inside their
   model folder, under a name that sorts after every version folder.
-- S3 has no rename. A version's other files are uploaded beside the repository (`<prefix>.tritonctl-staging/`,
-  outside every folder Triton reads) and then copied into place server-side, its model file last; the versions
-  being placed are named in the manifest first (`pending`), so a sync killed midway is finished by the next run (or,
-  when the source no longer has them, removed) and reading commands call them unfinished. One sync writes a prefix
-  at a time (s3_lease.py).
+- S3 has no rename, but an object being uploaded in parts does not exist until its upload is completed. A version
+  that changes in more than one object has its other files (and any file past the multipart threshold) uploaded
+  first as multipart uploads at the keys they go to; then each is completed in the order above, its model file last,
+  so Triton sees the version's files appear within a few requests, never one being written. The versions being
+  placed and the uploads under way are named in the manifest first (the journal: `pending`, `uploads`), so a sync
+  killed midway is finished by the next run (its uploads aborted; versions the source no longer has removed) and
+  reading commands call them unfinished. A version that changes in one object changes at once: no journal. One sync
+  writes a prefix at a time (s3_lease.py).
 
 What `--delete` removes: only in a destination tritonctl synced before (a local folder with `.tritonctl-repository`
 at its root; an S3 prefix whose manifest says so) or one it is told to adopt (`--adopt`), and only model folders,
@@ -33,7 +36,8 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,14 +45,15 @@ from tritonctl.errors import SyncRefused, TritonctlError, UsageError
 from tritonctl.io import faults, files, manifest
 from tritonctl.io.confine import is_inside
 from tritonctl.io.hash_cache import HashCache
-from tritonctl.io.s3 import S3, S3Url
+from tritonctl.io.background import Background
+from tritonctl.io.s3 import MULTIPART_CHUNK, MULTIPART_THRESHOLD, S3, S3Url
 from tritonctl.repository import CONFIG_FILE, STAGING_PREFIX, open_repository, stoll_prefix
 
 PAYLOAD, MODEL_FILE, MODEL_LEVEL, CONFIG, DELETE = 1, 2, 3, 4, 5
 WORK_SUFFIX = ".tritonctl-work"
 MARKER = ".tritonctl-repository"  # at the root of a local destination tritonctl synced (a file: no model to Triton)
 LOCK = ".tritonctl-sync.lock"  # at the root of a local destination while a sync writes it
-S3_STAGING = ".tritonctl-staging"  # `<prefix>.tritonctl-staging/<session>/`: beside the repository, not in it
+S3_STAGING = ".tritonctl-staging"  # `<prefix>.tritonctl-staging/`: where earlier releases staged versions
 _OWN = (".tritonctl-", "~tritonctl-")  # tritonctl's own folders and files: never synced
 
 
@@ -59,6 +64,12 @@ class SourceFile:
     size: int
     sha256: str
     etag: str | None = None  # the ETag its upload to S3 gets (only computed for an S3 destination)
+    parts: bytes | None = None  # the MD5s of that upload's parts, past the multipart threshold
+
+    def part_md5s(self) -> list[bytes]:
+        from tritonctl.io.hash_cache import Digests
+
+        return Digests(self.sha256, self.etag, self.parts).part_md5s()
 
 
 @dataclass(frozen=True)
@@ -145,19 +156,18 @@ def scan_source(root: Path, models: list[str] | None, hashes: HashCache, *, etag
     repo = open_repository(root)
     chosen = [repo.model(name) for name in models] if models else [m for m in repo.models if not _own(m.name)]
     out: dict[str, SourceFile] = {}
-    planned: list[tuple[Path, str]] = []
+    planned: list[tuple[Path, str, os.stat_result]] = []
     for model in chosen:
-        if model.read_error is not None:
-            raise TritonctlError(f"cannot read model folder '{model.path}': {model.read_error}")
-        found = [(path, f"{model.name}/{rel.replace(os.sep, '/')}")
-                 for path, rel in files.plan_tree(model.path, within=root)]
-        planned += [(path, full) for path, full in found if not _own(full)]
-        empty = [f"{model.name}/{folder}/" for folder in _empty_folders(model.path)]
+        tree = files.scan_tree(model.path, within=root)  # an unreadable folder, a link out, a FIFO: refused here
+        found = [(path, f"{model.name}/{rel.replace(os.sep, '/')}", st) for path, rel, st in tree.files]
+        planned += [item for item in found if not _own(item[1])]
+        empty = [f"{model.name}/{folder.replace(os.sep, '/')}/" for folder in tree.empty]
         for full in [e for e in empty if not _own(e)] or ([] if found else [f"{model.name}/"]):
             out[full] = SourceFile(full, root / full, 0, "")
-    digests = hashes.digests_of([path for path, _full in planned], etag=etags, jobs=min(8, (os.cpu_count() or 2) * 2))
-    for (path, full), digest in zip(planned, digests):
-        out[full] = SourceFile(full, path, path.stat().st_size, digest.sha256, digest.etag)
+    digests = hashes.digests_of([path for path, _full, _st in planned], etag=etags,
+                                jobs=min(8, (os.cpu_count() or 2) * 2), stats=[st for _p, _f, st in planned])
+    for (path, full, st), digest in zip(planned, digests):
+        out[full] = SourceFile(full, path, st.st_size, digest.sha256, digest.etag, digest.parts)
     return dict(sorted(out.items())), _Layouts({m.name: m for m in chosen})
 
 
@@ -179,14 +189,6 @@ def _layout(model) -> _Layout:
         for folder in layout.versions:
             layout.model_files.add(f"{model.name}/{folder}/{filename}")
     return layout
-
-
-def _empty_folders(root: Path) -> list[str]:
-    out = []
-    for folder, dirs, names in os.walk(root, followlinks=True):
-        if not dirs and not names and Path(folder) != root:
-            out.append(str(Path(folder).relative_to(root)).replace(os.sep, "/"))
-    return out
 
 
 def _is_model_file(rel: str, layouts: _Layouts) -> bool:
@@ -279,13 +281,12 @@ class LocalDestination:
 
 class S3Destination:
     def __init__(self, s3: S3, url: S3Url, hashes: HashCache) -> None:
-        from tritonctl.s3_cache import remote_state, upload_etag
+        from tritonctl.s3_cache import holds, remote_state, upload_etag
 
         self.s3 = s3
         self.url = url
         self.label = str(url)
-        s3.check_bucket(url)  # a silent endpoint or a missing bucket: one line, within the timeout
-        self.remote = remote_state(s3, url)
+        self.remote = remote_state(s3, url)  # a silent endpoint or a missing bucket: one line, within the timeout
         self.empty = not self.remote.files
         self.owned = self.remote.manifest.present and self.remote.manifest.owned
         self.other = sorted(rel for rel in self.remote.files if "/" not in rel)
@@ -297,7 +298,7 @@ class S3Destination:
             def same(sf: SourceFile, f=f) -> bool:
                 comparable = upload_etag(f.size, f.etag)
                 if comparable:  # S3's own MD5 of the object's bytes: the truth
-                    return f.etag == sf.etag
+                    return holds(sf.etag, f.size, f.etag)
                 # another ETag scheme (SSE-KMS): what tritonctl recorded when it wrote that very object
                 return comparable is None and f.sha256 is not None and f.sha256 == sf.sha256
 
@@ -309,6 +310,7 @@ class S3Destination:
 
 def make_plan(source: dict[str, SourceFile], layouts: _Layouts, dest, *, models: list[str] | None, delete: bool,
               source_label: str) -> Plan:
+    from tritonctl.io.hash_cache import canonical_etag
     from tritonctl.s3_cache import upload_etag
 
     plan = Plan(source_label, dest.label)
@@ -317,7 +319,7 @@ def make_plan(source: dict[str, SourceFile], layouts: _Layouts, dest, *, models:
     if isinstance(dest, S3Destination):
         for rel, f in dest.remote.files.items():
             if upload_etag(f.size, f.etag) and not rel.endswith("/") and "/" in rel:
-                by_content.setdefault((f.etag, f.size), rel)
+                by_content.setdefault((canonical_etag(f.size, f.etag, MULTIPART_THRESHOLD), f.size), rel)
         plan.manifest_stale = not dest.remote.manifest_matches
     pending = set(dest.remote.manifest.pending) if isinstance(dest, S3Destination) else set()
     touched_versions: set[str] = set()
@@ -337,7 +339,7 @@ def make_plan(source: dict[str, SourceFile], layouts: _Layouts, dest, *, models:
             phase = MODEL_FILE if _is_model_file(rel, layouts) else PAYLOAD
         else:
             phase = CONFIG if rel.endswith(f"/{CONFIG_FILE}") and rel.count("/") == 1 else MODEL_LEVEL
-        twin = by_content.get((sf.etag, sf.size)) if sf.etag else None
+        twin = by_content.get((canonical_etag(sf.size, sf.etag, MULTIPART_THRESHOLD), sf.size)) if sf.etag else None
         if twin is not None and twin != rel:
             plan.changes.append(Change("copy", rel, sf.size, reason, phase, copy_from=twin))
         else:
@@ -374,7 +376,12 @@ def make_plan(source: dict[str, SourceFile], layouts: _Layouts, dest, *, models:
         if extra and not models:
             plan.warnings.append(f"the destination has models the source does not ({', '.join(extra[:5])}"
                                  f"{', …' if len(extra) > 5 else ''}); --delete removes them")
-    plan.pending = sorted(touched_versions)
+    # a version that changes in one object changes at once; one that changes in more is being placed meanwhile
+    changes_per_version: dict[str, int] = {}
+    for change in plan.changes:
+        if (version := _version_of(change.rel)) is not None:
+            changes_per_version[version] = changes_per_version.get(version, 0) + 1
+    plan.pending = sorted(v for v in touched_versions if changes_per_version.get(v, 0) > 1)
     ensembles = {model for c in plan.changes if c.phase == CONFIG
                  and layouts[model := c.rel.split("/", 1)[0]].ensemble}
     plan.changes.sort(key=lambda c: (c.phase, c.phase == CONFIG and c.rel.split("/", 1)[0] in ensembles, c.rel))
@@ -659,91 +666,156 @@ def apply_s3(plan: Plan, source: dict[str, SourceFile], dest: S3Destination, *, 
 
 
 class _S3Writer:
+    """A plan written to S3. What must appear together is uploaded first as multipart uploads at the keys it goes
+    to (S3 shows nothing of an upload until it is completed: nothing Triton reads changes meanwhile); then
+    everything is put in place in dependency order, where an upload in place is its completion."""
+
     def __init__(self, plan, source, dest: S3Destination, lease, progress, pause) -> None:
         self.plan, self.source, self.dest, self.lease = plan, source, dest, lease
         self.s3, self.url, self.remote = dest.s3, dest.url, dest.remote
         self.progress, self.pause = progress, pause
-        # beside the repository, where Triton does not look; a bucket root has no beside
-        self.staging = S3Url(self.url.bucket, f"{self.url.prefix}{S3_STAGING}") if self.url.prefix else None
-        self._session = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.uploads: dict[str, str] = {}  # rel -> multipart upload id
+        self.parts: dict[str, list[str]] = {}  # rel -> the ETags of its parts, in order
+        self.written: dict[str, tuple[int, str]] = {}  # rel -> (size, ETag S3 gave it)
+        self.leads = _leads(plan)
+
+    def staged(self, change: Change) -> bool:
+        """Whether a write's bytes are uploaded before anything is placed: past the multipart threshold, or one of
+        the other files of a version that changes in more than one object (but its lead)."""
+        if change.action not in ("upload", "copy") or change.size == 0:
+            return False
+        if change.size >= MULTIPART_THRESHOLD:
+            return True
+        return change.action == "upload" and change.phase == PAYLOAD and change.rel not in self.leads and \
+            _version_of(change.rel) in self.plan.pending
 
     def run(self) -> None:
         plan, s3, url = self.plan, self.s3, self.url
         writes = [c for c in plan.changes if c.action != "delete"]
-        staged = [c for c in writes if self.staging is not None and c.action == "upload" and c.phase == PAYLOAD
-                  and _version_of(c.rel) is not None]
-        if self.staging is not None:
-            self._clear_staging()  # leftovers of a sync that was killed: this one holds the lease
-        elif any(c.phase == PAYLOAD for c in writes):
-            plan.warnings.append(f"{url} is a bucket root: versions are written in place, their model file last")
-        # 1. the other files of new and changed versions, beside the repository: nothing Triton reads changes
-        for change in _in_dependency_order(staged, {c.rel: set() for c in staged}, s3.jobs,
-                                           lambda c: self._upload(self.staging, c)):
-            pass
+        staged = [c for c in writes if self.staged(c)]
+        self._abort_leftovers()
+        try:
+            # 1. a multipart upload for each staged write, and the journal naming them and the versions being placed
+            for change, upload in _each(staged, s3.jobs, lambda c: s3.create_upload(url, c.rel, self._sha(c))):
+                self.uploads[change.rel] = upload
+            if plan.pending or self.uploads or plan.adopt or not self.remote.manifest.present:
+                journal = manifest.Manifest(self._entries(self.remote_objects(), set()),
+                                            sorted(set(plan.pending) | set(self.remote.manifest.pending)),
+                                            owned=self.dest.owned or plan.adopt or self.dest.empty,
+                                            uploads=self.uploads)
+                s3.write(url, manifest.MANIFEST, journal.dumps(), _sha(journal.dumps()))
+            # 2. their bytes, parts of the largest first: nothing Triton reads changes
+            self._send_parts(staged)
+            if staged:
+                self.lease.check()
+            # 3. into place in dependency order: a version's files (uploads completed), its model file last, configs
+            for _change in _in_dependency_order(writes, _dependencies(writes, self.source, self.leads), s3.jobs,
+                                                self._place):
+                pass
+        except BaseException:
+            for rel, upload in self.uploads.items():  # what was not completed: nothing of it stays behind
+                if rel not in self.written:
+                    with contextlib.suppress(TritonctlError):
+                        s3.abort_upload(url, rel, upload, attempts=1)
+            raise
         self.lease.check()
-        # 2. the journal: the versions being placed, and whether tritonctl manages this prefix
-        if plan.pending or plan.adopt or not self.remote.manifest.present:
-            journal = manifest.Manifest(self._entries(), sorted(set(plan.pending) | set(self.remote.manifest.pending)),
-                                        owned=self.dest.owned or plan.adopt or self.dest.empty)
-            s3.write(url, manifest.MANIFEST, journal.dumps(), _sha(journal.dumps()))
-        # 3. into place, in dependency order: a version's files (copied from staging), its model file last, configs
-        staged_rels = {c.rel for c in staged}
-        for _change in _in_dependency_order(writes, _dependencies(writes, self.source), s3.jobs,
-                                            lambda c: self._place(c, c.rel in staged_rels)):
-            pass
-        self.lease.check()
-        # 4. deletions, then the manifest of what is there now
+        # 4. deletions, then the manifest of what is there now (from S3's answers)
         deletions = [c.rel for c in plan.changes if c.action == "delete"]
         if deletions:
             s3.delete(url, deletions)
-        final = s3.list(url)
-        done = manifest.Manifest(self._entries(final), [], owned=self.dest.owned or plan.adopt or self.dest.empty)
+        final = self.remote_objects()
+        final.update(self.written)
+        for rel in deletions:
+            final.pop(rel, None)
+        done = manifest.Manifest(self._entries(final, set(self.written)), [],
+                                 owned=self.dest.owned or plan.adopt or self.dest.empty)
         data = done.dumps()
         s3.write(url, manifest.MANIFEST, data, _sha(data))
-        if staged:
-            s3.delete(self.staging, [f"{self._session}/{c.rel}" for c in staged])
 
-    def _clear_staging(self) -> None:
-        left = list(self.s3.list(self.staging))
-        if left:
-            self.s3.delete(self.staging, left)
+    def remote_objects(self) -> dict[str, tuple[int, str]]:
+        return {rel: (f.size, f.etag) for rel, f in self.remote.files.items()}
 
-    def _upload(self, where: S3Url, change: Change) -> None:
-        sf = self.source[change.rel]
-        self.s3.upload(sf.path, where, f"{self._session}/{change.rel}", sf.sha256, self.progress)
-        self.pause.tick()
+    def _abort_leftovers(self) -> None:
+        """What a killed sync left unfinished: the multipart uploads its journal names (this sync holds the lease),
+        and the staging folder beside the prefix that earlier releases uploaded versions to."""
+        left = self.remote.manifest.uploads
+        for _ in _each(sorted(left.items()), self.s3.jobs, lambda item: self.s3.abort_upload(self.url, *item)):
+            pass
+        if self.remote.manifest.pending and self.url.prefix:
+            staging = S3Url(self.url.bucket, f"{self.url.prefix}{S3_STAGING}")
+            stale = list(self.s3.list(staging))
+            if stale:
+                self.s3.delete(staging, stale)
 
-    def _place(self, change: Change, staged: bool) -> None:
+    def _sha(self, change: Change) -> str | None:
+        sf = self.source.get(change.rel)
+        return sf.sha256 if sf is not None and change.action == "upload" else None
+
+    def _send_parts(self, staged: list[Change]) -> None:
+        """Every part of the staged writes, `jobs` at a time: uploaded from the file with its MD5 (a file that
+        changed since it was hashed stops the sync before anything of it is placed), or copied from the object
+        holding the same bytes."""
+        from tritonctl.io.hash_cache import part_size
+
+        tasks = []
+        left: dict[str, int] = {}
+        for change in sorted(staged, key=lambda c: -c.size):
+            step = part_size(change.size, MULTIPART_CHUNK) if change.size >= MULTIPART_THRESHOLD else change.size
+            count = -(-change.size // step)
+            self.parts[change.rel] = [""] * count
+            left[change.rel] = count
+            tasks += [(change, n, n * step, min(step, change.size - n * step)) for n in range(count)]
+        lock = threading.Lock()
+
+        def send(task) -> None:
+            change, n, offset, length = task
+            if change.action == "copy":
+                etag = self.s3.copy_part(self.url, change.rel, self.uploads[change.rel], n + 1, change.copy_from,
+                                         offset, offset + length - 1)
+            else:
+                sf = self.source[change.rel]
+                md5 = sf.part_md5s()[n]
+                etag = self.s3.upload_part(self.url, change.rel, self.uploads[change.rel], n + 1, sf.path, offset,
+                                           length, md5, self.progress)
+            with lock:
+                self.parts[change.rel][n] = etag
+                left[change.rel] -= 1
+                whole = left[change.rel] == 0
+            if whole:
+                self.pause.tick()
+
+        for _ in _each(tasks, self.s3.jobs, send):
+            pass
+
+    def _place(self, change: Change) -> None:
         s3, url = self.s3, self.url
         if change.action == "mkdir":
-            s3.client.put_object(Bucket=url.bucket, Key=url.key(change.rel))
-            return
-        sf = self.source[change.rel]
-        if staged:
-            s3.copy_from(self.staging, f"{self._session}/{change.rel}", url, change.rel)
+            etag = s3.put(url, change.rel, b"")
+        elif change.rel in self.uploads:
+            etag = s3.complete_upload(url, change.rel, self.uploads[change.rel], self.parts[change.rel])
         elif change.action == "copy" and change.copy_from:
-            s3.copy(url, change.copy_from, change.rel)
+            etag = s3.copy(url, change.copy_from, change.rel)
         else:
-            s3.upload(sf.path, url, change.rel, sf.sha256, self.progress)
+            sf = self.source[change.rel]
+            etag = s3.put(url, change.rel, sf.path, md5=sf.part_md5s()[0] if sf.size else _md5_empty(),
+                          size=sf.size, sha256=sf.sha256, progress=self.progress)
+        self.written[change.rel] = (change.size, etag)
         self.pause.tick()
 
-    def _entries(self, listing: dict | None = None) -> dict[str, manifest.Entry]:
+    def _entries(self, objects: dict[str, tuple[int, str]], written: set[str]) -> dict[str, manifest.Entry]:
         """What the manifest can say of each object: for one the source has, its sha256 where the object holds its
         bytes (verified by the MD5 ETag S3 computed); for any other, the entry it had while still true."""
-        from tritonctl.s3_cache import upload_etag
+        from tritonctl.s3_cache import holds, upload_etag
 
         out: dict[str, manifest.Entry] = {}
-        objects = {rel: (f.size, f.etag) for rel, f in self.remote.files.items()} if listing is None else \
-            {rel: (o.size, o.etag) for rel, o in listing.items()}
-        written = {c.rel for c in self.plan.changes if c.action in ("upload", "copy")}
         for rel, (size, etag) in objects.items():
             if rel.endswith("/") or rel == manifest.MANIFEST or "/" not in rel:
                 continue
             sf = self.source.get(rel)
-            if sf is not None and sf.size == size and sf.etag == etag:
+            if sf is not None and sf.size == size and holds(sf.etag, size, etag):
                 out[rel] = manifest.Entry(sf.sha256, size, etag, True)
-            elif sf is not None and sf.size == size and listing is not None and rel in written and \
-                    upload_etag(size, etag) is None:  # not an MD5 (SSE-KMS): what this sync, holding the lease, wrote
+            elif sf is not None and sf.size == size and rel in written and upload_etag(size, etag) is None:
+                # not an MD5 (SSE-KMS): what this sync, holding the lease, wrote
                 out[rel] = manifest.Entry(sf.sha256, size, etag, False)
             else:
                 known = self.remote.manifest.files.get(rel)
@@ -752,19 +824,71 @@ class _S3Writer:
         return out
 
 
-def _dependencies(writes: list[Change], source: dict[str, SourceFile]) -> dict[str, set[str]]:
-    """What must be written before each write: a version's other files before its model file; everything of a
-    model before its config; every other config before an ensemble's."""
-    deps: dict[str, set[str]] = {c.rel: set() for c in writes}
-    ensembles = {c.rel for c in writes if c.phase == CONFIG and _ensemble_config(source.get(c.rel))}
+def _md5_empty() -> bytes:
+    import hashlib
+
+    return hashlib.md5(b"", usedforsecurity=False).digest()
+
+
+def _each(items: list, jobs: int, fn: Callable):
+    """fn(item) for every item, `jobs` at a time; yields (item, result) as each ends. The first failure stops new
+    calls and is raised once the calls under way have ended."""
+    if not items:
+        return
+    if jobs <= 1 or len(items) == 1:
+        for item in items:
+            yield item, fn(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(jobs, len(items))) as pool:
+        futures = {pool.submit(fn, item): item for item in items}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _leads(plan: Plan) -> set[str]:
+    """In each version that changes in more than one object, the file placed first, by a plain PUT: its largest
+    other file below the multipart threshold. An object sent in one request appears only once it is whole, as a
+    completed upload does, so it needs no staging; the version's other files, staged, then appear behind it."""
+    best: dict[str, Change] = {}
+    for c in plan.changes:
+        version = _version_of(c.rel)
+        if c.action == "upload" and c.phase == PAYLOAD and 0 < c.size < MULTIPART_THRESHOLD and \
+                version in plan.pending and (version not in best or c.size > best[version].size):
+            best[version] = c
+    return {c.rel for c in best.values()}
+
+
+def _dependencies(writes: list[Change], source: dict[str, SourceFile], leads: set[str] = frozenset()
+                  ) -> dict[str, set[str]]:
+    """What must be written before each write: a version's lead before its other files (`leads`), its other files
+    before its model file; everything of a model before its config; every other config before an ensemble's."""
+    by_version: dict[str | None, list[str]] = {}
+    by_model: dict[str, list[str]] = {}
     for c in writes:
-        model, version = c.rel.split("/", 1)[0], _version_of(c.rel)
+        if c.phase == PAYLOAD:
+            by_version.setdefault(_version_of(c.rel), []).append(c.rel)
+        by_model.setdefault(c.rel.split("/", 1)[0], []).append(c.rel)
+    configs = [c.rel for c in writes if c.phase == CONFIG]
+    ensembles = {rel for rel in configs if _ensemble_config(source.get(rel))}
+    plain_configs = {rel for rel in configs if rel not in ensembles}
+    lead_of = {_version_of(rel): rel for rel in leads}
+    deps: dict[str, set[str]] = {}
+    for c in writes:
         if c.phase == MODEL_FILE:
-            deps[c.rel] = {o.rel for o in writes if o.phase == PAYLOAD and _version_of(o.rel) == version}
+            deps[c.rel] = set(by_version.get(_version_of(c.rel), ()))
+        elif c.phase == PAYLOAD and (lead := lead_of.get(_version_of(c.rel))) not in (None, c.rel):
+            deps[c.rel] = {lead}
         elif c.phase == CONFIG:
-            deps[c.rel] = {o.rel for o in writes if o.rel != c.rel and o.rel.split("/", 1)[0] == model}
+            deps[c.rel] = {o for o in by_model[c.rel.split("/", 1)[0]] if o != c.rel}
             if c.rel in ensembles:
-                deps[c.rel] |= {o.rel for o in writes if o.phase == CONFIG and o.rel not in ensembles}
+                deps[c.rel] |= plain_configs
+        else:
+            deps[c.rel] = set()
     return deps
 
 
@@ -775,15 +899,19 @@ def _in_dependency_order(writes: list[Change], deps: dict[str, set[str]], jobs: 
     once the writes under way have ended."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    waiting = sorted(writes, key=lambda c: -c.size)
-    done: set[str] = set()
+    waiting_on = {c.rel: len(deps[c.rel]) for c in writes}
+    unblocks: dict[str, list[Change]] = {}
+    for c in writes:
+        for before in deps[c.rel]:
+            unblocks.setdefault(before, []).append(c)
+    ready = sorted((c for c in writes if not waiting_on[c.rel]), key=lambda c: c.size)  # the largest at the end
+    left = len(writes)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         running: dict = {}
-        while waiting or running:
-            ready = [c for c in waiting if deps[c.rel] <= done]
-            for change in ready:
+        while left:
+            while ready and len(running) < max(1, jobs):
+                change = ready.pop()
                 running[pool.submit(write, change)] = change
-            waiting = [c for c in waiting if c not in ready]
             if not running:
                 raise TritonctlError("sync: writes depend on each other in a circle (a bug in tritonctl)")
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -792,12 +920,16 @@ def _in_dependency_order(writes: list[Change], deps: dict[str, set[str]], jobs: 
                 try:
                     future.result()
                 except BaseException:
-                    waiting = []
                     for other in running:
                         other.cancel()
                     wait(running)
                     raise
-                done.add(change.rel)
+                left -= 1
+                for after in unblocks.get(change.rel, ()):
+                    waiting_on[after.rel] -= 1
+                    if not waiting_on[after.rel]:
+                        ready.append(after)
+                ready.sort(key=lambda c: c.size)
                 yield change
 
 
@@ -877,16 +1009,17 @@ def sync(source_root: Path, destination: Path | S3Url, *, source_label: str, mod
          delete: bool = False, dry_run: bool = False, endpoint_url: str | None = None, jobs: int = 8,
          hashes: HashCache, adopt: bool = False, allow_empty_source: bool = False, break_lock: bool = False,
          timeout: float | None = None, command: str = "", progress: Callable[[int], None] = lambda _n: None,
-         planned: Callable[[Plan], None] = lambda _p: None) -> SyncResult:
+         planned: Callable[[Plan], None] = lambda _p: None, reading: _S3Reading | None = None) -> SyncResult:
     """Sync the local repository `source_root` to `destination`. `planned` sees the plan before anything is
-    written (the CLI sizes its progress bar with it)."""
+    written (the CLI sizes its progress bar with it); `reading` is the S3 destination's, when already started."""
     start = time.monotonic()
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    s3 = S3(endpoint_url, jobs=jobs, timeout=timeout) if isinstance(destination, S3Url) else None
+    own = isinstance(destination, S3Url) and reading is None
+    if own:
+        reading = _S3Reading(destination, endpoint_url, jobs=jobs, timeout=timeout, hashes=hashes)
     try:
-        if s3 is not None:  # the bucket's listing and manifest are read while the source is scanned here
-            reading = _Background(lambda: S3Destination(s3, destination, hashes))
+        if reading is not None:  # the bucket's listing and manifest are read while the source is scanned here
             try:
                 source, layouts = scan_source(source_root, models, hashes, etags=True)
             except Exception:
@@ -908,35 +1041,26 @@ def sync(source_root: Path, destination: Path | S3Url, *, source_label: str, mod
             else:
                 apply_local(plan, source, destination, progress=progress, pause=pause)
     finally:
-        if s3 is not None:
-            s3.close()
+        if own:
+            reading.close()
     return SyncResult(plan, dry_run, time.monotonic() - start)
 
 
-class _Background:
-    """fn() on a thread of its own; result() waits for it and returns its value or raises what it raised. A daemon
-    thread: an interrupted sync does not wait at exit for a request under way."""
+class _S3Reading:
+    """An S3 destination read on a thread of its own from the moment a sync knows it: its listing and manifest
+    come while the source is checked, validated and scanned. result() is the S3Destination, or raises what
+    reading it raised."""
 
-    def __init__(self, fn: Callable[[], object]) -> None:
-        import threading
+    def __init__(self, url: S3Url, endpoint_url: str | None, *, jobs: int, timeout: float | None,
+                 hashes: HashCache) -> None:
+        self.s3 = S3(endpoint_url, jobs=jobs, timeout=timeout)
+        self._reading = Background(lambda: S3Destination(self.s3, url, hashes), "tritonctl-sync-read")
 
-        self._outcome: tuple[bool, object] | None = None
+    def result(self) -> S3Destination:
+        return self._reading.result()
 
-        def run() -> None:
-            try:
-                self._outcome = (True, fn())
-            except BaseException as e:  # raised again by result(), in the caller's thread
-                self._outcome = (False, e)
-
-        self._thread = threading.Thread(target=run, name="tritonctl-sync-read", daemon=True)
-        self._thread.start()
-
-    def result(self):
-        self._thread.join()
-        done, value = self._outcome
-        if not done:
-            raise value
-        return value
+    def close(self) -> None:
+        self.s3.close()
 
 
 def publish(source: Path | S3Url, destination: Path | S3Url, *, models: list[str] | None = None,
@@ -952,19 +1076,27 @@ def publish(source: Path | S3Url, destination: Path | S3Url, *, models: list[str
     from tritonctl.locations import view
 
     check_sides(source, destination, allow_empty_source=allow_empty_source)
-    local = view(source, endpoint_url=endpoint_url)
-    has_models = any(m.looks_like_a_model for m in open_repository(local.path).models)
-    if isinstance(source, S3Url) and not has_models and not allow_empty_source:
-        raise TritonctlError(f"source '{source}' is no model repository (no prefix below it has a config.pbtxt or a "
-                             "version folder)", hint="check the bucket and prefix")
-    if check is not None and has_models:
-        errors = check(local.path, models, local.label)
-        if errors:
-            settings = getattr(check, "settings_file", None)
-            raise ValidationRefused(f"{source} has {len(errors)} error{'s' * (len(errors) != 1)} Triton would refuse"
-                                    f"{f' (settings: {settings})' if settings else ''}; nothing was synced", errors,
-                                    hint="fix them, or sync anyway with --no-validate")
-    return sync(local.path, destination, source_label=str(source), models=models, delete=delete, dry_run=dry_run,
-                endpoint_url=endpoint_url, jobs=jobs, hashes=hashes, adopt=adopt,
-                allow_empty_source=allow_empty_source, break_lock=break_lock, timeout=timeout, command=command,
-                progress=progress, planned=planned)
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    reading = _S3Reading(destination, endpoint_url, jobs=jobs, timeout=timeout, hashes=hashes) \
+        if isinstance(destination, S3Url) else None  # while the source is read and validated
+    try:
+        local = view(source, endpoint_url=endpoint_url)
+        has_models = any(m.looks_like_a_model for m in open_repository(local.path).models)
+        if isinstance(source, S3Url) and not has_models and not allow_empty_source:
+            raise TritonctlError(f"source '{source}' is no model repository (no prefix below it has a config.pbtxt "
+                                 "or a version folder)", hint="check the bucket and prefix")
+        if check is not None and has_models:
+            errors = check(local.path, models, local.label)
+            if errors:
+                settings = getattr(check, "settings_file", None)
+                raise ValidationRefused(f"{source} has {len(errors)} error{'s' * (len(errors) != 1)} Triton would "
+                                        f"refuse{f' (settings: {settings})' if settings else ''}; nothing was synced",
+                                        errors, hint="fix them, or sync anyway with --no-validate")
+        return sync(local.path, destination, source_label=str(source), models=models, delete=delete, dry_run=dry_run,
+                    endpoint_url=endpoint_url, jobs=jobs, hashes=hashes, adopt=adopt,
+                    allow_empty_source=allow_empty_source, break_lock=break_lock, timeout=timeout, command=command,
+                    progress=progress, planned=planned, reading=reading)
+    finally:
+        if reading is not None:
+            reading.close()

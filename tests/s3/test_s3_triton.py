@@ -207,8 +207,8 @@ def test_a_model_deleted_whole_is_unloaded_without_a_failed_load(bucket, tmp_pat
 
 def test_a_polling_triton_sees_nothing_of_a_version_whose_sync_was_killed_and_loads_it_once_finished(bucket,
                                                                                                      tmp_path):
-    """kill -9 of a sync after its first file: the version's other files are beside the repository, not in it; a
-    polling Triton never sees the version half there, and loads it once the next run completes it."""
+    """kill -9 of a sync once the bytes of a version's staged file are up: they are an upload not yet completed, not
+    an object; a polling Triton never sees the version half there, and loads it once the next run completes it."""
     from s3.test_sync import sync_killed_after
 
     weights = os.urandom(1 << 20)
@@ -218,7 +218,8 @@ def test_a_polling_triton_sees_nothing_of_a_version_whose_sync_was_killed_and_lo
     try:
         assert wait_for(lambda: ready(state.url, "m", 1))
         offset = os.path.getsize(state.log)
-        write_tree(src, {"m/2/model.py": python_model(hashlib.sha256(weights).hexdigest()), "m/2/weights.bin": weights})
+        write_tree(src, {"m/2/model.py": python_model(hashlib.sha256(weights).hexdigest()), "m/2/weights.bin": weights,
+                         "m/2/vocab.txt": "a b c"})  # weights.bin goes first in a PUT, vocab.txt is staged
         sync_killed_after(1, str(src), bucket.url(), tmp_path, env)
         time.sleep(4)  # two polls
         assert "loading: m:2" not in log_since(state, offset)

@@ -90,33 +90,66 @@ def test_a_manifest_that_disagrees_with_the_objects_is_not_trusted(bucket, sourc
     assert bucket.keys("models/weighted/1/weights.bin")["models/weighted/1/weights.bin"] == WEIGHTS
 
 
+def _appearances(log: list, in_place: str) -> list[tuple[str, str]]:
+    """(request, key below the repository) for each request of a proxy log that makes an object appear or go: a plain
+    PUT, a completed multipart upload, a batch delete. A part or a started upload changes nothing anyone reads."""
+    out = []
+    for method, path in log:
+        key = path.split("?")[0].split(in_place, 1)[-1] if in_place in path else None
+        if method == "PUT" and key is not None and "partNumber=" not in path and ".tritonctl-lease" not in key:
+            out.append(("put", key))
+        elif method == "POST" and key is not None and "uploadId=" in path:
+            out.append(("complete", key))
+        elif method == "POST" and path.endswith("?delete="):
+            out.append(("delete", ""))
+    return out
+
+
 def test_order_other_files_then_model_files_then_configs_then_deletions(bucket, proxy, source):
     url = bucket.url()
     bucket.put("models/gone/config.pbtxt", b'backend: "python"\n')
     bucket.put("models/gone/1/model.py", b"")
+    big = os.urandom(13 << 20)  # three parts under the test's threshold
+    model_tree(source, "tokens", {1: {"model.py": python_model(), "vocab.txt": "a b c", "weights.bin": WEIGHTS,
+                                      "big.bin": big}})
     proxy.stats.reset()
     refused, _ = sync(str(source), url, "--endpoint-url", proxy.url, "--delete")  # objects tritonctl did not write
     assert refused.returncode == 1 and "hint: take it over with --adopt" in refused.stderr
     assert proxy.stats.writes == 0
-    result, doc = sync(str(source), url, "--endpoint-url", proxy.url, "--delete", "--adopt")
+    result, doc = sync(str(source), url, "--endpoint-url", proxy.url, "--delete", "--adopt",
+                       env={"TRITONCTL_TEST_MULTIPART_BYTES": str(6 << 20)})
     assert result.returncode == 0, result.stderr
     in_place = f"/{bucket.name}/models/"
-    staged = [p for m, p in proxy.stats.log if m == "PUT" and f"/{bucket.name}/models.tritonctl-staging/" in p]
-    assert len(staged) == 2  # the weights of both versions, beside the repository first
-    writes = [(m, p.split("?")[0].split(in_place, 1)[-1], p) for m, p in proxy.stats.log
-              if m in ("PUT", "POST", "DELETE") and (in_place in p or p.endswith("?delete"))
-              and ".tritonctl-lease" not in p]
-    order = [p for _, p, _ in writes if not p.startswith(".tritonctl-manifest")]
-    for version in ("weighted/1", "weighted/2"):  # each version's model file after its other files
-        assert order.index(f"{version}/weights.bin") < order.index(f"{version}/model.py")
-    for model in ("weighted", "plain"):  # each config after everything of its model
+    log = proxy.stats.log
+    parts = [i for i, (m, p) in enumerate(log) if m == "PUT" and "partNumber=" in p]
+    assert len([i for i in parts if "/tokens/1/big.bin?" in log[i][1]]) == 3
+    assert len([i for i in parts if "/tokens/1/vocab.txt?" in log[i][1]]) == 1  # staged behind the version's lead
+    seen = _appearances(log, in_place)
+    order = [key for _, key in seen if key and not key.startswith(".tritonctl-manifest")]
+    assert seen[0][1] == ".tritonctl-manifest.json"  # the journal first: versions and uploads in flight
+    first_of_tokens = min(i for i, (_m, p) in enumerate(log) if in_place + "tokens/" in p and "partNumber=" not in p
+                          and "uploads=" not in p)
+    assert max(parts) < first_of_tokens  # every byte of the version is up before any of it appears
+    assert order.index("tokens/1/weights.bin") < min(order.index("tokens/1/vocab.txt"),  # the lead, by a plain PUT
+                                                       order.index("tokens/1/big.bin"))
+    assert ("complete", "tokens/1/big.bin") in seen and ("complete", "tokens/1/vocab.txt") in seen
+    for version in ("weighted/1", "weighted/2", "tokens/1"):  # each version's model file after its other files
+        others = [i for i, p in enumerate(order) if p.startswith(version + "/") and not p.endswith("/model.py")]
+        assert max(others) < order.index(f"{version}/model.py")
+    for model in ("weighted", "plain", "tokens"):  # each config after everything of its model
         assert max(i for i, p in enumerate(order) if p.startswith(model + "/") and not p.endswith("config.pbtxt")) < \
             order.index(f"{model}/config.pbtxt")
-    configs = [order.index(p) for p in order if p.endswith("config.pbtxt")]
-    assert writes[0][1].startswith(".tritonctl-manifest.json")  # the journal first: versions in flight
-    deletes = [p for m, p, raw in writes if m == "POST" and raw.endswith("?delete")]
-    assert deletes and order.index(deletes[0]) > max(configs)
+    deletes = [i for i, (kind, _key) in enumerate(seen) if kind == "delete"]
+    configs = [i for i, (_kind, key) in enumerate(seen) if key.endswith("config.pbtxt")]
+    assert deletes and deletes[0] > max(configs)
     assert not any(k.startswith("models/gone/") for k in bucket.keys("models/"))
+    assert bucket.keys("models/tokens/1/big.bin")["models/tokens/1/big.bin"] == big
+    manifest = json.loads(bucket.keys("models/.tritonctl-manifest.json")["models/.tritonctl-manifest.json"])
+    assert manifest["pending"] == [] and manifest["uploads"] == {}
+    assert all(entry["verified"] for entry in manifest["files"].values())
+    again, doc = sync(str(source), url, "--endpoint-url", proxy.url, env={"TRITONCTL_TEST_MULTIPART_BYTES":
+                                                                         str(6 << 20)})
+    assert again.returncode == 0 and doc["summary"]["uploaded"] == 0  # the multipart ETags are known by content
 
 
 def test_dry_run_changes_nothing_and_model_limits_the_sync(bucket, proxy, source):
@@ -235,31 +268,48 @@ def sync_killed_after(files: int, src: str, dst: str, tmp_path: Path, env: dict 
     proc.wait()
 
 
+VERSION_3 = {"weighted/3/model.py": python_model(), "weighted/3/weights.bin": WEIGHTS[:1000],
+             "weighted/3/vocab.txt": "a b c"}  # its lead (the larger other file), a staged file, its model file
+
+
+def _uploads_under(bucket, prefix: str) -> list[str]:
+    return [u["Key"] for u in bucket.client.list_multipart_uploads(Bucket=bucket.name, Prefix=prefix)
+            .get("Uploads", [])]
+
+
 def test_killed_while_uploading_a_version_nothing_of_it_is_in_the_repository(bucket, source, tmp_path):
     url = bucket.url()
     assert sync(str(source), url)[0].returncode == 0
-    write_tree(source, {"weighted/3/model.py": python_model(), "weighted/3/weights.bin": WEIGHTS[:1000]})
-    sync_killed_after(1, str(source), url, tmp_path)  # its weights uploaded, beside the repository
+    write_tree(source, VERSION_3)
+    sync_killed_after(1, str(source), url, tmp_path)  # vocab.txt's bytes uploaded, not completed
     keys = bucket.keys("models/")
     assert not any(k.startswith("models/weighted/3/") for k in keys)  # a polling Triton sees no version 3 at all
-    assert json.loads(keys["models/.tritonctl-manifest.json"])["pending"] == []
-    assert run("validate", url).returncode == 0
+    journal = json.loads(keys["models/.tritonctl-manifest.json"])
+    assert journal["pending"] == ["weighted/3"] and list(journal["uploads"]) == ["weighted/3/vocab.txt"]
+    assert _uploads_under(bucket, "models/") == ["models/weighted/3/vocab.txt"]
+    report = run("validate", url, "-f", "json")  # nothing of it there: nothing unfinished to say
+    assert report.returncode == 0 and json.loads(report.stdout)["findings"] == [], report.stdout
     again, doc = sync(str(source), url, "--break-lock")
     assert again.returncode == 0, again.stderr
-    assert not bucket.keys("models.tritonctl-staging/")  # the killed sync's uploads are gone
-    assert bucket.keys("models/")["models/weighted/3/model.py"] == python_model().encode()
+    assert _uploads_under(bucket, "models/") == []  # the killed sync's upload is aborted, the new one completed
+    finished = bucket.keys("models/")
+    assert finished["models/weighted/3/model.py"] == python_model().encode()
+    assert finished["models/weighted/3/vocab.txt"] == b"a b c"
+    journal = json.loads(finished["models/.tritonctl-manifest.json"])
+    assert journal["pending"] == [] and journal["uploads"] == {}
 
 
 def test_killed_while_placing_a_version_it_is_unfinished_not_broken_and_the_next_run_finishes_it(bucket, source,
                                                                                                    tmp_path):
     url = bucket.url()
     assert sync(str(source), url)[0].returncode == 0
-    write_tree(source, {"weighted/3/model.py": python_model(), "weighted/3/weights.bin": WEIGHTS[:1000]})
-    sync_killed_after(2, str(source), url, tmp_path)  # uploaded beside, then copied into place: no model file yet
+    write_tree(source, VERSION_3)
+    sync_killed_after(2, str(source), url, tmp_path)  # the lead in place, vocab.txt not completed, no model file
     keys = bucket.keys("models/")
     journal = json.loads(keys["models/.tritonctl-manifest.json"])
     assert journal["pending"] == ["weighted/3"]
     assert "models/weighted/3/weights.bin" in keys and "models/weighted/3/model.py" not in keys
+    assert "models/weighted/3/vocab.txt" not in keys
     report = run("validate", url, "-f", "json")
     assert report.returncode == 0, report.stderr
     assert [(f["code"], f["path"]) for f in json.loads(report.stdout)["findings"]] == [
@@ -269,6 +319,7 @@ def test_killed_while_placing_a_version_it_is_unfinished_not_broken_and_the_next
     finished = bucket.keys("models/")
     assert json.loads(finished["models/.tritonctl-manifest.json"])["pending"] == []
     assert finished["models/weighted/3/model.py"] == python_model().encode()
+    assert _uploads_under(bucket, "models/") == []
     assert run("validate", url, "-f", "json").stdout.count('"code"') == 0
 
 

@@ -12,7 +12,7 @@ from tritonctl.errors import MissingDependency
 # extra -> the modules it brings that tritonctl imports (keep in step with pyproject.toml's optional-dependencies)
 EXTRAS: dict[str, tuple[str, ...]] = {
     "server": ("tritonclient", "numpy", "pytriton"),  # inference, the local Triton, validate --run-python
-    "s3": ("boto3", "botocore", "s3transfer"),  # s3:// addresses, sync to and from S3
+    "s3": ("botocore",),  # s3:// addresses, sync to and from S3 (AWS profiles and config files: io/s3.py)
     "export": ("tensorflow", "tf2onnx", "torch", "onnx", "onnxruntime", "numpy"),
     "ocr": ("cv2", "PIL", "numpy"),  # the OCR client and the demo (examples/)
     "plot": ("matplotlib",),  # tune --plot

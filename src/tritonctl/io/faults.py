@@ -5,6 +5,8 @@ its environment variables are set.
 - TRITONCTL_TEST_PAUSE_AFTER_BYTES=N: a file copy (`version add`, `sync`) sleeps once it has copied N bytes.
 - TRITONCTL_TEST_PAUSE_IN_WRITE=1: `atomic_write` sleeps with its temporary file written, before the rename.
 - TRITONCTL_TEST_PAUSE_MARKER=PATH: the file written (holding the pid) when a pause begins, so a test knows.
+- TRITONCTL_TEST_MULTIPART_BYTES=N: S3 uploads of N bytes and more go in parts of N - 1 MiB (S3's smallest part is
+  5 MiB), so a test's files of a few MiB take several parts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ AFTER_FILES = "TRITONCTL_TEST_PAUSE_AFTER_FILES"
 AFTER_BYTES = "TRITONCTL_TEST_PAUSE_AFTER_BYTES"
 IN_WRITE = "TRITONCTL_TEST_PAUSE_IN_WRITE"
 MARKER = "TRITONCTL_TEST_PAUSE_MARKER"
+MULTIPART = "TRITONCTL_TEST_MULTIPART_BYTES"
 
 
 def _number(name: str) -> int | None:
@@ -54,3 +57,9 @@ def in_write() -> None:
     """Where atomic_write pauses with its temporary file written."""
     if os.environ.get(IN_WRITE):
         time.sleep(3600)
+
+
+def multipart() -> tuple[int, int] | None:
+    """The multipart threshold and part size a test asks for (None: the real ones)."""
+    threshold = _number(MULTIPART)
+    return (threshold, threshold - (1 << 20)) if threshold else None

@@ -21,6 +21,7 @@ import shutil
 import stat
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -263,38 +264,50 @@ def plan_tree(src: Path, *, within: Path | None = None) -> list[tuple[Path, str]
     """(file to read, path relative to `src`) for every file of folder `src`, checked before anything is copied:
     symbolic links are followed only while their targets stay inside `within` (default: `src`), and every entry is
     a folder or a regular file (UnsafePath otherwise; a link loop is refused too)."""
-    base = os.path.realpath(within if within is not None else src)
-    plan: list[tuple[Path, str]] = []
+    return [(path, rel) for path, rel, _st in scan_tree(src, within=within).files]
 
-    def walk(folder: Path, rel: str, ancestors: frozenset[tuple[int, int]]) -> None:
+
+@dataclass
+class Tree:
+    files: list[tuple[Path, str, os.stat_result]]  # (path, relative path, its stat) for every regular file
+    empty: list[str]  # folders below the root, relative, with nothing in them
+
+
+def scan_tree(src: Path, *, within: Path | None = None) -> Tree:
+    """plan_tree's walk, with each file's stat (one call per entry) and the empty folders it met."""
+    base = os.path.realpath(within if within is not None else src)
+    tree = Tree([], [])
+
+    def walk(folder: str, rel: str, ancestors: frozenset[tuple[int, int]]) -> None:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as e:
             raise UnsafePath(f"cannot list '{folder}': {describe(e)}") from None
+        if not entries and rel:
+            tree.empty.append(rel)
         for entry in entries:
             name = os.path.join(rel, entry.name) if rel else entry.name
-            path = Path(entry.path)
-            if entry.is_symlink() and not is_inside(os.path.realpath(path), base):
-                raise UnsafePath(f"'{path}' is a symbolic link to '{os.path.realpath(path)}', outside "
+            if entry.is_symlink() and not is_inside(os.path.realpath(entry.path), base):
+                raise UnsafePath(f"'{entry.path}' is a symbolic link to '{os.path.realpath(entry.path)}', outside "
                                  f"'{within if within is not None else src}'",
                                  hint="copy the file into the folder instead of linking it")
             try:
-                st = path.stat()
+                st = entry.stat()
             except OSError as e:
-                raise UnsafePath(f"cannot read '{path}': {describe(e)}") from None
+                raise UnsafePath(f"cannot read '{entry.path}': {describe(e)}") from None
             if stat.S_ISDIR(st.st_mode):
                 key = (st.st_dev, st.st_ino)
                 if key in ancestors:
-                    raise UnsafePath(f"'{path}' is a symbolic link loop")
-                walk(path, name, ancestors | {key})
+                    raise UnsafePath(f"'{entry.path}' is a symbolic link loop")
+                walk(entry.path, name, ancestors | {key})
             elif stat.S_ISREG(st.st_mode):
-                plan.append((path, name))
+                tree.files.append((Path(entry.path), name, st))
             else:
-                raise UnsafePath(f"'{path}' is {kind(st.st_mode)}, not a regular file; only files are copied")
+                raise UnsafePath(f"'{entry.path}' is {kind(st.st_mode)}, not a regular file; only files are copied")
 
     root_st = os.stat(src)
-    walk(Path(src), "", frozenset({(root_st.st_dev, root_st.st_ino)}))
-    return plan
+    walk(str(src), "", frozenset({(root_st.st_dev, root_st.st_ino)}))
+    return tree
 
 
 def copy_planned(plan: list[tuple[Path, str]], dst: Path) -> int:

@@ -6,9 +6,12 @@ rehashes it and finds the same digest; a write that restores the mtime still cha
 file in the state folder; when it cannot be used, files are simply hashed.
 
 The ETag is what S3 computes from the bytes tritonctl uploads (`io/s3.py`'s part size): the MD5 of the content
-below the multipart threshold, else the MD5 of the parts' MD5s and `-<parts>`. Compared with the ETag a listing
-shows, it tells whether an object holds the local file's bytes without reading the object, and without trusting
-metadata or a manifest that anyone can write.
+below the multipart threshold, else the MD5 of the parts' MD5s and `-<parts>`. A file below the threshold that a
+sync stages is uploaded as one part, whose ETag is the MD5 of its MD5 and `-1`: both follow from the MD5
+(`etag_matches`). Compared with the ETag a listing shows, it tells whether an object holds the local file's bytes
+without reading the object, and without trusting metadata or a manifest that anyone can write. The parts' MD5s of a
+file past the threshold are kept too: each part is sent with its Content-MD5, and a multipart upload is completed
+with them, so S3 refuses bytes that are not the ones hashed.
 
 The ETag is a function of the bytes, as the sha256 is: when a file the cache knows (same device, inode and size) is
 read again and its sha256 comes out the same, the remembered ETag is still its ETag, so that read computes the sha256
@@ -34,11 +37,38 @@ from tritonctl.io.files import open_regular
 class Digests:
     sha256: str
     etag: str | None  # None when not asked for
+    parts: bytes | None = None  # the MD5s of its upload's parts, 16 bytes each (past the multipart threshold)
+
+    def part_md5s(self) -> list[bytes]:
+        """The MD5 of each part of the file's upload: one part (the file's MD5) below the multipart threshold."""
+        if self.parts is not None:
+            return [self.parts[i:i + 16] for i in range(0, len(self.parts), 16)]
+        return [bytes.fromhex(self.etag.strip('"'))]
+
+
+def one_part_etag(md5_etag: str) -> str:
+    """The ETag of bytes uploaded as a multipart upload of one part, from their MD5 ETag."""
+    digest = hashlib.md5(bytes.fromhex(md5_etag.strip('"')), usedforsecurity=False).hexdigest()
+    return f'"{digest}-1"'
+
+
+def canonical_etag(size: int, etag: str, threshold: int) -> str:
+    """One form for the ETags a file's bytes can get from tritonctl's uploads (below `threshold`: the one-part form)."""
+    if size < threshold and etag.count("-") == 0 and len(etag.strip('"')) == 32:
+        return one_part_etag(etag)
+    return etag
+
+
+def etag_matches(local: str | None, size: int, listed: str, threshold: int) -> bool:
+    """Whether an object whose listing shows `listed` (and `size`) holds the bytes whose upload ETag is `local`."""
+    if local is None:
+        return False
+    return listed == local or canonical_etag(size, listed, threshold) == canonical_etag(size, local, threshold)
 
 
 def part_size(size: int, chunk: int, max_parts: int = 10000) -> int:
-    """The part size boto3's transfer manager uses for a file of `size` bytes (s3transfer's ChunksizeAdjuster: at
-    most 10,000 parts, doubled until it fits)."""
+    """The part size of tritonctl's upload of a file of `size` bytes: `chunk`, doubled until the file takes at most
+    10,000 parts (S3's limit; as s3transfer's ChunksizeAdjuster does)."""
     while -(-size // chunk) > max_parts:
         chunk *= 2
     return chunk
@@ -73,7 +103,10 @@ def digests(path: Path, *, etag_threshold: int | None = None, etag_chunk: int | 
             etag = f'"{hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()}-{len(parts)}"'
         else:
             etag = f'"{whole.hexdigest()}"'
-    return Digests(sha.hexdigest(), etag)
+    return Digests(sha.hexdigest(), etag, b"".join(parts) if multipart else None)
+
+
+_THREADED_BYTES = 1 << 20  # files hashed on worker threads from this size
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int]:
@@ -96,7 +129,12 @@ class HashCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # a cache: a power cut may lose its last writes, never corrupt it
             db.execute("CREATE TABLE IF NOT EXISTS files (dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,"
-                       " ctime_ns INTEGER, sha256 TEXT, etag TEXT, etag_scheme TEXT, PRIMARY KEY (dev, ino))")
+                       " ctime_ns INTEGER, sha256 TEXT, etag TEXT, etag_scheme TEXT, parts BLOB, "
+                       "PRIMARY KEY (dev, ino))")
+            if db.execute("PRAGMA user_version").fetchone()[0] < 1:  # a cache from before the parts were kept
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ALTER TABLE files ADD COLUMN parts BLOB")
+                db.execute("PRAGMA user_version = 1")
             self._db = db
         except (sqlite3.Error, OSError):
             self._db = None
@@ -111,20 +149,22 @@ class HashCache:
     def digests(self, path: Path, *, etag: bool = False) -> Digests:
         return self.digests_of([path], etag=etag)[0]
 
-    def digests_of(self, paths: list[Path], *, etag: bool = False, jobs: int = 1) -> list[Digests]:
-        """The digests of many files: the cache asked in one query per few hundred files, the misses read `jobs` at
-        a time (hashlib releases the GIL), and what they found stored in one transaction."""
+    def digests_of(self, paths: list[Path], *, etag: bool = False, jobs: int = 1,
+                   stats: list[os.stat_result] | None = None) -> list[Digests]:
+        """The digests of many files (their `stats` when the caller has them): the cache asked in one query per few
+        hundred files, the misses read (the large ones `jobs` at a time: hashlib releases the GIL; a small one costs
+        less read here than handed to a thread), and what they found stored in one transaction."""
         if etag and self._etag[0] is None:
             raise ValueError("this hash cache was made without the upload's part size")
         scheme = f"{self._etag[0]}/{self._etag[1]}" if etag else None
-        stats = [os.stat(p) for p in paths]
+        stats = stats if stats is not None else [os.stat(p) for p in paths]
         rows = self._rows([(st.st_dev, st.st_ino) for st in stats])
         out: list[Digests | None] = [None] * len(paths)
         misses: list[int] = []
         for i, st in enumerate(stats):
             row = rows.get((st.st_dev, st.st_ino))
-            if row is not None and row[:3] == _identity(st) and (not etag or row[5] == scheme):
-                out[i] = Digests(row[3], row[4] if row[5] == scheme else None)
+            if row is not None and row[:3] == _identity(st) and (not etag or self._knows_etag(row, scheme)):
+                out[i] = Digests(row[3], *(row[4], row[6]) if self._knows_etag(row, scheme) else (None, None))
             else:
                 misses.append(i)
 
@@ -132,31 +172,40 @@ class HashCache:
             st = stats[i]
             return self._read(paths[i], st.st_size, rows.get((st.st_dev, st.st_ino)), etag, scheme)
 
-        if jobs > 1 and len(misses) > 1:
+        large = [i for i in misses if stats[i].st_size >= _THREADED_BYTES]
+        found_at: dict[int, tuple] = {}
+        if jobs > 1 and len(large) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                found = list(pool.map(read, misses))
-        else:
-            found = [read(i) for i in misses]
+                found_at.update(zip(large, pool.map(read, large)))
+        found_at.update((i, read(i)) for i in misses if i not in found_at)
+        found = [found_at[i] for i in misses]
         store = []
         for i, (digest, kept) in zip(misses, found):
             out[i] = digest
             st, after = stats[i], os.stat(paths[i])
             if (after.st_dev, after.st_ino, *_identity(after)) == (st.st_dev, st.st_ino, *_identity(st)):
                 # unchanged while it was read
-                store.append((st.st_dev, st.st_ino, *_identity(st), digest.sha256, *(kept or (digest.etag, scheme))))
+                etag_of = kept or (digest.etag, scheme, digest.parts)
+                store.append((st.st_dev, st.st_ino, *_identity(st), digest.sha256, *etag_of))
         self._store(store)
         return out
 
+    def _knows_etag(self, row: tuple, scheme: str | None) -> bool:
+        """Whether a cache row holds the ETag of this scheme, and the parts' MD5s where the upload has parts."""
+        return scheme is not None and row[5] == scheme and row[4] is not None and (
+            row[0] < self._etag[0] or row[6] is not None)
+
     def _read(self, path: Path, size: int, row: tuple | None, etag: bool, scheme: str | None
-              ) -> tuple[Digests, tuple[str, str] | None]:
-        """A file's digests read from its bytes, and the remembered (ETag, scheme) that is still right for them."""
-        if row is not None and row[4] is not None and row[0] == size and (not etag or row[5] == scheme):
+              ) -> tuple[Digests, tuple | None]:
+        """A file's digests read from its bytes, and the remembered (ETag, scheme, parts) still right for them."""
+        if row is not None and row[0] == size and row[4] is not None and (
+                not etag or self._knows_etag(row, scheme)):
             sha = digests(path).sha256  # known before: if its bytes are the same, so is their ETag
             self._count()
             if sha == row[3]:
-                return Digests(sha, row[4] if etag else None), (row[4], row[5])
+                return Digests(sha, *(row[4], row[6]) if etag else (None, None)), (row[4], row[5], row[6])
             if not etag:
                 return Digests(sha, None), None
         found = digests(path, etag_threshold=self._etag[0] if etag else None, etag_chunk=self._etag[1])
@@ -168,14 +217,14 @@ class HashCache:
             self.hashed += 1
 
     def _rows(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], tuple]:
-        """(size, mtime_ns, ctime_ns, sha256, etag, etag_scheme) of the files the cache knows, by (dev, ino)."""
+        """(size, mtime_ns, ctime_ns, sha256, etag, etag_scheme, parts) of the files the cache knows, by (dev, ino)."""
         out: dict[tuple[int, int], tuple] = {}
         if self._db is None:
             return out
         with self._lock, contextlib.suppress(sqlite3.Error):
             for start in range(0, len(keys), 400):  # 800 variables, under SQLite's oldest limit (999)
                 chunk = keys[start:start + 400]
-                query = ("SELECT dev, ino, size, mtime_ns, ctime_ns, sha256, etag, etag_scheme FROM files "
+                query = ("SELECT dev, ino, size, mtime_ns, ctime_ns, sha256, etag, etag_scheme, parts FROM files "
                          f"WHERE (dev, ino) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})")
                 for row in self._db.execute(query, [v for key in chunk for v in key]):
                     out[(row[0], row[1])] = tuple(row[2:])
@@ -187,7 +236,7 @@ class HashCache:
         with self._lock, contextlib.suppress(sqlite3.Error):
             try:
                 self._db.execute("BEGIN")
-                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 self._db.execute("COMMIT")
             except sqlite3.Error:
                 if self._db.in_transaction:

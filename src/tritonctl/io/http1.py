@@ -56,15 +56,24 @@ def host_header(host: str, port: int, tls: bool) -> str:
     return name if port == (443 if tls else 80) else f"{name}:{port}"
 
 
+class BodyEnded(OSError):
+    """The file a request's body is sent from had fewer bytes than its head announced (it changed)."""
+
+
+class ProxyRefused(ConnectionError):
+    """A proxy answered CONNECT with something other than 2xx."""
+
+
 class Connection:
     """One connection to `address`, opened on the first request: `tls` is an ssl.SSLContext (None: plain TCP) whose
-    certificate check is against `tls_name`, whatever address is reached."""
+    certificate check is against `tls_name`, whatever address is reached. With `tunnel` (host, port, headers),
+    `address` is an HTTP proxy asked to CONNECT there first (RFC 9110 section 9.3.6); TLS then runs through it."""
 
     def __init__(self, address: tuple[str, int], *, connect_timeout: float, timeout: float, tls=None,
-                 tls_name: str | None = None) -> None:
+                 tls_name: str | None = None, tunnel: tuple[str, int, dict[str, str]] | None = None) -> None:
         self.address = address
         self._connect_timeout, self._timeout = connect_timeout, timeout
-        self._tls, self._tls_name = tls, tls_name
+        self._tls, self._tls_name, self._tunnel = tls, tls_name, tunnel
         self.sock: socket.socket | None = None
         self._pending = bytearray()
 
@@ -74,13 +83,27 @@ class Connection:
                                         timeout=self._connect_timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tunnel is not None:
+                self._open_tunnel(sock)
             if self._tls is not None:
-                sock = self._tls.wrap_socket(sock, server_hostname=self._tls_name or self.address[0])
+                name = self._tls_name or (self._tunnel[0] if self._tunnel else self.address[0])
+                sock = self._tls.wrap_socket(sock, server_hostname=name)
             sock.settimeout(self._timeout)
         except BaseException:
             sock.close()
+            self.sock = None
             raise
         self.sock, self._pending = sock, bytearray()
+
+    def _open_tunnel(self, sock: socket.socket) -> None:
+        host, port, headers = self._tunnel
+        target = host_header(host, port, False) if port != 80 else f"{host}:80"
+        sock.settimeout(self._timeout)
+        sock.sendall(request_bytes("CONNECT", target, {"Host": target, **headers}))
+        self.sock, self._pending = sock, bytearray()
+        status, _version, _headers = self._head(time.monotonic() + self._timeout)
+        if not 200 <= status < 300 or self._pending:
+            raise ProxyRefused(f"the proxy {self.address[0]}:{self.address[1]} answered CONNECT with {status}")
 
     def close(self) -> None:
         if self.sock is not None:
@@ -89,11 +112,27 @@ class Connection:
             finally:
                 self.sock = None
 
-    def exchange(self, request: bytes, *, max_body: int, deadline: float | None = None) -> Answer:
-        """Send `request` (connecting first when needed) and read its answer."""
+    def exchange(self, request: bytes, *, max_body: int, deadline: float | None = None,
+                 file: tuple[object, int, int] | None = None) -> Answer:
+        """Send `request` (connecting first when needed), then `file` (an open file, offset, count: the body its
+        head announced, sent by the kernel where it can), and read its answer."""
         if self.sock is None:
             self.connect()
-        self.sock.sendall(request)
+        try:
+            self.sock.sendall(request)
+            if file is not None:
+                f, offset, count = file
+                if count and self.sock.sendfile(f, offset, count) != count:
+                    self.close()  # the head promised more bytes than the file now has
+                    raise BodyEnded("the file being sent ended early")
+        except (BrokenPipeError, ConnectionResetError):
+            # a server may answer before the whole body (a refusal) and close: that answer, when it came, is the one
+            if self.sock is None:
+                raise
+            try:
+                return self.read_answer(max_body=max_body, deadline=deadline)
+            except (OSError, NotHTTP):
+                raise ConnectionResetError("the connection closed while the request was sent") from None
         return self.read_answer(max_body=max_body, deadline=deadline)
 
     def read_answer(self, *, max_body: int, deadline: float | None = None) -> Answer:
