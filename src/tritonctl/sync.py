@@ -797,8 +797,8 @@ class _S3Writer:
             etag = s3.copy(url, change.copy_from, change.rel)
         else:
             sf = self.source[change.rel]
-            etag = s3.put(url, change.rel, sf.path, md5=sf.part_md5s()[0] if sf.size else _md5_empty(),
-                          size=sf.size, sha256=sf.sha256, progress=self.progress)
+            etag = s3.put(url, change.rel, sf.path, md5=sf.part_md5s()[0], size=sf.size, sha256=sf.sha256,
+                          progress=self.progress)
         self.written[change.rel] = (change.size, etag)
         self.pause.tick()
 
@@ -822,12 +822,6 @@ class _S3Writer:
                 if known is not None and (known.size, known.etag) == (size, etag) and sf is None:
                     out[rel] = known
         return out
-
-
-def _md5_empty() -> bytes:
-    import hashlib
-
-    return hashlib.md5(b"", usedforsecurity=False).digest()
 
 
 def _each(items: list, jobs: int, fn: Callable):

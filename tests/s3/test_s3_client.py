@@ -64,9 +64,10 @@ def test_https_goes_through_a_connect_proxy_with_its_credentials(bucket, source,
 
 
 def test_http_goes_through_a_plain_proxy_unless_no_proxy_names_the_host(bucket, source):
-    proxy = ForwardProxy()
+    proxy = ForwardProxy(credentials=("u", "p"))
     try:
-        env = {"HTTP_PROXY": proxy.url(), "http_proxy": proxy.url(), "NO_PROXY": "", "no_proxy": ""}
+        env = {"HTTP_PROXY": proxy.url(("u", "p")), "http_proxy": proxy.url(("u", "p")), "NO_PROXY": "",
+               "no_proxy": ""}
         result = run("sync", str(source), bucket.url(), env=env)
         assert result.returncode == 0, result.stderr
         assert proxy.counts["forwarded"] >= 4 and proxy.counts["CONNECT"] == 0

@@ -364,28 +364,31 @@ class S3:
         self._connections: list[http1.Connection] = []
         self._lock = threading.Lock()
         self._tls = None
+        self._proxy: tuple[tuple[str, int], dict[str, str]] | None = None  # (address, Proxy-Authorization header)
+        if self.settings.proxy:
+            from urllib.parse import unquote, urlsplit
+
+            given = self.settings.proxy
+            proxy = urlsplit(given if "://" in given else f"http://{given}")
+            auth = {}
+            if proxy.username is not None:
+                token = base64.b64encode(f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode())
+                auth = {"Proxy-Authorization": f"Basic {token.decode()}"}
+            self._proxy = ((proxy.hostname or "", proxy.port or 80), auth)
 
     # the wire
     def _connection(self) -> http1.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            from urllib.parse import unquote, urlsplit
+            from urllib.parse import urlsplit
 
             target = urlsplit(self.endpoint)
             host, port = target.hostname, target.port or (443 if target.scheme == "https" else 80)
             tls = self._tls_context() if target.scheme == "https" else None
-            tunnel, address = None, (host, port)
-            if self.settings.proxy:
-                proxy = urlsplit(self.settings.proxy if "://" in self.settings.proxy else
-                                 f"http://{self.settings.proxy}")
-                address = (proxy.hostname or "", proxy.port or 80)
-                auth = {}
-                if proxy.username is not None:
-                    token = base64.b64encode(f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode())
-                    auth = {"Proxy-Authorization": f"Basic {token.decode()}"}
-                self._proxy_headers = auth
-                if tls is not None:
-                    tunnel = (host, port, auth)
+            address, tunnel = (host, port), None
+            if self._proxy is not None:
+                address = self._proxy[0]
+                tunnel = (host, port, self._proxy[1]) if tls is not None else None  # https: CONNECT through it
             conn = http1.Connection(address, connect_timeout=min(5.0, self.timeout), timeout=self.timeout, tls=tls,
                                     tls_name=host, tunnel=tunnel)
             self._local.conn = conn
@@ -425,8 +428,9 @@ class S3:
         q = sigv4.query_string(query or [])
         netloc = urlsplit(self.endpoint).netloc
         target = path + (f"?{q}" if q else "")
-        if self.settings.proxy and self.endpoint.startswith("http://"):
-            target = self.endpoint + target  # through a plain proxy: the absolute form
+        plain_proxy = self._proxy is not None and self.endpoint.startswith("http://")
+        if plain_proxy:
+            target = self.endpoint + target  # through a plain proxy: the absolute form, and its credentials
         cap = max(max_body, _ERROR_MAX)  # an error's body, whatever the answer expected
         attempt = 0
         resent = False
@@ -438,15 +442,12 @@ class S3:
             base = {"host": netloc, **(headers or {})}
             region = self._region
             signed = sigv4.sign(method, path, q, base, credentials, region)
-            all_headers = {**base, **signed}
-            if self.settings.proxy and self.endpoint.startswith("http://"):
-                all_headers.update(getattr(self, "_proxy_headers", {}))
+            all_headers = {**base, **signed, **(self._proxy[1] if plain_proxy else {})}
             payload = body or _Body()
             if payload.path is not None:
                 all_headers["Content-Length"] = str(payload.length)
-            head = http1.request_bytes(method, target, {k: v for k, v in all_headers.items()},
-                                       payload.data if payload.path is None and (payload.data or method in (
-                                           "PUT", "POST")) else None)
+            inline = payload.data if payload.path is None and (payload.data or method in ("PUT", "POST")) else None
+            head = http1.request_bytes(method, target, all_headers, inline)
             error: BaseException
             try:
                 conn = self._connection()
