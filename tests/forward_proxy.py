@@ -11,26 +11,7 @@ import threading
 from collections import Counter
 from urllib.parse import urlsplit
 
-
-def _relay(a: socket.socket, b: socket.socket) -> None:
-    def pump(src, dst):
-        try:
-            while data := src.recv(1 << 16):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    threads = [threading.Thread(target=pump, args=pair, daemon=True) for pair in ((a, b), (b, a))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+from tls_proxy import relay
 
 
 class ForwardProxy:
@@ -62,7 +43,7 @@ class ForwardProxy:
                     upstream = socket.create_connection((host, int(port)))
                     self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
                     self.wfile.flush()
-                    _relay(self.connection, upstream)
+                    relay(self.connection, upstream)
                     return
                 proxy.counts["forwarded"] += 1
                 parts = urlsplit(target)

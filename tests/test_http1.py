@@ -54,6 +54,15 @@ def test_chunked_answers_informational_answers_and_http_1_0():
     assert read(connection(b"HTTP/1.0 200 OK\r\n\r\n[1,", b"2]")) == (200, b"[1,2]", False)
 
 
+def test_a_head_answer_and_a_204_have_no_body_whatever_their_length_says():
+    c = connection(b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\nETag: \"x\"\r\n\r\n",
+                   b"HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    answer = c.read_answer(max_body=1 << 20, head=True)
+    assert (answer.status, answer.body, answer.headers["etag"], answer.keep) == (200, b"", '"x"', True)
+    assert read(c) == (204, b"", True)
+    assert read(c) == (200, b"ok", True)  # the next answer starts where the head ended
+
+
 @pytest.mark.parametrize("chunks, error, why", [
     ((b"SSH-2.0-OpenSSH_9.2\r\nnot HTTP\r\n\r\n",), http1.NotHTTP, "not an HTTP answer"),
     ((b"HTTP/1.1 OK\r\n\r\n",), http1.NotHTTP, "not an HTTP answer"),

@@ -51,6 +51,28 @@ def make_ca_and_certificate(folder: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
+def relay(a: socket.socket, b: socket.socket) -> None:
+    """Bytes from each socket to the other until either side closes; returns when both directions have ended."""
+
+    def pump(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    other = threading.Thread(target=pump, args=(b, a), daemon=True)
+    other.start()
+    pump(a, b)
+    other.join()
+
+
 class TlsProxy:
     def __init__(self, target_port: int, folder: Path, target_host: str = "127.0.0.1") -> None:
         self.ca_pem, cert, key = make_ca_and_certificate(folder)
@@ -82,23 +104,7 @@ class TlsProxy:
         except (ssl.SSLError, OSError):
             conn.close()  # a client that does not trust the CA hangs up here
             return
-        upstream = socket.create_connection(self._target)
-
-        def pump(src, dst):
-            try:
-                while data := src.recv(65536):
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (src, dst):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-        threading.Thread(target=pump, args=(upstream, tls), daemon=True).start()
-        pump(tls, upstream)
+        relay(tls, socket.create_connection(self._target))
 
     def stop(self) -> None:
         self._stop.set()

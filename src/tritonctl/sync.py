@@ -656,8 +656,7 @@ def apply_s3(plan: Plan, source: dict[str, SourceFile], dest: S3Destination, *, 
         if lease.advisory:
             plan.warnings.append(f"the S3 endpoint ignores conditional writes: the lease on {url} is advisory (two "
                                  "syncs at once are not kept apart)")
-        found = s3.read_versioned(url, manifest.MANIFEST, manifest.MAX_BYTES)
-        if (found[1] if found else None) != remote.manifest_etag:
+        if s3.etag_of(url, manifest.MANIFEST) != remote.manifest_etag:
             raise TritonctlError(f"{url} changed while this sync planned (another writer finished meanwhile); "
                                  "nothing was written", hint="run the sync again")
         _S3Writer(plan, source, dest, lease, progress, pause).run()

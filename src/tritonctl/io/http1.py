@@ -97,7 +97,7 @@ class Connection:
 
     def _open_tunnel(self, sock: socket.socket) -> None:
         host, port, headers = self._tunnel
-        target = host_header(host, port, False) if port != 80 else f"{host}:80"
+        target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # CONNECT's authority-form
         sock.settimeout(self._timeout)
         sock.sendall(request_bytes("CONNECT", target, {"Host": target, **headers}))
         self.sock, self._pending = sock, bytearray()
@@ -113,9 +113,10 @@ class Connection:
                 self.sock = None
 
     def exchange(self, request: bytes, *, max_body: int, deadline: float | None = None,
-                 file: tuple[object, int, int] | None = None) -> Answer:
+                 file: tuple[object, int, int] | None = None, head: bool = False) -> Answer:
         """Send `request` (connecting first when needed), then `file` (an open file, offset, count: the body its
-        head announced, sent by the kernel where it can), and read its answer."""
+        head announced, sent by the kernel where it can), and read its answer (`head`: a HEAD request's, which has
+        no body whatever its Content-Length says)."""
         if self.sock is None:
             self.connect()
         try:
@@ -130,20 +131,22 @@ class Connection:
             if self.sock is None:
                 raise
             try:
-                return self.read_answer(max_body=max_body, deadline=deadline)
+                return self.read_answer(max_body=max_body, deadline=deadline, head=head)
             except (OSError, NotHTTP):
                 raise ConnectionResetError("the connection closed while the request was sent") from None
-        return self.read_answer(max_body=max_body, deadline=deadline)
+        return self.read_answer(max_body=max_body, deadline=deadline, head=head)
 
-    def read_answer(self, *, max_body: int, deadline: float | None = None) -> Answer:
-        """The next answer on the connection (informational 1xx answers skipped). Raises NotHTTP, Closed or
-        TooLarge (the connection is closed then), TimeoutError past `deadline` (time.monotonic)."""
+    def read_answer(self, *, max_body: int, deadline: float | None = None, head: bool = False) -> Answer:
+        """The next answer on the connection (informational 1xx answers skipped; no body after `head`, the answer
+        to a HEAD request). Raises NotHTTP, Closed or TooLarge (the connection is closed then), TimeoutError past
+        `deadline` (time.monotonic)."""
         try:
             while True:
                 status, version, headers = self._head(deadline)
                 if not 100 <= status < 200:
                     break
-            body, until_close = self._body(headers, max_body, deadline)
+            body, until_close = (b"", False) if head or status in (204, 304) else \
+                self._body(headers, max_body, deadline)
         except (NotHTTP, Closed, TooLarge, TimeoutError):
             self.close()
             raise

@@ -457,7 +457,7 @@ class S3:
                     with open_regular(payload.path) as f:
                         answer = conn.exchange(head, max_body=cap, file=(f, payload.offset, payload.length))
                 else:
-                    answer = conn.exchange(head, max_body=cap)
+                    answer = conn.exchange(head, max_body=cap, head=method == "HEAD")
             except http1.Closed as e:
                 self._drop()
                 if e.empty and not resent:  # a kept-alive connection the endpoint had closed: once more, anew
@@ -557,11 +557,6 @@ class S3:
             if not (truncated and token):
                 return out, markers
 
-    def read(self, url: S3Url, rel: str, max_bytes: int) -> bytes | None:
-        """A small object's bytes (None when it does not exist)."""
-        found = self.read_versioned(url, rel, max_bytes)
-        return found[0] if found is not None else None
-
     def read_versioned(self, url: S3Url, rel: str, max_bytes: int, *, attempts: int | None = None
                        ) -> tuple[bytes, str] | None:
         """A small object's bytes and its ETag (None when it does not exist)."""
@@ -575,6 +570,11 @@ class S3:
                 raise _failure(_error_of(answer), f"reading {url.key(rel)}", self.endpoint)
             return None
         return answer.body, answer.headers.get("etag", "")
+
+    def etag_of(self, url: S3Url, rel: str) -> str | None:
+        """An object's ETag, without its bytes (None when it does not exist)."""
+        answer = self._request("HEAD", url.bucket, url.key(rel), what=f"reading {url.key(rel)}", ok=(404,))
+        return None if answer.status == 404 else answer.headers.get("etag", "")
 
     def download(self, url: S3Url, rel: str, path: Path, size: int,
                  progress: Callable[[int], None] | None = None) -> None:
