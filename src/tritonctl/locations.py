@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import UsageError
-from tritonctl.io.s3 import S3Url, is_s3, parse_url
+from tritonctl.io.s3_url import S3Url, is_s3, parse_url
 
 Location = Path | S3Url
 

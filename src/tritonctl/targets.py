@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritonctl.errors import TritonctlError, UsageError
-from tritonctl.io.s3 import S3Url
+from tritonctl.io.s3_url import S3Url
 from tritonctl.io.triton_client import DEFAULT_URL, Endpoint, split_credentials
 from tritonctl.server_state import DEFAULT_NAME, ServerState, check_name, read_state, running
 

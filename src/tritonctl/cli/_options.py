@@ -157,7 +157,7 @@ def memory_bytes(text: str | None) -> int | None:
 def local_view(location, endpoint_url: str | None = None):
     """A repository as a local folder (locations.view); an S3 one is brought up to date under a spinner."""
     from tritonctl.cli._output import working
-    from tritonctl.io.s3 import S3Url
+    from tritonctl.io.s3_url import S3Url
     from tritonctl.locations import view
 
     if not isinstance(location, S3Url):

@@ -77,7 +77,7 @@ def _s3_copy(address: str, name: str | None) -> tuple[Path, str]:
     """A local copy of an S3 model folder (s3://b/repo/m) or ONNX file (s3://b/repo/m/1/model.onnx) to generate a
     config from; printed, never written back. The model's name is its folder's, unless --name says otherwise."""
     from tritonctl.errors import UsageError
-    from tritonctl.io.s3 import S3Url, parse_url
+    from tritonctl.io.s3_url import S3Url, parse_url
     from tritonctl.s3_cache import materialize
 
     url = parse_url(address)
