@@ -298,8 +298,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=lambda v: [int(n) for n in v.split(",")], default=[1000, 10000],
                         help="repository sizes validated as a command (section 1; default 1000,10000)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each command (the median is shown)")
-    parser.add_argument("--onnx-gib", type=float, default=1.0)
-    parser.add_argument("--savedmodel-gib", type=float, default=1.0)
+    parser.add_argument("--onnx-gib", type=float, default=1.0, help="0 skips section 2's ONNX file")
+    parser.add_argument("--savedmodel-gib", type=float, default=1.0, help="0 skips the SavedModel")
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
     compile_sources()
@@ -311,22 +311,23 @@ def main() -> None:
         repository_scale(work / f"repo-{count}", count, model, args.runs)
     if args.models:
         python_models(work, args.models)
-
-    big = work / "big.onnx"
-    size = int(args.onnx_gib * (1 << 30))
-    if not big.exists() or big.stat().st_size < size:
-        write_big_model(big, size)
-    print(f"2. signature of a {big.stat().st_size / (1 << 30):.2f} GiB ONNX file (fresh process each; "
-          f"bare python peak RSS {baseline_rss():.0f} MB)")
-    scan = measure("scan", big)
-    full = measure("load", big)
-    assert scan["io"] == full["io"], (scan["io"], full["io"])
-    print(f"   tritonctl scan  {scan['seconds'] * 1000:8.1f} ms  peak RSS {scan['rss_mb']:7.0f} MB  "
-          f"targets < 100 ms, < 100 MB: {'met' if scan['seconds'] < 0.1 and scan['rss_mb'] < 100 else 'NOT met'}")
-    print(f"   onnx.load       {full['seconds'] * 1000:8.1f} ms  peak RSS {full['rss_mb']:7.0f} MB")
-    print(f"   ratio           {full['seconds'] / scan['seconds']:8.0f}x faster, "
-          f"{full['rss_mb'] / scan['rss_mb']:.0f}x less memory")
-    savedmodel(work, args.savedmodel_gib)
+    if args.onnx_gib > 0:
+        big = work / "big.onnx"
+        size = int(args.onnx_gib * (1 << 30))
+        if not big.exists() or big.stat().st_size < size:
+            write_big_model(big, size)
+        print(f"2. signature of a {big.stat().st_size / (1 << 30):.2f} GiB ONNX file (fresh process each; "
+              f"bare python peak RSS {baseline_rss():.0f} MB)")
+        scan = measure("scan", big)
+        full = measure("load", big)
+        assert scan["io"] == full["io"], (scan["io"], full["io"])
+        print(f"   tritonctl scan  {scan['seconds'] * 1000:8.1f} ms  peak RSS {scan['rss_mb']:7.0f} MB  "
+              f"targets < 100 ms, < 100 MB: {'met' if scan['seconds'] < 0.1 and scan['rss_mb'] < 100 else 'NOT met'}")
+        print(f"   onnx.load       {full['seconds'] * 1000:8.1f} ms  peak RSS {full['rss_mb']:7.0f} MB")
+        print(f"   ratio           {full['seconds'] / scan['seconds']:8.0f}x faster, "
+              f"{full['rss_mb'] / scan['rss_mb']:.0f}x less memory")
+    if args.savedmodel_gib > 0:
+        savedmodel(work, args.savedmodel_gib)
     hostile(work)
     if args.keep is None:
         import shutil
