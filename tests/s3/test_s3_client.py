@@ -174,3 +174,34 @@ def test_bytes_that_are_not_the_ones_hashed_are_never_placed(bucket, tmp_path, m
     s3.abort_upload(url, "g.bin", upload)
     assert "models/g.bin" not in bucket.keys("models/") and "models/h.bin" not in bucket.keys("models/")
     s3.close()
+
+
+@pytest.mark.parametrize("listing", [
+    b"<html>a captive portal</html>",
+    b"<ListBucketResult><Contents><Key>models/m/1/model.py</Key><Size>twelve</Size></Contents></ListBucketResult>",
+    b"<ListBucketResult><Contents><Key>elsewhere/m/1/model.py</Key><Size>1</Size></Contents></ListBucketResult>",
+    b"<ListBucketResult><Contents><Key>models/m/1/model.py",
+])
+def test_an_endpoint_that_answers_garbage_is_one_line(listing, tmp_path):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(listing)))
+            self.end_headers()
+            self.wfile.write(listing)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = run("validate", "s3://bucket/models", "--endpoint-url", f"http://127.0.0.1:{server.server_port}",
+                     env={"TRITONCTL_STATE_DIR": str(tmp_path / "state"), **CREDENTIALS})
+    finally:
+        server.shutdown()
+    assert result.returncode == 3, result.stderr
+    assert "not a listing of that prefix" in result.stderr and "Traceback" not in result.stderr

@@ -495,21 +495,26 @@ class S3:
             answer = self._request("GET", url.bucket, query=query, what=f"listing {url}",
                                    attempts=1 if probe and token is None else None)
             root = _xml(answer.body)
-            if root is None:
-                raise TritonctlError(f"listing {url}: the S3 endpoint {self.endpoint} answered with something that "
-                                     "is not a listing")
+            not_a_listing = TritonctlError(f"listing {url}: the S3 endpoint {self.endpoint} answered with something "
+                                           "that is not a listing of that prefix")
+            if root is None or _local(root.tag) != "ListBucketResult":
+                raise not_a_listing
             token = None
             truncated = False
+            encoded = (root.findtext("{*}EncodingType") or "") == "url"  # keys decoded only when the answer says so
             for element in root:
                 name = _local(element.tag)
                 if name == "Contents":
                     fields = _children(element)
-                    key = unquote_plus(fields.get("Key", ""))
+                    key = unquote_plus(fields.get("Key", "")) if encoded else fields.get("Key", "")
+                    size = fields.get("Size", "0").strip()
+                    if not key.startswith(prefix) or not size.isdigit():
+                        raise not_a_listing
                     if key.endswith("/"):
                         if key != prefix:
                             markers.append(url.rel(key))
                         continue
-                    out[url.rel(key)] = ObjectInfo(key, int(fields.get("Size") or 0), fields.get("ETag", ""))
+                    out[url.rel(key)] = ObjectInfo(key, int(size), fields.get("ETag", ""))
                 elif name == "NextContinuationToken":
                     token = element.text
                 elif name == "IsTruncated":
