@@ -205,3 +205,12 @@ def test_an_endpoint_that_answers_garbage_is_one_line(listing, tmp_path):
         server.shutdown()
     assert result.returncode == 3, result.stderr
     assert "not a listing of that prefix" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("endpoint", ["notaurl", "ftp://127.0.0.1:9", "http://127.0.0.1:port",
+                                      "http://user:s3cr3t@127.0.0.1:9"])
+def test_an_endpoint_that_is_no_url_is_a_usage_error_that_shows_no_password(endpoint, tmp_path, source):
+    result = run("sync", str(source), "s3://bucket/models", "--endpoint-url", endpoint, "--no-validate",
+                 env={"TRITONCTL_STATE_DIR": str(tmp_path / "state"), **CREDENTIALS})
+    assert result.returncode == 2 and "is not an S3 endpoint URL" in result.stderr, result.stderr
+    assert "s3cr3t" not in result.stderr and len(result.stderr.splitlines()) == 1

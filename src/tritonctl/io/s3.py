@@ -217,8 +217,10 @@ def _checked_endpoint(endpoint: str) -> str:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"'{endpoint}' is not an S3 endpoint URL (http://host:port or https://host)")
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+        shown = endpoint if parts is None or parts.username is None else f"{parts.scheme}://…@{parts.hostname}"
+        raise UsageError(f"'{shown}' is not an S3 endpoint URL (http://host:port or https://host, no user or "
+                         "password: credentials come from the AWS settings)")
     return f"{parts.scheme}://{parts.netloc}"
 
 
