@@ -64,6 +64,8 @@ class Remote:
 
 def checked_rel(rel: str, url: S3Url) -> str:
     """A key below the prefix as a relative path; one that would leave it is refused, naming it."""
+    if manifest.plain(rel):  # no empty, '.' or '..' part, no NUL, not absolute: already what the checks below ask
+        return rel
     stripped = rel[:-1] if rel.endswith(FOLDER) else rel
     try:
         normal = safe_relative(stripped, f"the S3 key '{url.key(rel)}'")

@@ -1,6 +1,6 @@
 """tritonctl's S3 client (io/s3.py) on the ways users reach S3: TLS with their CA bundle, proxies, settings in AWS
-profiles and config files (resolved by botocore), a bucket in another region; and bytes that are not the ones
-hashed never placed."""
+profiles (a plain one read as botocore reads it, the others resolved by botocore), a bucket in another region; an
+endpoint answering garbage, and bytes that are not the ones hashed never placed."""
 
 from __future__ import annotations
 
