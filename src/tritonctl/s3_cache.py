@@ -232,15 +232,25 @@ def _download(s3: S3, url: S3Url, root: Path, rel: str, rf: RemoteFile,
             tmp.unlink()
 
 
+# Parts of 8 MiB: aws-cli's and boto3's default, and tritonctl's own for files past 8 MiB before its uploads went in one
+# request up to MULTIPART_THRESHOLD
+_COMMON_PART = 8 << 20
+
+
 def _holds(path: Path, rf: RemoteFile) -> bool:
-    """Whether a downloaded file has the bytes the listing's ETag stands for (when it is an MD5 we can compute)."""
+    """Whether a downloaded file has the bytes the listing's ETag stands for (when it is an MD5 we can compute: of the
+    whole, or of parts of tritonctl's size or of 8 MiB)."""
     from tritonctl.io.hash_cache import digests
 
     if path.stat().st_size != rf.size:
         return False
-    if not upload_etag(rf.size, rf.etag):
-        return True  # another scheme: nothing to compare with
-    return holds(digests(path, etag_threshold=MULTIPART_THRESHOLD, etag_chunk=MULTIPART_CHUNK).etag, rf.size, rf.etag)
+    if upload_etag(rf.size, rf.etag):
+        return holds(digests(path, etag_threshold=MULTIPART_THRESHOLD, etag_chunk=MULTIPART_CHUNK).etag, rf.size,
+                     rf.etag)
+    m = _MD5_ETAG.match(rf.etag)
+    if m and m.group(1) and int(m.group(1)) == -(-rf.size // part_size(rf.size, _COMMON_PART)):
+        return digests(path, etag_threshold=1, etag_chunk=_COMMON_PART).etag == rf.etag
+    return True  # another scheme or part size: nothing to compare with
 
 
 def _read_index(root: Path) -> dict[str, str]:

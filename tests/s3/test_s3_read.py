@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -66,3 +67,19 @@ def test_an_s3_address_with_an_endpoint_in_it_is_a_usage_error(bucket):
     result = run("validate", "s3://http://127.0.0.1:9000/bucket/models")
     assert result.returncode == 2
     assert "give the endpoint with --endpoint-url" in result.stderr
+
+
+def test_a_download_is_checked_against_an_etag_of_8_mib_parts(tmp_path):
+    """Objects uploaded in 8 MiB parts (aws-cli's default; tritonctl's own before its cutoff rose) are checked too."""
+    import hashlib
+
+    from tritonctl.s3_cache import RemoteFile, _holds
+
+    data = os.urandom((8 << 20) * 2 + 5)
+    path = tmp_path / "downloaded"
+    path.write_bytes(data)
+    parts = [hashlib.md5(data[i:i + (8 << 20)]).digest() for i in range(0, len(data), 8 << 20)]
+    etag = f'"{hashlib.md5(b"".join(parts)).hexdigest()}-3"'
+    assert _holds(path, RemoteFile(len(data), etag, None))
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit flipped on the way
+    assert not _holds(path, RemoteFile(len(data), etag, None))
